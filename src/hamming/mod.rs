@@ -1,0 +1,236 @@
+//! All pairs of 64-bit hashes within Hamming distance `k`, without an all-pairs scan.
+//!
+//! First equal hashes are grouped (real hash sets repeat heavily: logos, boilerplate). The
+//! distinct values are then searched with multi-index hashing (Norouzi, Punjani & Fleet, "Fast
+//! exact search in Hamming space with multi-index hashing", TPAMI 2014): the 64 bits are cut into
+//! `m` blocks, and by the pigeonhole principle two hashes within distance `k` agree to within
+//! `⌊k/m⌋` bits on at least one block. For every value and block, every block value within that
+//! radius is looked up in a per-block index and the candidates are verified with a popcount. A
+//! pair is reported only from the first block where it qualifies, so no pair is found twice. `m`
+//! is chosen from a cost model of lookups against candidates to verify.
+
+mod index;
+
+use rayon::prelude::*;
+
+use index::BlockIndex;
+
+/// The result of a search: edges between the first index of each group of equal hashes and its
+/// other members, plus edges between group representatives within distance `k`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Neighbours {
+    /// `(i, j)` with `i < j` and `hashes[i] == hashes[j]`; `i` is the smallest index of the group.
+    pub equal: Vec<(u32, u32)>,
+    /// `(i, j)` between group representatives with `0 < distance ≤ k`, sorted.
+    pub near: Vec<(u32, u32)>,
+}
+
+impl Neighbours {
+    /// All edges, equal first.
+    pub fn edges(&self) -> Vec<(u32, u32)> {
+        self.equal.iter().chain(&self.near).copied().collect()
+    }
+}
+
+/// Splits 64 bits into `m` blocks of near-equal size: (shift, width) pairs.
+fn blocks(m: usize) -> Vec<(u32, u32)> {
+    let mut out = Vec::with_capacity(m);
+    let mut start = 0u32;
+    for j in 0..m as u32 {
+        let width = (64 - start) / (m as u32 - j);
+        out.push((start, width));
+        start += width;
+    }
+    out
+}
+
+fn binomial_ball(bits: u32, radius: u32) -> f64 {
+    let mut total = 0.0;
+    let mut c = 1.0;
+    for e in 0..=radius.min(bits) {
+        total += c;
+        c = c * (bits - e) as f64 / (e + 1) as f64;
+    }
+    total
+}
+
+/// Picks the block count with the lowest expected cost per query.
+pub fn choose_blocks(distinct: usize, k: u32) -> usize {
+    let mut best = (f64::INFINITY, 1);
+    for m in 1..=((k as usize + 1).min(16)) {
+        let t = k / m as u32;
+        let bs = blocks(m);
+        let cost: f64 = bs
+            .iter()
+            .map(|&(_, w)| {
+                let lookups = binomial_ball(w, t);
+                lookups * (2.0 + distinct as f64 / 2f64.powi(w as i32))
+            })
+            .sum();
+        if cost < best.0 {
+            best = (cost, m);
+        }
+    }
+    best.1
+}
+
+/// Finds all pairs within distance `k` among `hashes` (entries with `skip[i]` take no part).
+pub fn search(hashes: &[u64], k: u32, skip: &[bool]) -> Neighbours {
+    assert_eq!(hashes.len(), skip.len());
+    let mut sorted: Vec<(u64, u32)> = hashes
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !skip[i])
+        .map(|(i, &h)| (h, i as u32))
+        .collect();
+    crate::parallel::install(sorted.len(), || sorted.par_sort_unstable());
+    let mut equal = Vec::new();
+    let mut values = Vec::new();
+    let mut reps = Vec::new();
+    for run in sorted.chunk_by(|a, b| a.0 == b.0) {
+        let first = run[0].1;
+        equal.extend(run[1..].iter().map(|&(_, i)| (first, i)));
+        values.push(run[0].0);
+        reps.push(first);
+    }
+    let near = if k == 0 || values.len() < 2 { Vec::new() } else { near_pairs(&values, k) };
+    let mut near: Vec<(u32, u32)> = near
+        .into_iter()
+        .map(|(p, q)| {
+            let (a, b) = (reps[p as usize], reps[q as usize]);
+            (a.min(b), a.max(b))
+        })
+        .collect();
+    near.sort_unstable();
+    Neighbours { equal, near }
+}
+
+/// Pairs of positions in `values` (distinct) within distance `k`.
+fn near_pairs(values: &[u64], k: u32) -> Vec<(u32, u32)> {
+    let m = choose_blocks(values.len(), k);
+    let t = k / m as u32;
+    let geometry = blocks(m);
+    let indexes: Vec<BlockIndex> = crate::parallel::install(values.len(), || {
+        geometry.par_iter().map(|&(shift, width)| BlockIndex::new(values, shift, width)).collect()
+    });
+    let block_of = |v: u64, j: usize| -> u64 {
+        let (shift, width) = geometry[j];
+        (v >> shift) & ((1u64 << width) - 1)
+    };
+    crate::parallel::install(values.len(), || {
+        (0..values.len())
+            .into_par_iter()
+            .with_min_len(1024)
+            .flat_map_iter(|p| {
+                let vp = values[p];
+                let mut found = Vec::new();
+                for (j, idx) in indexes.iter().enumerate() {
+                    idx.for_each_within(block_of(vp, j), t, |q| {
+                        let q = q as usize;
+                        if q <= p || (vp ^ values[q]).count_ones() > k {
+                            return;
+                        }
+                        // Report the pair from the first block where it qualifies only.
+                        let earlier =
+                            (0..j).any(|i| (block_of(vp, i) ^ block_of(values[q], i)).count_ones() <= t);
+                        if !earlier {
+                            found.push((p as u32, q as u32));
+                        }
+                    });
+                }
+                found
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn brute(hashes: &[u64], k: u32) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        for i in 0..hashes.len() {
+            for j in i + 1..hashes.len() {
+                if (hashes[i] ^ hashes[j]).count_ones() <= k {
+                    out.push((i as u32, j as u32));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every pair within k, expanded from the group/representative form.
+    fn expand(hashes: &[u64], n: &Neighbours) -> Vec<(u32, u32)> {
+        let mut uf_members: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for i in 0..hashes.len() as u32 {
+            uf_members.entry(i).or_default();
+        }
+        for &(a, b) in &n.equal {
+            uf_members.get_mut(&a).unwrap().push(b);
+        }
+        let group = |r: u32| -> Vec<u32> {
+            let mut g = vec![r];
+            g.extend(&uf_members[&r]);
+            g
+        };
+        let mut out = Vec::new();
+        let reps: Vec<u32> = (0..hashes.len() as u32)
+            .filter(|i| !n.equal.iter().any(|&(_, b)| b == *i))
+            .collect();
+        for &r in &reps {
+            let g = group(r);
+            for x in 0..g.len() {
+                for y in x + 1..g.len() {
+                    out.push((g[x].min(g[y]), g[x].max(g[y])));
+                }
+            }
+        }
+        for &(a, b) in &n.near {
+            for &x in &group(a) {
+                for &y in &group(b) {
+                    out.push((x.min(y), x.max(y)));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn block_geometry_covers_64_bits() {
+        for m in 1..=16 {
+            let b = blocks(m);
+            assert_eq!(b.iter().map(|x| x.1).sum::<u32>(), 64);
+            assert_eq!(b.len(), m);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_brute_force(
+            base in prop::collection::vec(any::<u64>(), 1..40),
+            flips in prop::collection::vec((0usize..40, prop::collection::vec(0u32..64, 0..12)), 0..120),
+            k in 0u32..13,
+        ) {
+            // Plant near-duplicates by flipping bits of base hashes, plus exact repeats.
+            let mut hashes = base.clone();
+            for (i, bits) in flips {
+                let mut h = base[i % base.len()];
+                for b in bits { h ^= 1 << b; }
+                hashes.push(h);
+            }
+            let n = search(&hashes, k, &vec![false; hashes.len()]);
+            prop_assert_eq!(expand(&hashes, &n), brute(&hashes, k));
+        }
+    }
+
+    #[test]
+    fn skipped_entries_take_no_part() {
+        let h = [5u64, 5, 5, 7];
+        let n = search(&h, 2, &[false, true, false, false]);
+        assert_eq!(n.equal, vec![(0, 2)]);
+        assert_eq!(n.near, vec![(0, 3)]);
+    }
+}

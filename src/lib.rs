@@ -1,0 +1,18 @@
+//! mmdedup's kernels: text normalization and shingling, MinHash, LSH, SimHash, exact hashing and
+//! clustering. Everything here is plain Rust; the Python bindings live in `py` behind the `python`
+//! feature so the algorithms can be tested and benchmarked without an interpreter.
+
+pub mod cluster;
+pub mod error;
+pub mod exact;
+pub mod hamming;
+pub mod lsh;
+pub mod minhash;
+pub mod parallel;
+pub mod simhash;
+pub mod text;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use error::{Error, Result};

@@ -1,0 +1,80 @@
+use super::*;
+use crate::text::{NormalizeOptions, ShingleKind};
+use proptest::prelude::*;
+use std::collections::HashSet;
+
+fn shingles(text: &str) -> Vec<Vec<u8>> {
+    let mut s = Shingler::new(ShingleKind::Word, 2, NormalizeOptions::default()).unwrap();
+    let mut out = Vec::new();
+    s.for_each(text, |b| out.push(b.to_vec()));
+    out
+}
+
+#[test]
+fn empty_signature_is_all_max() {
+    let h = MinHasher::native(16, 1).unwrap();
+    assert_eq!(h.signature_of(std::iter::empty()), vec![u32::MAX; 16]);
+}
+
+#[test]
+fn native_matches_definition() {
+    let h = MinHasher::native(37, 7).unwrap();
+    let sh = shingles("one two three four five six seven");
+    let sig = h.signature_of(sh.iter().map(|s| s.as_slice()));
+    let mut rng = SplitMix64::new(7);
+    for (i, &slot) in sig.iter().enumerate() {
+        let (a, b) = (rng.next() | 1, rng.next());
+        let want = sh
+            .iter()
+            .map(|s| (a.wrapping_mul(xxh3_64(s)).wrapping_add(b) >> 32) as u32)
+            .min()
+            .unwrap();
+        assert_eq!(slot, want, "slot {i}");
+    }
+}
+
+#[test]
+fn signatures_do_not_depend_on_threads_or_blocking() {
+    let texts: Vec<String> = (0..600).map(|i| format!("doc {i} ").repeat(i % 700 + 1)).collect();
+    let refs: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+    let sh = Shingler::new(ShingleKind::Word, 3, NormalizeOptions::default()).unwrap();
+    let h = MinHasher::native(64, 3).unwrap();
+    let mut one = vec![0; texts.len() * 64];
+    crate::parallel::set_num_threads(1);
+    signatures(&refs, &sh, &h, &mut one);
+    let mut two = vec![0; texts.len() * 64];
+    crate::parallel::set_num_threads(2);
+    signatures(&refs, &sh, &h, &mut two);
+    assert_eq!(one, two);
+    // Direct, unblocked computation of one long text agrees with the blocked kernel.
+    let i = 599;
+    let mut s2 = sh.clone();
+    let mut all = Vec::new();
+    s2.for_each(&texts[i], |b| all.push(b.to_vec()));
+    assert!(all.len() > BLOCK);
+    assert_eq!(h.signature_of(all.iter().map(|v| v.as_slice())), &one[i * 64..(i + 1) * 64]);
+}
+
+proptest! {
+    // The fraction of equal slots estimates the Jaccard similarity: with k = 256 slots its
+    // standard deviation is at most 1/32, so 5 standard deviations is a bound that fails
+    // with probability under 1e-6 per case.
+    #[test]
+    fn estimate_is_close_to_exact_jaccard(
+        common in prop::collection::hash_set(0u32..100_000, 0..300),
+        only_a in prop::collection::hash_set(100_000u32..200_000, 0..300),
+        only_b in prop::collection::hash_set(200_000u32..300_000, 0..300),
+    ) {
+        prop_assume!(!(common.is_empty() && only_a.is_empty() && only_b.is_empty()));
+        prop_assume!(!common.is_empty() || (!only_a.is_empty() && !only_b.is_empty()));
+        let a: HashSet<String> = common.iter().chain(&only_a).map(|x| x.to_string()).collect();
+        let b: HashSet<String> = common.iter().chain(&only_b).map(|x| x.to_string()).collect();
+        let exact = a.intersection(&b).count() as f64 / a.union(&b).count() as f64;
+        for h in [MinHasher::native(256, 42).unwrap()] {
+            let sa = h.signature_of(a.iter().map(|s| s.as_bytes()));
+            let sb = h.signature_of(b.iter().map(|s| s.as_bytes()));
+            let est = sa.iter().zip(&sb).filter(|(x, y)| x == y).count() as f64 / 256.0;
+            prop_assert!((est - exact).abs() <= 5.0 / 32.0, "est {est} exact {exact}");
+        }
+    }
+}
