@@ -22,6 +22,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
-        Error::Param { name, reason: reason.into() }
+        Error::Param {
+            name,
+            reason: reason.into(),
+        }
     }
 }

@@ -48,7 +48,14 @@ mod tests {
 
     #[test]
     fn groups_after_normalization() {
-        let texts = [Some("Hello, World!"), Some("hello world"), None, Some(""), Some("other"), Some("  ")];
+        let texts = [
+            Some("Hello, World!"),
+            Some("hello world"),
+            None,
+            Some(""),
+            Some("other"),
+            Some("  "),
+        ];
         let (h, empty) = hashes(&texts, NormalizeOptions::default());
         assert_eq!(empty, [false, false, true, true, false, true]);
         assert_eq!(h[0], h[1]);

@@ -27,7 +27,10 @@ pub fn labels(uf: &mut UnionFind) -> Vec<i64> {
         size[r] += 1;
     }
     // The union-find keeps the smallest index as root, so the root is the label.
-    roots.iter().map(|&r| if size[r] > 1 { r as i64 } else { -1 }).collect()
+    roots
+        .iter()
+        .map(|&r| if size[r] > 1 { r as i64 } else { -1 })
+        .collect()
 }
 
 /// Keeps the edges `accept` says yes to, evaluated in parallel, in their original order.
@@ -36,9 +39,18 @@ pub fn filter_edges(
     accept: impl Fn(u32, u32) -> bool + Sync,
 ) -> Vec<(u32, u32)> {
     let keep: Vec<bool> = crate::parallel::install(edges.len(), || {
-        edges.par_iter().with_min_len(64).map(|&(a, b)| accept(a, b)).collect()
+        edges
+            .par_iter()
+            .with_min_len(64)
+            .map(|&(a, b)| accept(a, b))
+            .collect()
     });
-    edges.iter().zip(keep).filter(|(_, k)| *k).map(|(e, _)| *e).collect()
+    edges
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(e, _)| *e)
+        .collect()
 }
 
 #[cfg(test)]

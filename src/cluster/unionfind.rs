@@ -10,7 +10,9 @@ pub struct UnionFind {
 impl UnionFind {
     pub fn new(n: usize) -> Self {
         assert!(n <= u32::MAX as usize, "at most 2^32 elements");
-        UnionFind { parent: (0..n as u32).collect() }
+        UnionFind {
+            parent: (0..n as u32).collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -63,7 +65,7 @@ mod tests {
                 }
                 if !changed { break; }
             }
-            for i in 0..n { prop_assert_eq!(uf.find(i), label[i]); }
+            for (i, &l) in label.iter().enumerate() { prop_assert_eq!(uf.find(i), l); }
         }
     }
 }

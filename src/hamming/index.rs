@@ -16,7 +16,11 @@ const DIRECT_BITS: u32 = 22;
 
 impl BlockIndex {
     pub(super) fn new(values: &[u64], shift: u32, width: u32) -> Self {
-        let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+        let mask = if width == 64 {
+            u64::MAX
+        } else {
+            (1u64 << width) - 1
+        };
         let key = |v: u64| (v >> shift) & mask;
         if width <= DIRECT_BITS && (1usize << width) <= 8 * values.len().max(1024) {
             // Counting sort into buckets.
@@ -34,13 +38,26 @@ impl BlockIndex {
                 order[*slot as usize] = p as u32;
                 *slot += 1;
             }
-            BlockIndex { width, order, offsets: Some(offsets), keys: Vec::new() }
+            BlockIndex {
+                width,
+                order,
+                offsets: Some(offsets),
+                keys: Vec::new(),
+            }
         } else {
-            let mut pairs: Vec<(u64, u32)> =
-                values.iter().enumerate().map(|(p, &v)| (key(v), p as u32)).collect();
+            let mut pairs: Vec<(u64, u32)> = values
+                .iter()
+                .enumerate()
+                .map(|(p, &v)| (key(v), p as u32))
+                .collect();
             pairs.sort_unstable();
             let (keys, order) = pairs.into_iter().unzip();
-            BlockIndex { width, order, offsets: None, keys }
+            BlockIndex {
+                width,
+                order,
+                offsets: None,
+                keys,
+            }
         }
     }
 

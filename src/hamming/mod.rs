@@ -93,7 +93,11 @@ pub fn search(hashes: &[u64], k: u32, skip: &[bool]) -> Neighbours {
         values.push(run[0].0);
         reps.push(first);
     }
-    let near = if k == 0 || values.len() < 2 { Vec::new() } else { near_pairs(&values, k) };
+    let near = if k == 0 || values.len() < 2 {
+        Vec::new()
+    } else {
+        near_pairs(&values, k)
+    };
     let mut near: Vec<(u32, u32)> = near
         .into_iter()
         .map(|(p, q)| {
@@ -111,7 +115,10 @@ fn near_pairs(values: &[u64], k: u32) -> Vec<(u32, u32)> {
     let t = k / m as u32;
     let geometry = blocks(m);
     let indexes: Vec<BlockIndex> = crate::parallel::install(values.len(), || {
-        geometry.par_iter().map(|&(shift, width)| BlockIndex::new(values, shift, width)).collect()
+        geometry
+            .par_iter()
+            .map(|&(shift, width)| BlockIndex::new(values, shift, width))
+            .collect()
     });
     let block_of = |v: u64, j: usize| -> u64 {
         let (shift, width) = geometry[j];
@@ -131,8 +138,8 @@ fn near_pairs(values: &[u64], k: u32) -> Vec<(u32, u32)> {
                             return;
                         }
                         // Report the pair from the first block where it qualifies only.
-                        let earlier =
-                            (0..j).any(|i| (block_of(vp, i) ^ block_of(values[q], i)).count_ones() <= t);
+                        let earlier = (0..j)
+                            .any(|i| (block_of(vp, i) ^ block_of(values[q], i)).count_ones() <= t);
                         if !earlier {
                             found.push((p as u32, q as u32));
                         }

@@ -29,7 +29,10 @@ impl Bands {
         if bands * rows > num_perm {
             return Err(Error::param(
                 "bands",
-                format!("bands × rows = {} exceeds num_perm = {num_perm}", bands * rows),
+                format!(
+                    "bands × rows = {} exceeds num_perm = {num_perm}",
+                    bands * rows
+                ),
             ));
         }
         Ok(Bands { bands, rows })
@@ -139,7 +142,10 @@ mod tests {
         let sigs = vec![1u32; 10 * 4];
         let g = Bands::new(1, 4, 4).unwrap();
         assert_eq!(candidate_pairs(&sigs, 4, g, &[false; 10], 1).len(), 9);
-        assert_eq!(candidate_pairs(&sigs, 4, g, &[false; 10], 3).len(), 9 + 8 + 7);
+        assert_eq!(
+            candidate_pairs(&sigs, 4, g, &[false; 10], 3).len(),
+            9 + 8 + 7
+        );
         assert_eq!(candidate_pairs(&sigs, 4, g, &[false; 10], 100).len(), 45);
     }
 

@@ -19,24 +19,38 @@ fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
 
 /// Area under the candidate-probability curve below the threshold.
 pub fn false_positive_area(threshold: f64, b: usize, r: usize) -> f64 {
-    integrate(|s| 1.0 - (1.0 - s.powf(r as f64)).powf(b as f64), 0.0, threshold)
+    integrate(
+        |s| 1.0 - (1.0 - s.powf(r as f64)).powf(b as f64),
+        0.0,
+        threshold,
+    )
 }
 
 /// Area above the curve beyond the threshold.
 pub fn false_negative_area(threshold: f64, b: usize, r: usize) -> f64 {
-    integrate(|s| 1.0 - (1.0 - (1.0 - s.powf(r as f64)).powf(b as f64)), threshold, 1.0)
+    integrate(
+        |s| 1.0 - (1.0 - (1.0 - s.powf(r as f64)).powf(b as f64)),
+        threshold,
+        1.0,
+    )
 }
 
 /// The (bands, rows) datasketch would pick for `threshold` and `num_perm`.
 pub fn optimal_params(threshold: f64, num_perm: usize, w_fp: f64, w_fn: f64) -> Result<Bands> {
     if !(threshold > 0.0 && threshold < 1.0) {
-        return Err(Error::param("threshold", format!("must be in (0, 1), got {threshold}")));
+        return Err(Error::param(
+            "threshold",
+            format!("must be in (0, 1), got {threshold}"),
+        ));
     }
     if num_perm < 2 {
         return Err(Error::param("num_perm", "must be at least 2 for LSH"));
     }
     if (w_fp + w_fn - 1.0).abs() > 1e-9 || w_fp < 0.0 || w_fn < 0.0 {
-        return Err(Error::param("weights", "false positive and negative weights must sum to 1"));
+        return Err(Error::param(
+            "weights",
+            "false positive and negative weights must sum to 1",
+        ));
     }
     let mut best = (f64::INFINITY, 0, 0);
     for b in 1..=num_perm {
@@ -48,7 +62,10 @@ pub fn optimal_params(threshold: f64, num_perm: usize, w_fp: f64, w_fn: f64) -> 
             }
         }
     }
-    Ok(Bands { bands: best.1, rows: best.2 })
+    Ok(Bands {
+        bands: best.1,
+        rows: best.2,
+    })
 }
 
 #[cfg(test)]

@@ -24,7 +24,12 @@ fn native_generic(acc: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
         }
         acc_blk.copy_from_slice(&m);
     }
-    for ((m, &ai), &bi) in ac.into_remainder().iter_mut().zip(achunks.remainder()).zip(bchunks.remainder()) {
+    for ((m, &ai), &bi) in ac
+        .into_remainder()
+        .iter_mut()
+        .zip(achunks.remainder())
+        .zip(bchunks.remainder())
+    {
         for &h in hashes {
             *m = (*m).min(ai.wrapping_mul(h).wrapping_add(bi));
         }

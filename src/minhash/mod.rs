@@ -58,7 +58,10 @@ impl SplitMix64 {
 
 fn check_num_perm(n: usize) -> Result<()> {
     if n == 0 || n > 8192 {
-        return Err(Error::param("num_perm", format!("must be in 1..=8192, got {n}")));
+        return Err(Error::param(
+            "num_perm",
+            format!("must be in 1..=8192, got {n}"),
+        ));
     }
     Ok(())
 }
@@ -73,13 +76,20 @@ impl MinHasher {
             a.push(rng.next() | 1);
             b.push(rng.next());
         }
-        Ok(MinHasher { scheme: Scheme::Native, a, b })
+        Ok(MinHasher {
+            scheme: Scheme::Native,
+            a,
+            b,
+        })
     }
 
     /// A datasketch scheme with parameters drawn by NumPy (`a`, `b` of equal length).
     pub fn datasketch(scheme: Scheme, a: Vec<u64>, b: Vec<u64>) -> Result<Self> {
         if scheme == Scheme::Native {
-            return Err(Error::param("scheme", "use MinHasher::native for the native scheme"));
+            return Err(Error::param(
+                "scheme",
+                "use MinHasher::native for the native scheme",
+            ));
         }
         check_num_perm(a.len())?;
         if a.len() != b.len() {
@@ -122,7 +132,9 @@ impl MinHasher {
             *o = match self.scheme {
                 // An untouched slot (no shingle) is u64::MAX, so empty signatures are 2^32 − 1.
                 Scheme::Native => (m >> 32) as u32,
-                Scheme::DatasketchLegacy | Scheme::DatasketchAffine32 => m.min(u32::MAX as u64) as u32,
+                Scheme::DatasketchLegacy | Scheme::DatasketchAffine32 => {
+                    m.min(u32::MAX as u64) as u32
+                }
             };
         }
     }
@@ -159,7 +171,11 @@ pub fn signatures(
     out: &mut [u32],
 ) -> Vec<u32> {
     let k = hasher.num_perm();
-    assert_eq!(out.len(), texts.len() * k, "output must hold one signature per text");
+    assert_eq!(
+        out.len(),
+        texts.len() * k,
+        "output must hold one signature per text"
+    );
     let mut counts = vec![0u32; texts.len()];
     crate::parallel::install(texts.len(), || {
         out.par_chunks_mut(k)

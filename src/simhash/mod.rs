@@ -17,7 +17,10 @@ pub struct SimHasher {
 
 impl Default for SimHasher {
     fn default() -> Self {
-        SimHasher { ones: [0; 64], total: 0 }
+        SimHasher {
+            ones: [0; 64],
+            total: 0,
+        }
     }
 }
 
@@ -81,9 +84,12 @@ mod tests {
 
     #[test]
     fn near_texts_have_near_fingerprints() {
-        let base = "the quick brown fox jumps over the lazy dog and keeps running far away ".repeat(8);
+        let base =
+            "the quick brown fox jumps over the lazy dog and keeps running far away ".repeat(8);
         let edited = base.replacen("lazy", "sleepy", 1);
-        let other = "completely different words appear in this unrelated sentence about cooking pasta ".repeat(8);
+        let other =
+            "completely different words appear in this unrelated sentence about cooking pasta "
+                .repeat(8);
         let d_near = (fp(&base) ^ fp(&edited)).count_ones();
         let d_far = (fp(&base) ^ fp(&other)).count_ones();
         assert!(d_near <= 6, "{d_near}");

@@ -11,7 +11,8 @@ use unicode_normalization::UnicodeNormalization;
 pub struct NormalizeOptions {
     /// Apply NFKC, lowercasing and punctuation folding at all. Off, text is used as is.
     pub enabled: bool,
-    /// Replace every decimal digit by `0`, so numbers that differ in value still match.
+    /// Replace every numeric character (any script's digits, ², ½, ...) by `0`, so numbers that
+    /// differ in value still match.
     pub fold_digits: bool,
     /// Remove accents and other combining marks (`café` → `cafe`).
     pub strip_accents: bool,
@@ -19,7 +20,11 @@ pub struct NormalizeOptions {
 
 impl Default for NormalizeOptions {
     fn default() -> Self {
-        NormalizeOptions { enabled: true, fold_digits: false, strip_accents: false }
+        NormalizeOptions {
+            enabled: true,
+            fold_digits: false,
+            strip_accents: false,
+        }
     }
 }
 
@@ -43,7 +48,7 @@ pub fn normalize_into(text: &str, opts: NormalizeOptions, out: &mut String) {
             out.push(' ');
         }
         pending_space = false;
-        if opts.fold_digits && c.is_numeric() && c.to_digit(10).is_some() {
+        if opts.fold_digits && c.is_numeric() {
             out.push('0');
         } else if c.is_uppercase() {
             out.extend(c.to_lowercase());
@@ -89,7 +94,10 @@ mod tests {
 
     #[test]
     fn folds_case_punctuation_and_space() {
-        assert_eq!(n("  Hello,   WORLD!!\n\tIt's\u{00a0}me. "), "hello world it s me");
+        assert_eq!(
+            n("  Hello,   WORLD!!\n\tIt's\u{00a0}me. "),
+            "hello world it s me"
+        );
         assert_eq!(n(""), "");
         assert_eq!(n("...!?"), "");
     }
@@ -103,7 +111,10 @@ mod tests {
     #[test]
     fn keeps_combining_marks_unless_stripping() {
         assert_eq!(n("Café naïve"), "café naïve");
-        let o = NormalizeOptions { strip_accents: true, ..Default::default() };
+        let o = NormalizeOptions {
+            strip_accents: true,
+            ..Default::default()
+        };
         assert_eq!(normalize("Café naïve Ünïcödé", o), "cafe naive unicode");
         // Devanagari vowel signs are combining marks and stay attached.
         assert_eq!(n("नमस्ते दुनिया"), "नमस्ते दुनिया");
@@ -111,14 +122,23 @@ mod tests {
 
     #[test]
     fn folds_digits_on_request() {
-        let o = NormalizeOptions { fold_digits: true, ..Default::default() };
-        assert_eq!(normalize("Call 555-1234 in 2024", o), "call 000 0000 in 0000");
+        let o = NormalizeOptions {
+            fold_digits: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            normalize("Call 555-1234 in 2024", o),
+            "call 000 0000 in 0000"
+        );
         assert_eq!(n("Call 555-1234"), "call 555 1234");
     }
 
     #[test]
     fn disabled_is_identity() {
-        let o = NormalizeOptions { enabled: false, ..Default::default() };
+        let o = NormalizeOptions {
+            enabled: false,
+            ..Default::default()
+        };
         assert_eq!(normalize(" A, b ", o), " A, b ");
     }
 }

@@ -21,7 +21,10 @@ impl std::str::FromStr for ShingleKind {
         match s {
             "word" => Ok(ShingleKind::Word),
             "char" => Ok(ShingleKind::Char),
-            _ => Err(Error::param("tokenizer", format!("expected 'word' or 'char', got {s:?}"))),
+            _ => Err(Error::param(
+                "tokenizer",
+                format!("expected 'word' or 'char', got {s:?}"),
+            )),
         }
     }
 }
@@ -41,7 +44,13 @@ impl Shingler {
         if n == 0 {
             return Err(Error::param("ngram", "must be at least 1"));
         }
-        Ok(Shingler { kind, n, normalize, norm: String::new(), buf: Vec::new() })
+        Ok(Shingler {
+            kind,
+            n,
+            normalize,
+            norm: String::new(),
+            buf: Vec::new(),
+        })
     }
 
     /// Calls `emit` with the UTF-8 bytes of every shingle of `text`, in order, repeats included.
@@ -123,7 +132,9 @@ mod tests {
     use super::*;
 
     fn sh(kind: ShingleKind, n: usize, text: &str) -> Vec<String> {
-        Shingler::new(kind, n, NormalizeOptions::default()).unwrap().shingles(text)
+        Shingler::new(kind, n, NormalizeOptions::default())
+            .unwrap()
+            .shingles(text)
     }
 
     #[test]
@@ -139,7 +150,10 @@ mod tests {
 
     #[test]
     fn cjk_word_ngrams_are_character_ngrams() {
-        assert_eq!(sh(ShingleKind::Word, 2, "我爱北京"), ["我 爱", "爱 北", "北 京"]);
+        assert_eq!(
+            sh(ShingleKind::Word, 2, "我爱北京"),
+            ["我 爱", "爱 北", "北 京"]
+        );
     }
 
     #[test]

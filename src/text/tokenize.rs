@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn splits_words() {
-        assert_eq!(tokens("the quick brown fox"), ["the", "quick", "brown", "fox"]);
+        assert_eq!(
+            tokens("the quick brown fox"),
+            ["the", "quick", "brown", "fox"]
+        );
         assert_eq!(tokens("don't stop 3.14"), ["don't", "stop", "3.14"]);
         assert!(tokens("  ").is_empty());
     }

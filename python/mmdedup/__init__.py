@@ -1,0 +1,50 @@
+"""mmdedup: exact and near-duplicate removal for text and multimodal training corpora.
+
+Rust kernels (multi-core, the GIL released) behind a small typed API over Arrow data:
+
+>>> import mmdedup
+>>> sig = mmdedup.minhash(["a b c d e f", "a b c d e g"], ngram=2)
+>>> float((sig[0] == sig[1]).mean()) > 0.3
+True
+"""
+
+from __future__ import annotations
+
+from . import polars_ext as _polars_ext  # registers the `mmdedup` expression namespace
+from ._core import __version__, get_num_threads, set_num_threads
+from .dedup import DedupConfig, choose_keep, compute_signatures, dedup, find_clusters
+from .errors import InputError, MmdedupError, ParameterError
+from .text import (
+    datasketch_permutations,
+    exact_hash,
+    lsh_params,
+    minhash,
+    normalize,
+    shingles,
+    simhash,
+    tokenize,
+)
+
+del _polars_ext
+
+__all__ = [
+    "DedupConfig",
+    "InputError",
+    "MmdedupError",
+    "ParameterError",
+    "__version__",
+    "choose_keep",
+    "compute_signatures",
+    "datasketch_permutations",
+    "dedup",
+    "exact_hash",
+    "find_clusters",
+    "get_num_threads",
+    "lsh_params",
+    "minhash",
+    "normalize",
+    "set_num_threads",
+    "shingles",
+    "simhash",
+    "tokenize",
+]

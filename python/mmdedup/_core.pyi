@@ -1,0 +1,88 @@
+"""Type stubs of the Rust extension. The public API is in the Python modules that wrap it."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def normalize(
+    texts: Any, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
+) -> Any: ...
+def tokenize(
+    text: str, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
+) -> list[str]: ...
+def shingles(
+    text: str,
+    *,
+    ngram: int = 5,
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+) -> list[str]: ...
+def minhash(
+    texts: Any,
+    *,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: int = 1,
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+    scheme: str = "mmdedup",
+    a: npt.NDArray[np.uint64] | None = None,
+    b: npt.NDArray[np.uint64] | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def simhash(
+    texts: Any,
+    *,
+    ngram: int = 3,
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...
+def exact_hash(
+    texts: Any, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]: ...
+def invalid_utf8_rows(texts: Any) -> npt.NDArray[np.uint64]: ...
+def lsh_params(
+    threshold: float,
+    num_perm: int,
+    *,
+    false_positive_weight: float = 0.5,
+    false_negative_weight: float = 0.5,
+) -> tuple[int, int]: ...
+def lsh_candidates(
+    signatures: npt.NDArray[np.uint32],
+    skip: npt.NDArray[np.bool_],
+    *,
+    bands: int,
+    rows: int,
+    window: int = 1,
+) -> npt.NDArray[np.uint32]: ...
+def signature_agreement(
+    signatures: npt.NDArray[np.uint32], edges: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.float64]: ...
+def jaccard(
+    texts: Any,
+    edges: npt.NDArray[np.uint32],
+    *,
+    ngram: int = 5,
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+) -> npt.NDArray[np.float64]: ...
+def hamming_neighbours(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def exact_duplicate_edges(
+    hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint32]: ...
+def components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]: ...

@@ -1,0 +1,42 @@
+"""Exceptions raised by mmdedup.
+
+Every class subclasses a built-in, so ``except ValueError`` or ``except OSError`` in code that
+does not know mmdedup still catches them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["InputError", "MmdedupError", "ParameterError"]
+
+
+class MmdedupError(Exception):
+    """Base class of every mmdedup error."""
+
+
+class ParameterError(MmdedupError, ValueError):
+    """A parameter is out of its domain; the message names it."""
+
+
+class InputError(MmdedupError, ValueError):
+    """Input data cannot be used: a missing column, a wrong type, an unreadable shard or row.
+
+    Attributes:
+        path: The file the problem is in, when there is one.
+        row: The 0-based row (within ``path`` when given), when the problem is in one row.
+    """
+
+    path: str | None
+    row: int | None
+
+    def __init__(self, message: str, *, path: str | None = None, row: int | None = None) -> None:
+        self.path = path
+        self.row = row
+        where = []
+        if path is not None:
+            where.append(path)
+        if row is not None:
+            where.append(f"row {row}")
+        prefix = ", ".join(where)
+        super().__init__(
+            f"{prefix}: {message}" if prefix and not message.startswith(prefix) else message
+        )

@@ -1,0 +1,107 @@
+//! Reading text columns from any Arrow producer (PyArrow, Polars, DuckDB, ...) through the
+//! PyCapsule interface, without copying the strings.
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyArray;
+
+use crate::{Error, Result};
+
+/// The chunks of a string or binary column, kept alive while borrowed.
+pub(crate) struct TextColumn {
+    chunks: Vec<ArrayRef>,
+}
+
+impl TextColumn {
+    pub(crate) fn extract(py: Python<'_>, input: AnyArray) -> PyResult<Self> {
+        let chunked = input.into_chunked_array().map_err(PyErr::from)?;
+        let (chunks, field) = chunked.into_inner();
+        match field.data_type() {
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::Null => Ok(TextColumn { chunks }),
+            other => Err(super::to_pyerr(
+                py,
+                Error::Input(format!(
+                    "expected a string or binary column, got Arrow type {other}"
+                )),
+            )),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum()
+    }
+
+    /// Borrowed texts, one per row (None for nulls). Binary values must be UTF-8: with
+    /// `strict` an invalid one is an error naming its row, otherwise it reads as null and its
+    /// row is listed in the second result.
+    pub(crate) fn texts(&self, strict: bool) -> Result<(Vec<Option<&str>>, Vec<usize>)> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut invalid = Vec::new();
+        for chunk in &self.chunks {
+            let base = out.len();
+            match chunk.data_type() {
+                DataType::Utf8 => out.extend(chunk.as_string::<i32>().iter()),
+                DataType::LargeUtf8 => out.extend(chunk.as_string::<i64>().iter()),
+                DataType::Utf8View => out.extend(chunk.as_string_view().iter()),
+                DataType::Null => out.extend(std::iter::repeat_n(None, chunk.len())),
+                DataType::Binary => decode(
+                    chunk.as_binary::<i32>().iter(),
+                    base,
+                    strict,
+                    &mut out,
+                    &mut invalid,
+                )?,
+                DataType::LargeBinary => decode(
+                    chunk.as_binary::<i64>().iter(),
+                    base,
+                    strict,
+                    &mut out,
+                    &mut invalid,
+                )?,
+                DataType::BinaryView => decode(
+                    chunk.as_binary_view().iter(),
+                    base,
+                    strict,
+                    &mut out,
+                    &mut invalid,
+                )?,
+                other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
+            }
+        }
+        Ok((out, invalid))
+    }
+}
+
+fn decode<'a>(
+    values: impl Iterator<Item = Option<&'a [u8]>>,
+    base: usize,
+    strict: bool,
+    out: &mut Vec<Option<&'a str>>,
+    invalid: &mut Vec<usize>,
+) -> Result<()> {
+    for (i, v) in values.enumerate() {
+        match v.map(std::str::from_utf8) {
+            None => out.push(None),
+            Some(Ok(s)) => out.push(Some(s)),
+            Some(Err(e)) if strict => {
+                return Err(Error::Row {
+                    row: base + i,
+                    reason: format!("invalid UTF-8: {e}"),
+                })
+            }
+            Some(Err(_)) => {
+                invalid.push(base + i);
+                out.push(None);
+            }
+        }
+    }
+    Ok(())
+}
