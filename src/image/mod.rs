@@ -17,6 +17,8 @@ pub mod wavelet;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_props;
 
 use std::cell::OnceCell;
 
