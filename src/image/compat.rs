@@ -8,7 +8,7 @@
 use image::DynamicImage;
 
 use super::decode::Decoded;
-use super::resample::{resize, Filter};
+use super::resample::{resize, resize_nearest, Filter};
 
 /// Pillow's `L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16` (ITU-R 601-2 in 16-bit fixed point).
 #[inline]
@@ -69,9 +69,10 @@ pub fn gray(d: &Decoded) -> Vec<u8> {
 
 /// `img.thumbnail((512, 512))` then `convert('RGB')`: the PDQ reference's pre-shrink.
 ///
-/// Returns `(rgb, width, height)`. Pillow resizes RGBA premultiplied (`RGBa`), then divides back
-/// before dropping alpha. Not reproduced: Pillow's JPEG draft (DCT-domain) decode and `reduce`
-/// step, which only start at 2048 px on the long side, and `P` images being resized with NEAREST.
+/// Returns `(rgb, width, height)`. Pillow resizes palette (`P`) images with NEAREST whatever the
+/// filter asked, and RGBA premultiplied (`RGBa`), dividing back before alpha is dropped. Not
+/// reproduced: Pillow's JPEG draft (DCT-domain) decode and `reduce` step, which only start at
+/// 2048 px on the long side.
 pub fn pdq_thumbnail(d: &Decoded) -> (Vec<u8>, usize, usize) {
     let (w, h) = (d.width() as usize, d.height() as usize);
     let (rgb, alpha) = rgb_alpha(d);
@@ -79,6 +80,7 @@ pub fn pdq_thumbnail(d: &Decoded) -> (Vec<u8>, usize, usize) {
         return (rgb, w, h);
     };
     match alpha {
+        _ if d.palette => (resize_nearest(&rgb, (w, h), 3, (tw, th)), tw, th),
         None => (resize(&rgb, (w, h), 3, (tw, th), Filter::Bicubic), tw, th),
         Some(alpha) => {
             let mut rgba = Vec::with_capacity(w * h * 4);

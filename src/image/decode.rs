@@ -28,6 +28,8 @@ pub struct Decoded {
     pub has_alpha: bool,
     /// Bits per sample of the decoded buffer (8 or 16; 32 for float TIFF).
     pub bit_depth: u8,
+    /// Stored as palette indices (PNG colour type 3, GIF): Pillow holds these as mode `P`.
+    pub palette: bool,
 }
 
 impl Decoded {
@@ -81,7 +83,14 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
     }
     let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     let color = image.color();
+    // The decoders expand palettes; the IHDR colour type sits at byte 25 of a PNG.
+    let palette = match format {
+        ImageFormat::Png => bytes.get(25) == Some(&3),
+        ImageFormat::Gif => true,
+        _ => false,
+    };
     Ok(Decoded {
+        palette,
         has_alpha: color.has_alpha(),
         bit_depth: (color.bits_per_pixel() / u16::from(color.channel_count())) as u8,
         orientation,

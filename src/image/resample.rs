@@ -161,3 +161,34 @@ pub fn resize(
         }
     }
 }
+
+/// Pillow's NEAREST resize (`ImagingScaleAffine`): source index `int(x₀)` with `x₀` starting at
+/// half a step and advanced by repeated addition, as Pillow does (multiplying instead picks a
+/// different pixel at some exact boundaries).
+pub fn resize_nearest(
+    src: &[u8],
+    (w, h): (usize, usize),
+    channels: usize,
+    (out_w, out_h): (usize, usize),
+) -> Vec<u8> {
+    let index = |n_in: usize, n_out: usize| -> Vec<usize> {
+        let step = n_in as f64 / n_out as f64;
+        let mut pos = step * 0.5;
+        (0..n_out)
+            .map(|_| {
+                let i = (pos as usize).min(n_in - 1);
+                pos += step;
+                i
+            })
+            .collect()
+    };
+    let (xs, ys) = (index(w, out_w), index(h, out_h));
+    let mut out = Vec::with_capacity(out_w * out_h * channels);
+    for &y in &ys {
+        for &x in &xs {
+            let p = (y * w + x) * channels;
+            out.extend_from_slice(&src[p..p + channels]);
+        }
+    }
+    out
+}
