@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod error;
 pub mod exact;
 pub mod hamming;
+pub mod image;
 pub mod lsh;
 pub mod minhash;
 pub mod parallel;

@@ -1,0 +1,151 @@
+//! Decoding image bytes with the `image` crate, with a pixel limit checked before any pixel buffer
+//! is allocated.
+//!
+//! The decoded pixels keep their stored layout (gray, gray + alpha, RGB, RGBA; 8 or 16 bits):
+//! the compatible front end needs it to reproduce Pillow (which saturates 16-bit gray but takes the
+//! high byte of 16-bit colour), and the canonical one to scale 16-bit samples properly. CMYK JPEGs
+//! arrive as RGB: zune-jpeg applies the Adobe (inverted) convention with the same rounding as
+//! Pillow's `CMYK;I` → RGB. GIF yields its first frame on the logical screen.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+use crate::{Error, Result};
+
+/// Default pixel limit: 178,956,970 pixels, Pillow's `MAX_IMAGE_PIXELS` × 2 (where Pillow raises
+/// `DecompressionBombError`).
+pub const DEFAULT_PIXEL_LIMIT: u64 = 178_956_970;
+
+/// A decoded image with what the front ends need to know about how it was stored.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Pixels in their stored layout, first frame only, no orientation applied.
+    pub image: DynamicImage,
+    /// EXIF orientation tag (1–8; 1 when absent or unreadable).
+    pub orientation: u8,
+    /// Whether the stored image has an alpha channel (including PNG `tRNS`).
+    pub has_alpha: bool,
+    /// Bits per sample of the decoded buffer (8 or 16; 32 for float TIFF).
+    pub bit_depth: u8,
+    /// Stored as palette indices (PNG colour type 3, GIF): Pillow holds these as mode `P`.
+    pub palette: bool,
+}
+
+impl Decoded {
+    pub fn width(&self) -> u32 {
+        self.image.width()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.image.height()
+    }
+}
+
+fn decode_error(e: impl std::fmt::Display) -> Error {
+    Error::Input(format!("cannot decode image: {e}"))
+}
+
+/// Decodes `bytes` (JPEG, PNG, WebP, GIF, BMP or TIFF, sniffed from the content).
+///
+/// Refuses images with more than `pixel_limit` pixels after reading only their header, and
+/// truncated or corrupt data, with an [`Error::Input`] that says why.
+pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(decode_error)?;
+    let format = reader
+        .format()
+        .ok_or_else(|| Error::Input("cannot decode image: unknown format".into()))?;
+    let mut reader = reader;
+    let mut limits = Limits::default();
+    // Room for the largest layout (RGBA, 16 bits) of an image at the limit, plus the decoders'
+    // own scratch; the explicit pixel check below is the real guard.
+    limits.max_alloc = Some(pixel_limit.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > pixel_limit {
+        return Err(Error::Input(format!(
+            "image of {w}×{h} = {pixels} pixels exceeds the limit of {pixel_limit} pixels"
+        )));
+    }
+    if pixels == 0 {
+        return Err(Error::Input(
+            "cannot decode image: zero width or height".into(),
+        ));
+    }
+    let mut orientation = decoder.orientation().map_or(1, |o| o.to_exif());
+    if format == ImageFormat::Png && orientation == 1 {
+        // image 0.25 does not read PNG's eXIf chunk; Pillow's exif_transpose does.
+        orientation = png_exif(bytes).and_then(exif_orientation).unwrap_or(1);
+    }
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let color = image.color();
+    // The decoders expand palettes; the IHDR colour type sits at byte 25 of a PNG.
+    let palette = match format {
+        ImageFormat::Png => bytes.get(25) == Some(&3),
+        ImageFormat::Gif => true,
+        _ => false,
+    };
+    Ok(Decoded {
+        palette,
+        has_alpha: color.has_alpha(),
+        bit_depth: (color.bits_per_pixel() / u16::from(color.channel_count())) as u8,
+        orientation,
+        image,
+    })
+}
+
+/// The payload of a PNG's `eXIf` chunk, if one comes before the image data.
+fn png_exif(bytes: &[u8]) -> Option<&[u8]> {
+    let mut pos = 8;
+    while pos + 12 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().ok()?) as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        let data = bytes.get(pos + 8..(pos + 8).checked_add(len)?)?;
+        match kind {
+            b"eXIf" => return Some(data),
+            b"IDAT" | b"IEND" => return None,
+            _ => pos += 12 + len,
+        }
+    }
+    None
+}
+
+/// The orientation tag (0x0112) of IFD0 of a TIFF-structured EXIF block.
+pub(crate) fn exif_orientation(tiff: &[u8]) -> Option<u8> {
+    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let le = match tiff.get(..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |p: usize| -> Option<u16> {
+        let b: [u8; 2] = tiff.get(p..p + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |p: usize| -> Option<u32> {
+        let b: [u8; 4] = tiff.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd = u32_at(4)? as usize;
+    let entries = u16_at(ifd)? as usize;
+    (0..entries).find_map(|e| {
+        let p = ifd + 2 + 12 * e;
+        (u16_at(p)? == 0x0112 && u16_at(p + 2)? == 3)
+            .then(|| u16_at(p + 8))
+            .flatten()
+            .and_then(|v| u8::try_from(v).ok())
+            .filter(|v| (1..=8).contains(v))
+    })
+}

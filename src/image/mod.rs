@@ -1,0 +1,246 @@
+//! Perceptual image hashes: ImageHash's aHash, dHash, pHash and wHash, and Meta's PDQ.
+//!
+//! An image is decoded once ([`decode`]) and goes through one of two front ends ([`Mode`]):
+//! `Compatible` reproduces Pillow 13's arithmetic so hashes equal ImageHash 4.3's and the PDQ
+//! reference's; `Canonical` hashes the image as displayed (EXIF orientation, alpha over
+//! mid-gray) with an area-average reduction. Every requested hash of one image shares the decode,
+//! the gray conversion and, for PDQ variants, the DCT.
+
+pub mod canonical;
+pub mod compat;
+pub mod decode;
+pub mod hashes;
+pub mod pdq;
+pub mod resample;
+mod value;
+pub mod wavelet;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_props;
+
+use std::cell::OnceCell;
+
+use rayon::prelude::*;
+
+use crate::{Error, Result};
+pub use decode::{decode, Decoded, DEFAULT_PIXEL_LIMIT};
+pub use pdq::Dihedral;
+pub use value::{HashKind, HashSpec, HashValue};
+
+/// Which front end turns decoded pixels into the planes the hashes read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Bit-identical to ImageHash 4.3 on Pillow 13 and to the PDQ reference (lossless formats).
+    #[default]
+    Compatible,
+    /// Oriented, alpha composited onto mid-gray, 16-bit scaled, area-averaged.
+    Canonical,
+}
+
+/// The per-image state shared by all hashes of one image.
+struct Prepared<'a> {
+    decoded: &'a Decoded,
+    mode: Mode,
+    /// Compatible: Pillow's `L` image.
+    gray8: OnceCell<Vec<u8>>,
+    /// Canonical: the oriented, composited image and its gray.
+    rgb: OnceCell<canonical::Rgb>,
+    gray_f: OnceCell<Vec<f32>>,
+    pdq: OnceCell<Option<([[f32; 16]; 16], u8)>>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(decoded: &'a Decoded, mode: Mode) -> Self {
+        Self {
+            decoded,
+            mode,
+            gray8: OnceCell::new(),
+            rgb: OnceCell::new(),
+            gray_f: OnceCell::new(),
+            pdq: OnceCell::new(),
+        }
+    }
+
+    fn size(&self) -> (usize, usize) {
+        (
+            self.decoded.width() as usize,
+            self.decoded.height() as usize,
+        )
+    }
+
+    fn rgb(&self) -> &canonical::Rgb {
+        self.rgb.get_or_init(|| canonical::prepare(self.decoded))
+    }
+
+    /// The gray image resized to `out` (width, height), as `f32`.
+    fn plane(&self, out: (usize, usize)) -> Vec<f32> {
+        match self.mode {
+            Mode::Compatible => {
+                let g = self.gray8.get_or_init(|| compat::gray(self.decoded));
+                let small = resample::resize(g, self.size(), 1, out, resample::Filter::Lanczos);
+                small.into_iter().map(f32::from).collect()
+            }
+            Mode::Canonical => {
+                let rgb = self.rgb();
+                let g = self.gray_f.get_or_init(|| canonical::gray(rgb));
+                canonical::resize(g, (rgb.width, rgb.height), out)
+            }
+        }
+    }
+
+    fn pdq_dct(&self) -> Option<([[f32; 16]; 16], u8)> {
+        *self.pdq.get_or_init(|| match self.mode {
+            Mode::Compatible => {
+                let (rgb, w, h) = compat::pdq_thumbnail(self.decoded);
+                pdq::dct16(&pdq::luma(&rgb), h, w)
+            }
+            Mode::Canonical => {
+                let rgb = self.rgb();
+                let (w, h) = (rgb.width, rgb.height);
+                let luma = canonical::pdq_luma(rgb);
+                match compat::thumbnail_size((w, h), 512) {
+                    Some((tw, th)) => {
+                        pdq::dct16(&canonical::resize(&luma, (w, h), (tw, th)), th, tw)
+                    }
+                    None => pdq::dct16(&luma, h, w),
+                }
+            }
+        })
+    }
+
+    fn hash(&self, spec: &HashSpec) -> HashValue {
+        let hs = spec.hash_size;
+        let bits = match spec.kind {
+            HashKind::AHash => hashes::ahash(&self.plane((hs, hs))),
+            HashKind::DHash => hashes::dhash(&self.plane((hs + 1, hs)), hs),
+            HashKind::DHashVertical => hashes::dhash_vertical(&self.plane((hs, hs + 1)), hs),
+            HashKind::PHash => hashes::phash(&self.plane((4 * hs, 4 * hs)), 4 * hs, hs),
+            HashKind::PHashSimple => {
+                hashes::phash_simple(&self.plane((4 * hs, 4 * hs)), 4 * hs, hs)
+            }
+            HashKind::WHash => {
+                let (w, h) = self.size();
+                // ImageHash: the largest power of two not above the shorter side, at least hs.
+                let natural = 1usize << (usize::BITS - 1 - w.min(h).leading_zeros());
+                let s = natural.max(hs);
+                hashes::whash(&self.plane((s, s)), s, hs)
+            }
+            HashKind::Pdq(variant) => {
+                let (bits, quality) = match self.pdq_dct() {
+                    Some((b, q)) => (pdq::bits(&b, q, variant).bits, q),
+                    None => ([false; 256], 0),
+                };
+                return HashValue {
+                    kind: spec.kind,
+                    bits: bits.to_vec(),
+                    quality: Some(quality),
+                };
+            }
+        };
+        HashValue {
+            kind: spec.kind,
+            bits,
+            quality: None,
+        }
+    }
+}
+
+/// All `specs` of one encoded image, in order, from a single decode.
+pub fn hash_image(
+    bytes: &[u8],
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+) -> Result<Vec<HashValue>> {
+    specs.iter().try_for_each(HashSpec::validate)?;
+    hash_validated(bytes, specs, mode, pixel_limit)
+}
+
+/// All `specs` of an already decoded image.
+pub fn hash_decoded(decoded: &Decoded, specs: &[HashSpec], mode: Mode) -> Result<Vec<HashValue>> {
+    specs.iter().try_for_each(HashSpec::validate)?;
+    let p = Prepared::new(decoded, mode);
+    Ok(specs.iter().map(|s| p.hash(s)).collect())
+}
+
+/// The hashes of one image and its size (as displayed, in canonical mode: EXIF orientations
+/// 5–8 swap width and height).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub width: u32,
+    pub height: u32,
+    pub values: Vec<HashValue>,
+}
+
+fn hash_validated(
+    bytes: &[u8],
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+) -> Result<Vec<HashValue>> {
+    hash_sized(bytes, specs, mode, pixel_limit).map(|h| h.values)
+}
+
+fn hash_sized(bytes: &[u8], specs: &[HashSpec], mode: Mode, pixel_limit: u64) -> Result<Hashed> {
+    // A decoder bug on hostile web data must cost one row, not the whole batch.
+    std::panic::catch_unwind(|| {
+        let decoded = decode(bytes, pixel_limit)?;
+        let p = Prepared::new(&decoded, mode);
+        // The canonical front end hashes the image as displayed: report that size.
+        let turned = mode == Mode::Canonical && decoded.orientation >= 5;
+        let (w, h) = (decoded.width(), decoded.height());
+        Ok(Hashed {
+            width: if turned { h } else { w },
+            height: if turned { w } else { h },
+            values: specs.iter().map(|s| p.hash(s)).collect(),
+        })
+    })
+    .unwrap_or_else(|_| {
+        Err(Error::Input(
+            "cannot decode image: the decoder panicked".into(),
+        ))
+    })
+}
+
+/// [`hash_image`] over a batch, in parallel, results in input order (independent of threads).
+///
+/// The outer error reports invalid `specs`; each item's own error (undecodable, too many pixels)
+/// is its entry's.
+pub fn hash_many(
+    items: &[&[u8]],
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+) -> Result<Vec<Result<Hashed>>> {
+    hash_sources(
+        items,
+        |b| Ok(std::borrow::Cow::Borrowed(*b)),
+        specs,
+        mode,
+        pixel_limit,
+    )
+}
+
+/// [`hash_many`] over any source of encoded bytes (`load` may read a file), in parallel: the
+/// reading of one item overlaps the decoding of others.
+pub fn hash_sources<T: Sync>(
+    items: &[T],
+    load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+) -> Result<Vec<Result<Hashed>>> {
+    specs.iter().try_for_each(HashSpec::validate)?;
+    // One image costs as much as hundreds of text rows, so even small batches go parallel.
+    let work = items
+        .len()
+        .saturating_mul(crate::parallel::PARALLEL_THRESHOLD);
+    Ok(crate::parallel::install(work, || {
+        items
+            .par_iter()
+            .map(|item| hash_sized(&load(item)?, specs, mode, pixel_limit))
+            .collect()
+    }))
+}
