@@ -14,6 +14,7 @@ from . import polars_ext as _polars_ext  # registers the `mmdedup` expression na
 from ._core import __version__, get_num_threads, set_num_threads
 from .dedup import DedupConfig, choose_keep, compute_signatures, dedup, find_clusters
 from .errors import InputError, MmdedupError, ParameterError
+from .image import hamming_clusters, image_hash, image_hashes, neighbour_counts, to_hex
 from .text import (
     datasketch_permutations,
     exact_hash,
@@ -40,11 +41,16 @@ __all__ = [
     "exact_hash",
     "find_clusters",
     "get_num_threads",
+    "hamming_clusters",
+    "image_hash",
+    "image_hashes",
     "lsh_params",
     "minhash",
+    "neighbour_counts",
     "normalize",
     "set_num_threads",
     "shingles",
     "simhash",
+    "to_hex",
     "tokenize",
 ]

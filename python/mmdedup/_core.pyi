@@ -86,3 +86,25 @@ def exact_duplicate_edges(
     hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.uint32]: ...
 def components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]: ...
+
+DEFAULT_PIXEL_LIMIT: int
+
+def image_hashes(
+    images: Any,
+    *,
+    methods: list[str],
+    hash_size: int = 8,
+    mode: str = "canonical",
+    pixel_limit: int = ...,
+) -> dict[str, Any]: ...
+def image_hashes_files(
+    paths: list[str],
+    *,
+    methods: list[str],
+    hash_size: int = 8,
+    mode: str = "canonical",
+    pixel_limit: int = ...,
+) -> dict[str, Any]: ...
+def hamming_counts(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> npt.NDArray[np.uint64]: ...

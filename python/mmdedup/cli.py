@@ -476,3 +476,12 @@ def _clusters_table(
     else:
         cols["error"] = pa.nulls(len(labels), pa.string())
     return pa.table(cols)
+
+
+def _register() -> None:
+    from .images_cli import images
+
+    main.add_command(images)
+
+
+_register()

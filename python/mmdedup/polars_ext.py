@@ -66,6 +66,22 @@ class MmdedupNamespace:
             lambda s: pl.Series(s.name, _text.exact_hash(s)).cast(pl.Binary), pl.Binary()
         )
 
+    def image_hash(
+        self, *, method: str = "phash", hash_size: int = 8, mode: str = "canonical"
+    ) -> pl.Expr:
+        """Perceptual hash of encoded images in a binary column: ``UInt64`` for hashes of up to
+        64 bits, ``Binary`` for longer ones (PDQ); null where the image cannot be decoded."""
+        from . import image as _image
+
+        long = method.startswith("pdq") or hash_size > 8
+
+        def fn(s: pl.Series) -> pl.Series:
+            t = _image.image_hash(s, method=method, hash_size=hash_size, mode=mode)  # type: ignore[arg-type]
+            out = pl.Series(s.name, t["hash"])
+            return out.cast(pl.Binary) if long else out
+
+        return self._map(fn, pl.Binary() if long else pl.UInt64())
+
     def shingle_count(self, *, ngram: int = 5, tokenizer: Tokenizer = "word") -> pl.Expr:
         """Number of shingles (0 marks a text that can never be a near-duplicate)."""
 

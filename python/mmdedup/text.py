@@ -58,7 +58,9 @@ def tokenize(text: str, *, normalize: bool = True) -> list[str]:
     """The word tokens of one text: UAX #29 words, unspaced scripts split into characters.
 
     >>> tokenize("Don't stop: 我爱北京!")
-    ["don't", 'stop', '我', '爱', '北', '京']
+    ['don', 't', 'stop', '我', '爱', '北', '京']
+    >>> tokenize("Don't stop", normalize=False)
+    ["Don't", 'stop']
     """
     return _core.tokenize(text, normalize=normalize)
 

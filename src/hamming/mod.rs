@@ -32,6 +32,36 @@ impl Neighbours {
     }
 }
 
+/// For each entry, the number of entries within distance `k` of it, itself included (0 for
+/// skipped entries): the size of its group of equal hashes plus the sizes of the groups whose
+/// representatives are near its own.
+pub fn neighbour_counts(n: &Neighbours, skip: &[bool]) -> Vec<u64> {
+    let len = skip.len();
+    // Representative of every entry, and group sizes at the representatives.
+    let mut rep: Vec<u32> = (0..len as u32).collect();
+    let mut size = vec![0u64; len];
+    for &(first, member) in &n.equal {
+        rep[member as usize] = first;
+    }
+    for i in (0..len).filter(|&i| !skip[i]) {
+        size[rep[i] as usize] += 1;
+    }
+    let mut near_total = vec![0u64; len];
+    for &(a, b) in &n.near {
+        near_total[a as usize] += size[b as usize];
+        near_total[b as usize] += size[a as usize];
+    }
+    (0..len)
+        .map(|i| {
+            if skip[i] {
+                0
+            } else {
+                size[rep[i] as usize] + near_total[rep[i] as usize]
+            }
+        })
+        .collect()
+}
+
 /// Splits 64 bits into `m` blocks of near-equal size: (shift, width) pairs.
 fn blocks(m: usize) -> Vec<(u32, u32)> {
     let mut out = Vec::with_capacity(m);
@@ -231,6 +261,15 @@ mod tests {
             let n = search(&hashes, k, &vec![false; hashes.len()]);
             prop_assert_eq!(expand(&hashes, &n), brute(&hashes, k));
         }
+    }
+
+    #[test]
+    fn counts_neighbours_with_multiplicity() {
+        // 0 and 1 equal, 2 one bit away, 3 far away, 4 skipped.
+        let h = [0u64, 0, 1, u64::MAX, 0];
+        let skip = [false, false, false, false, true];
+        let n = search(&h, 1, &skip);
+        assert_eq!(neighbour_counts(&n, &skip), vec![3, 3, 3, 1, 0]);
     }
 
     #[test]

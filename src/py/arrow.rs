@@ -39,6 +39,36 @@ impl TextColumn {
         self.chunks.iter().map(|c| c.len()).sum()
     }
 
+    /// Borrowed bytes, one per row (None for nulls); strings give their UTF-8 bytes.
+    pub(crate) fn bytes(&self) -> Result<Vec<Option<&[u8]>>> {
+        let mut out = Vec::with_capacity(self.len());
+        for chunk in &self.chunks {
+            match chunk.data_type() {
+                DataType::Binary => out.extend(chunk.as_binary::<i32>().iter()),
+                DataType::LargeBinary => out.extend(chunk.as_binary::<i64>().iter()),
+                DataType::BinaryView => out.extend(chunk.as_binary_view().iter()),
+                DataType::Utf8 => out.extend(
+                    chunk
+                        .as_string::<i32>()
+                        .iter()
+                        .map(|s| s.map(str::as_bytes)),
+                ),
+                DataType::LargeUtf8 => out.extend(
+                    chunk
+                        .as_string::<i64>()
+                        .iter()
+                        .map(|s| s.map(str::as_bytes)),
+                ),
+                DataType::Utf8View => {
+                    out.extend(chunk.as_string_view().iter().map(|s| s.map(str::as_bytes)))
+                }
+                DataType::Null => out.extend(std::iter::repeat_n(None, chunk.len())),
+                other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
+            }
+        }
+        Ok(out)
+    }
+
     /// Borrowed texts, one per row (None for nulls). Binary values must be UTF-8: with
     /// `strict` an invalid one is an error naming its row, otherwise it reads as null and its
     /// row is listed in the second result.

@@ -3,6 +3,7 @@
 
 mod arrow;
 mod cluster;
+mod image;
 mod text;
 
 use pyo3::exceptions::PyKeyboardInterrupt;
@@ -55,5 +56,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     text::register(m)?;
     cluster::register(m)?;
+    image::register(m)?;
     Ok(())
 }

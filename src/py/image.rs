@@ -1,0 +1,228 @@
+//! Bindings for perceptual image hashing. Images come as an Arrow binary column or as file paths
+//! (read in parallel by the workers); every hash comes back as big-endian bytes per row, with
+//! the decoded size and an error message for rows that failed.
+
+use std::borrow::Cow;
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::input::AnyArray;
+
+use super::arrow::TextColumn;
+use super::{run, to_pyerr};
+use crate::image::{hash_sources, Dihedral, HashKind, HashSpec, Hashed, Mode, DEFAULT_PIXEL_LIMIT};
+use crate::{hamming, Error, Result};
+
+fn kind(name: &str) -> Result<HashKind> {
+    Ok(match name {
+        "ahash" => HashKind::AHash,
+        "dhash" => HashKind::DHash,
+        "dhash_vertical" => HashKind::DHashVertical,
+        "phash" => HashKind::PHash,
+        "phash_simple" => HashKind::PHashSimple,
+        "whash" => HashKind::WHash,
+        "pdq" => HashKind::Pdq(Dihedral::Original),
+        other => {
+            let variant = other.strip_prefix("pdq_").and_then(|v| {
+                Dihedral::ALL
+                    .iter()
+                    .copied()
+                    .find(|d| dihedral_name(*d) == v)
+            });
+            match variant {
+                Some(d) => HashKind::Pdq(d),
+                None => {
+                    return Err(Error::param(
+                        "method",
+                        format!(
+                            "unknown hash {other:?}; expected ahash, dhash, dhash_vertical, phash, \
+                             phash_simple, whash, pdq or pdq_<rotate90|rotate180|rotate270|flipx|\
+                             flipy|flipplus1|flipminus1>"
+                        ),
+                    ))
+                }
+            }
+        }
+    })
+}
+
+fn dihedral_name(d: Dihedral) -> &'static str {
+    match d {
+        Dihedral::Original => "original",
+        Dihedral::Rotate90 => "rotate90",
+        Dihedral::Rotate180 => "rotate180",
+        Dihedral::Rotate270 => "rotate270",
+        Dihedral::FlipX => "flipx",
+        Dihedral::FlipY => "flipy",
+        Dihedral::FlipPlus1 => "flipplus1",
+        Dihedral::FlipMinus1 => "flipminus1",
+    }
+}
+
+fn parse_mode(mode: &str) -> Result<Mode> {
+    match mode {
+        "canonical" => Ok(Mode::Canonical),
+        "compatible" => Ok(Mode::Compatible),
+        other => Err(Error::param(
+            "mode",
+            format!("expected 'canonical' or 'compatible', got {other:?}"),
+        )),
+    }
+}
+
+/// Packs per-image results into Python: a dict with `hashes` (list of (n, nbytes) uint8 arrays,
+/// one per method), `quality` ((n,) int16, -1 where not PDQ or failed), `width`, `height`
+/// ((n,) uint32, 0 on failure) and `errors` (list of (row, message)).
+fn pack<'py>(
+    py: Python<'py>,
+    specs: &[HashSpec],
+    results: Vec<Result<Hashed>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let n = results.len();
+    let widths: Vec<usize> = specs
+        .iter()
+        .map(|s| match s.kind {
+            HashKind::Pdq(_) => 32,
+            _ => (s.hash_size * s.hash_size).div_ceil(8),
+        })
+        .collect();
+    let mut bytes: Vec<Vec<u8>> = widths.iter().map(|w| vec![0u8; n * w]).collect();
+    let mut quality = vec![-1i16; n];
+    let (mut width, mut height) = (vec![0u32; n], vec![0u32; n]);
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    for (row, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(h) => {
+                width[row] = h.width;
+                height[row] = h.height;
+                for (j, v) in h.values.iter().enumerate() {
+                    let b = v.to_bytes();
+                    bytes[j][row * widths[j]..(row + 1) * widths[j]].copy_from_slice(&b);
+                    if let Some(q) = v.quality {
+                        quality[row] = q as i16;
+                    }
+                }
+            }
+            Err(e) => errors.push((row, e.to_string())),
+        }
+    }
+    let d = PyDict::new(py);
+    let arrays: Vec<Bound<'py, PyArray2<u8>>> = bytes
+        .into_iter()
+        .zip(&widths)
+        .map(|(b, &w)| PyArray1::from_vec(py, b).reshape([n, w]))
+        .collect::<PyResult<_>>()?;
+    d.set_item("hashes", arrays)?;
+    d.set_item("quality", PyArray1::from_vec(py, quality))?;
+    d.set_item("width", PyArray1::from_vec(py, width))?;
+    d.set_item("height", PyArray1::from_vec(py, height))?;
+    d.set_item("errors", errors)?;
+    Ok(d)
+}
+
+fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<HashSpec>> {
+    if methods.is_empty() {
+        return Err(to_pyerr(
+            py,
+            Error::param("method", "name at least one hash"),
+        ));
+    }
+    methods
+        .iter()
+        .map(|m| kind(m).map(|k| HashSpec::new(k, hash_size)))
+        .collect::<Result<_>>()
+        .map_err(|e| to_pyerr(py, e))
+}
+
+/// Hashes of images given as an Arrow binary column (nulls are errors).
+#[pyfunction]
+#[pyo3(signature = (images, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT))]
+fn image_hashes<'py>(
+    py: Python<'py>,
+    images: AnyArray,
+    methods: Vec<String>,
+    hash_size: usize,
+    mode: &str,
+    pixel_limit: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let specs = specs(py, &methods, hash_size)?;
+    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let col = TextColumn::extract(py, images)?;
+    let results = run(py, || {
+        let items = col.bytes()?;
+        hash_sources(
+            &items,
+            |b| {
+                b.map(Cow::Borrowed)
+                    .ok_or_else(|| Error::Input("null image".into()))
+            },
+            &specs,
+            mode,
+            pixel_limit,
+        )
+    })?;
+    pack(py, &specs, results)
+}
+
+/// Hashes of image files, read by the worker threads.
+#[pyfunction]
+#[pyo3(signature = (paths, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT))]
+fn image_hashes_files<'py>(
+    py: Python<'py>,
+    paths: Vec<String>,
+    methods: Vec<String>,
+    hash_size: usize,
+    mode: &str,
+    pixel_limit: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let specs = specs(py, &methods, hash_size)?;
+    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let results = run(py, || {
+        hash_sources(
+            &paths,
+            |p| {
+                std::fs::read(p)
+                    .map(Cow::Owned)
+                    .map_err(|e| Error::Input(format!("cannot read {p}: {e}")))
+            },
+            &specs,
+            mode,
+            pixel_limit,
+        )
+    })?;
+    pack(py, &specs, results)
+}
+
+/// For each hash, how many hashes (itself included) lie within Hamming distance `k`; 0 where
+/// skipped.
+#[pyfunction]
+#[pyo3(signature = (hashes, skip, *, k))]
+fn hamming_counts<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    skip: PyReadonlyArray1<'py, bool>,
+    k: u32,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let hashes = hashes.as_array().to_vec();
+    let skip = skip.as_array().to_vec();
+    if hashes.len() != skip.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("skip", "must have one entry per hash"),
+        ));
+    }
+    let counts = py.detach(|| {
+        let n = hamming::search(&hashes, k.min(64), &skip);
+        hamming::neighbour_counts(&n, &skip)
+    });
+    Ok(PyArray1::from_vec(py, counts))
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
+    m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;
+    Ok(())
+}
