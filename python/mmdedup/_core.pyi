@@ -108,3 +108,9 @@ def image_hashes_files(
 def hamming_counts(
     hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
 ) -> npt.NDArray[np.uint64]: ...
+def band_keys(
+    signatures: npt.NDArray[np.uint32], *, bands: int, rows: int
+) -> npt.NDArray[np.uint64]: ...
+def bucket_pairs(
+    keys: npt.NDArray[np.uint64], docs: npt.NDArray[np.uint32], *, window: int = 1
+) -> npt.NDArray[np.uint32]: ...

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import click
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm import tqdm
 
-from . import _core
+from . import _core, pipeline
 from .dedup import (
     DedupConfig,
     Method,
-    Signatures,
     Verify,
-    choose_keep,
-    compute_signatures,
-    find_clusters,
-    parse_keep,
 )
-from .errors import InputError, MmdedupError
-from .io import Shard, atomic_write, discover, read_columns, write_filtered, write_table
+from .errors import MmdedupError
 from .text import Tokenizer
 
-__all__ = ["main"]
-
-STATUSES = ("unique", "kept", "duplicate", "empty", "error")
+__all__ = ["main", "run_dedup"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,21 +34,6 @@ def main() -> None:
 
     Run `mmdedup COMMAND --help` for the options of a command.
     """
-
-
-@dataclass
-class _Shards:
-    """What the signature stage learns about each shard."""
-
-    rows: list[int] = field(default_factory=list)
-    ids: list[pa.ChunkedArray] = field(default_factory=list)
-    texts: list[pa.ChunkedArray] = field(default_factory=list)
-    keys: list[npt.NDArray[np.float64]] = field(default_factory=list)
-    errors: dict[int, str] = field(default_factory=dict)  # global row -> message
-
-
-def _progress(items: list[Shard], desc: str, quiet: bool) -> tqdm[Shard]:
-    return tqdm(items, desc=desc, unit="shard", disable=quiet or None, file=sys.stderr, leave=False)
 
 
 @main.command()
@@ -175,6 +145,33 @@ def _progress(items: list[Shard], desc: str, quiet: bool) -> tqdm[Shard]:
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same inputs and options) from its last finished shard "
+    "or partition; the results are identical to an uninterrupted run.",
+)
+@click.option(
+    "--memory",
+    default="4GB",
+    show_default=True,
+    help="Memory budget: the candidate stage is split into on-disk partitions that each fit.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the intermediate files go (default: OUTDIR/.mmdedup-work).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run the stages in this process, or as Ray tasks (needs `pip install ray`; the work "
+    "directory must be on storage every node sees).",
+)
+@click.option("--address", default=None, help="Ray cluster address (default: start a local one).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
 def dedup(
     inputs: tuple[str, ...],
@@ -198,6 +195,11 @@ def dedup(
     on_error: str,
     threads: int | None,
     overwrite: bool,
+    resume: bool,
+    memory: str,
+    work_dir: Path | None,
+    engine: str,
+    address: str | None,
     quiet: bool,
 ) -> None:
     """Remove duplicate documents from Parquet and JSON Lines shards.
@@ -231,6 +233,11 @@ def dedup(
             on_error=on_error,
             threads=threads,
             overwrite=overwrite,
+            resume=resume,
+            memory=memory,
+            work_dir=work_dir,
+            engine=engine,
+            address=address,
             quiet=quiet,
             config=DedupConfig(
                 method=cast(Method, method),
@@ -276,206 +283,54 @@ def run_dedup(
     on_error: str = "raise",
     threads: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
+    memory: str = "4GB",
+    work_dir: Path | None = None,
+    engine: str = "local",
+    address: str | None = None,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """Runs a whole dedup over shards; what ``mmdedup dedup`` does. Returns the summary."""
-    t0 = time.perf_counter()
-    rule = parse_keep(keep_rule)
     if threads is not None:
         _core.set_num_threads(threads)
-    shards = discover(inputs)
-    outdir = Path(outdir)
-    if (outdir / "summary.json").exists() and not overwrite:
-        raise InputError(
-            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
+    bars: list[tqdm[Any]] = []
+
+    def progress(stage: str, units: int) -> Any:
+        for b in bars:
+            b.close()
+        bars.clear()
+        if quiet:
+            return None
+        bars.append(
+            tqdm(total=units, desc=stage, unit="unit", file=sys.stderr, leave=False, disable=None)
         )
-    clashes = [s for s in shards if (outdir / s.name).resolve() == s.path]
-    if clashes:
-        raise InputError(f"output would overwrite input {clashes[0].path}; choose another -o")
-    columns = [column] + [c for c in (id_column, rule[1]) if c and c != column]
-    seconds: dict[str, float] = {}
+        return bars[0].update
 
-    # Stage 1: signatures, shard by shard.
-    t = time.perf_counter()
-    info = _Shards()
-    parts: list[Signatures] = []
-    offset = 0
-    for shard in _progress(shards, "signatures", quiet):
-        table = read_columns(shard, columns)
-        texts = _text_column(table, column, shard, offset, on_error, info.errors)
-        parts.append(compute_signatures(texts, config))
-        info.rows.append(table.num_rows)
-        if id_column:
-            info.ids.append(table[id_column])
-        if config.verify == "jaccard" and config.method == "minhash":
-            info.texts.append(texts)
-        if rule[0] == "longest":
-            info.keys.append(
-                pc.utf8_length(texts.cast(pa.large_string()))
-                .to_numpy(zero_copy_only=False)
-                .astype(np.float64)
-            )
-        elif rule[0] in ("max", "min"):
-            info.keys.append(_numeric_key(table[rule[1]], shard))
-        offset += table.num_rows
-    sigs = Signatures.concat(parts, config)
-    seconds["signatures"] = time.perf_counter() - t
+    map_units = None
+    if engine == "ray":
+        from .ray_engine import ray_map_units
 
-    # Stage 2: candidates, verification and connected components.
-    t = time.perf_counter()
-    all_texts = _concat(info.texts) if info.texts else None
-    labels, pair_stats = find_clusters(sigs, config, all_texts)
-    if info.errors:
-        labels[list(info.errors)] = -1
-    key = np.concatenate(info.keys) if info.keys else None
-    keep = choose_keep(labels, rule, key)
-    seconds["clusters"] = time.perf_counter() - t
-
-    # Stage 3: outputs; summary.json last, so its presence means a complete run.
-    t = time.perf_counter()
-    outdir.mkdir(parents=True, exist_ok=True)
-    status = _status(labels, keep, sigs.empty, info.errors)
-    shard_summaries = []
-    start = 0
-    for shard, n in zip(_progress(shards, "writing", quiet), info.rows, strict=True):
-        kept = write_filtered(shard, keep[start : start + n], outdir)
-        shard_summaries.append({"shard": shard.name, "documents": n, "kept": kept})
-        start += n
-    write_table(
-        _clusters_table(shards, info, labels, keep, status, id_column), outdir / "clusters.parquet"
-    )
-    seconds["write"] = time.perf_counter() - t
-    seconds["total"] = time.perf_counter() - t0
-
-    counts = {s: int((status == s).sum()) for s in STATUSES}
-    summary: dict[str, Any] = {
-        "mmdedup_version": _core.__version__,
-        "inputs": list(inputs),
-        "column": column,
-        "id_column": id_column,
-        "keep": keep_rule,
-        "on_error": on_error,
-        "parameters": config.to_dict(),
-        "counts": {
-            "documents": len(labels),
-            "kept": int(keep.sum()),
-            "removed": int((~keep).sum()),
-            "clusters": len(np.unique(labels[labels >= 0])),
-            **pair_stats,
-        },
-        "status": counts,
-        "shards": shard_summaries,
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "threads": _core.get_num_threads(),
-    }
-    with atomic_write(outdir / "summary.json") as f:
-        f.write(json.dumps(summary, indent=2).encode() + b"\n")
+        map_units = ray_map_units(address, threads)
+    try:
+        summary: dict[str, Any] = pipeline.run(
+            inputs,
+            Path(outdir),
+            config=config,
+            column=column,
+            id_column=id_column,
+            keep_rule=keep_rule,
+            on_error=on_error,
+            memory=pipeline.parse_size(memory),
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            map_units=map_units,
+        )
+    finally:
+        for b in bars:
+            b.close()
     return summary
-
-
-def _text_column(
-    table: pa.Table, column: str, shard: Shard, offset: int, on_error: str, errors: dict[int, str]
-) -> pa.ChunkedArray:
-    texts = table[column]
-    t = texts.type
-    if pa.types.is_null(t):
-        return texts.cast(pa.string())
-    if not (
-        pa.types.is_string(t)
-        or pa.types.is_large_string(t)
-        or pa.types.is_binary(t)
-        or pa.types.is_large_binary(t)
-        or pa.types.is_string_view(t)
-        or pa.types.is_binary_view(t)
-    ):
-        raise InputError(
-            f"column {column!r} has type {t}; expected string or binary", path=str(shard.path)
-        )
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        bad = _core.invalid_utf8_rows(texts)
-        if len(bad) and on_error == "raise":
-            raise InputError(
-                f"column {column!r} is not valid UTF-8 (use --on-error keep to keep such rows)",
-                path=str(shard.path),
-                row=int(bad[0]),
-            )
-        if len(bad):
-            mask = np.zeros(len(texts), dtype=np.bool_)
-            mask[bad] = True
-            texts = pc.if_else(pa.array(mask), pa.scalar(None, t), texts)
-            for r in bad:
-                errors[offset + int(r)] = f"column {column!r} is not valid UTF-8"
-    return texts
-
-
-def _numeric_key(values: pa.ChunkedArray, shard: Shard) -> npt.NDArray[np.float64]:
-    t = values.type
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-        return np.asarray(
-            values.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
-        )
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return np.asarray(
-            values.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False),
-            dtype=np.float64,
-        )
-    raise InputError(
-        f"--keep column has type {t}; expected a number or a date", path=str(shard.path)
-    )
-
-
-def _status(
-    labels: npt.NDArray[np.int64],
-    keep: npt.NDArray[np.bool_],
-    empty: npt.NDArray[np.bool_],
-    errors: dict[int, str],
-) -> npt.NDArray[np.str_]:
-    status = np.full(len(labels), "unique", dtype=object)
-    status[empty] = "empty"
-    status[(labels >= 0) & keep] = "kept"
-    status[(labels >= 0) & ~keep] = "duplicate"
-    if errors:
-        status[list(errors)] = "error"
-    return status
-
-
-def _concat(parts: list[pa.ChunkedArray]) -> pa.ChunkedArray:
-    """One column from per-shard columns whose types may differ (string vs large_string, ...)."""
-    tables = [pa.table({"x": p}) for p in parts]
-    return pa.concat_tables(tables, promote_options="permissive")["x"]
-
-
-def _clusters_table(
-    shards: list[Shard],
-    info: _Shards,
-    labels: npt.NDArray[np.int64],
-    keep: npt.NDArray[np.bool_],
-    status: npt.NDArray[Any],
-    id_column: str | None,
-) -> pa.Table:
-    shard_idx = np.repeat(np.arange(len(shards)), info.rows)
-    names = pa.DictionaryArray.from_arrays(
-        pa.array(shard_idx, pa.int32()), pa.array([s.name for s in shards])
-    )
-    cols: dict[str, Any] = {
-        "shard": names,
-        "row": pa.array(
-            np.concatenate([np.arange(n) for n in info.rows]) if info.rows else [], pa.int64()
-        ),
-    }
-    if id_column:
-        cols[id_column] = _concat(info.ids)
-    cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
-    cols["keep"] = pa.array(keep)
-    cols["status"] = pa.array(status, pa.string())
-    if info.errors:
-        errors = np.full(len(labels), None, dtype=object)
-        for row, msg in info.errors.items():
-            errors[row] = msg
-        cols["error"] = pa.array(errors, pa.string())
-    else:
-        cols["error"] = pa.nulls(len(labels), pa.string())
-    return pa.table(cols)
 
 
 def _register() -> None:

@@ -27,7 +27,15 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 
-__all__ = ["Shard", "atomic_write", "discover", "read_columns", "write_filtered"]
+__all__ = [
+    "Shard",
+    "atomic_write",
+    "discover",
+    "read_columns",
+    "shard_rows",
+    "write_filtered",
+    "write_table",
+]
 
 Format = Literal["parquet", "jsonl"]
 _SUFFIXES: dict[str, tuple[Format, bool]] = {
@@ -121,6 +129,18 @@ def _check_file(shard: Shard) -> None:
         raise InputError(f"cannot read: {e.strerror}", path=str(shard.path)) from e
     if size == 0:
         raise InputError("empty file (0 bytes)", path=str(shard.path))
+
+
+def shard_rows(shard: Shard) -> int:
+    """The number of rows of a shard (Parquet: from the footer; JSON Lines: non-blank lines)."""
+    where = str(shard.path)
+    if shard.format == "parquet":
+        _check_file(shard)
+        try:
+            return int(pq.ParquetFile(shard.path).metadata.num_rows)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"not a readable Parquet file: {e}", path=where) from e
+    return len(_jsonl_lines(shard))
 
 
 def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:

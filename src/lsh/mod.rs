@@ -83,23 +83,14 @@ pub fn candidate_pairs(
         (0..geometry.bands)
             .into_par_iter()
             .map(|band| {
-                let mut keyed: Vec<(u64, u32)> = docs
+                let keyed: Vec<(u64, u32)> = docs
                     .iter()
                     .map(|&d| {
                         let sig = &sigs[d as usize * num_perm..(d as usize + 1) * num_perm];
                         (band_key(sig, geometry, band), d)
                     })
                     .collect();
-                keyed.sort_unstable();
-                let mut pairs = Vec::new();
-                for run in keyed.chunk_by(|x, y| x.0 == y.0) {
-                    for (i, &(_, d)) in run.iter().enumerate().skip(1) {
-                        for &(_, p) in &run[i.saturating_sub(window)..i] {
-                            pairs.push((p, d));
-                        }
-                    }
-                }
-                pairs
+                bucket_pairs(keyed, window)
             })
             .collect()
     });
@@ -107,6 +98,41 @@ pub fn candidate_pairs(
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// Pairs from documents with equal keys: sorts `(key, doc)` and, inside each run of equal keys,
+/// pairs every member with up to `window` members before it (see [`candidate_pairs`]). Used per
+/// band in memory, and per on-disk partition (keys of all bands mixed: the band seed keeps them
+/// apart) by the staged engine; both give the same pairs.
+pub fn bucket_pairs(mut keyed: Vec<(u64, u32)>, window: usize) -> Vec<(u32, u32)> {
+    let window = window.max(1);
+    keyed.sort_unstable();
+    let mut pairs = Vec::new();
+    for run in keyed.chunk_by(|x, y| x.0 == y.0) {
+        for (i, &(_, d)) in run.iter().enumerate().skip(1) {
+            for &(_, p) in &run[i.saturating_sub(window)..i] {
+                pairs.push((p, d));
+            }
+        }
+    }
+    pairs
+}
+
+/// Band keys of `n` signatures, row-major `(n, bands)`.
+pub fn band_keys(sigs: &[u32], num_perm: usize, geometry: Bands) -> Vec<u64> {
+    let n = sigs.len() / num_perm;
+    let mut out = vec![0u64; n * geometry.bands];
+    crate::parallel::install(n, || {
+        out.par_chunks_mut(geometry.bands)
+            .zip(sigs.par_chunks(num_perm))
+            .with_min_len(256)
+            .for_each(|(keys, sig)| {
+                for (band, k) in keys.iter_mut().enumerate() {
+                    *k = band_key(sig, geometry, band);
+                }
+            });
+    });
+    out
 }
 
 /// The fraction of slots on which two signatures agree: the MinHash Jaccard estimate.

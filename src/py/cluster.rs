@@ -84,6 +84,48 @@ fn lsh_candidates<'py>(
     edges_out(py, edges)
 }
 
+/// Band keys of each signature: (n, bands) uint64.
+#[pyfunction]
+#[pyo3(signature = (signatures, *, bands, rows))]
+fn band_keys<'py>(
+    py: Python<'py>,
+    signatures: PyReadonlyArray2<'py, u32>,
+    bands: usize,
+    rows: usize,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let k = signatures.as_array().ncols();
+    let sigs = contiguous(&signatures, "signatures").map_err(|e| to_pyerr(py, e))?;
+    let n = sigs.len() / k.max(1);
+    let keys = run(py, || {
+        let g = Bands::new(bands, rows, k)?;
+        Ok(lsh::band_keys(sigs, k, g))
+    })?;
+    PyArray1::from_vec(py, keys).reshape([n, bands])
+}
+
+/// Candidate pairs from equal keys (see `lsh::bucket_pairs`); `docs` are row indices.
+#[pyfunction]
+#[pyo3(signature = (keys, docs, *, window = 1))]
+fn bucket_pairs<'py>(
+    py: Python<'py>,
+    keys: PyReadonlyArray1<'py, u64>,
+    docs: PyReadonlyArray1<'py, u32>,
+    window: usize,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let (keys, docs) = (keys.as_array(), docs.as_array());
+    if keys.len() != docs.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("docs", "must have one entry per key"),
+        ));
+    }
+    let keyed: Vec<(u64, u32)> = keys.iter().copied().zip(docs.iter().copied()).collect();
+    let mut edges = py.detach(|| lsh::bucket_pairs(keyed, window));
+    edges.sort_unstable();
+    edges.dedup();
+    edges_out(py, edges)
+}
+
 /// The fraction of equal slots for each edge.
 #[pyfunction]
 fn signature_agreement<'py>(
@@ -260,6 +302,8 @@ fn components<'py>(
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lsh_params, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_candidates, m)?)?;
+    m.add_function(wrap_pyfunction!(band_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(signature_agreement, m)?)?;
     m.add_function(wrap_pyfunction!(jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_neighbours, m)?)?;

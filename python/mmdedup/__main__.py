@@ -1,0 +1,5 @@
+"""``python -m mmdedup``: the command line."""
+
+from .cli import main
+
+main()

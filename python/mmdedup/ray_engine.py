@@ -1,0 +1,42 @@
+"""Running the dedup stages as Ray tasks.
+
+Every unit of a stage (a shard, a partition) becomes one task; the tasks read and write the
+same work directory, which must be on storage all nodes see (a shared file system). The files
+and their contents are those of the local engine, so results are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import MmdedupError
+
+__all__ = ["ray_map_units"]
+
+
+def ray_map_units(
+    address: str | None, threads: int | None
+) -> Callable[[str, Callable[[int], None], int], None]:
+    """A ``map_units`` for :func:`mmdedup.pipeline.run` that runs each unit as a Ray task."""
+    try:
+        import ray
+    except ImportError as e:
+        raise MmdedupError("--engine ray needs Ray: pip install 'mmdedup[ray]'") from e
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": threads}
+        ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
+
+    @ray.remote
+    def _unit(fn: Callable[[int], None], u: int) -> None:
+        fn(u)
+
+    def map_units(name: str, fn: Callable[[int], None], count: int) -> None:
+        del name
+        ref = ray.put(fn)
+        pending = [_unit.remote(ref, u) for u in range(count)]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            ray.get(done)  # re-raises a task's error here, with its message
+
+    return map_units

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import mmdedup
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import edit, random_doc
+from mmdedup import pipeline
+from mmdedup.cli import run_dedup
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """Six shards, with near-duplicates within and across shards, and exact copies."""
+    rng = random.Random(99)
+    base = [random_doc(rng, 80) for _ in range(150)]
+    docs = base + [edit(rng, base[rng.randrange(150)], 1) for _ in range(60)] + base[:15]
+    rng.shuffle(docs)
+    src = tmp_path / "corpus"
+    src.mkdir()
+    for s in range(6):
+        part = docs[s::6]
+        ids = [f"s{s}-{i}" for i in range(len(part))]
+        if s % 2:
+            with open(src / f"part-{s}.jsonl", "w") as f:
+                for i, t in zip(ids, part, strict=True):
+                    f.write(json.dumps({"id": i, "text": t}) + "\n")
+        else:
+            pq.write_table(pa.table({"id": ids, "text": part}), src / f"part-{s}.parquet")
+    return src
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmdedup", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".mmdedup-work" not in p.parts and p.name != "summary.json"
+    }
+
+
+def test_staged_run_equals_in_memory_dedup(corpus: Path, tmp_path: Path) -> None:
+    summary = run_dedup(
+        [str(corpus)], tmp_path / "out", config=mmdedup.DedupConfig(threshold=0.7), id_column="id"
+    )
+    staged = pl.read_parquet(tmp_path / "out" / "clusters.parquet")
+    frames = []
+    for p in sorted(corpus.iterdir()):
+        df = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ndjson(p)
+        frames.append(df.select("id", "text"))
+    memory = mmdedup.dedup(pl.concat(frames), threshold=0.7)
+    assert staged["cluster"].to_list() == memory["cluster"].to_list()
+    assert staged["keep"].to_list() == memory["keep"].to_list()
+    assert summary["counts"]["removed"] >= 60
+
+
+@pytest.mark.parametrize("method", ["minhash", "exact", "simhash"])
+def test_partitions_do_not_change_results(corpus: Path, tmp_path: Path, method: str) -> None:
+    cfg = mmdedup.DedupConfig(method=method, threshold=0.7)  # type: ignore[arg-type]
+    one = run_dedup([str(corpus)], tmp_path / "one", config=cfg, memory="1GB")
+    many = run_dedup([str(corpus)], tmp_path / "many", config=cfg, memory="4KB")
+    if method != "simhash":
+        assert one["partitions"] == 1 and many["partitions"] >= 4
+    assert files(tmp_path / "one") == files(tmp_path / "many")
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "signatures-000000",
+        "signatures-000003",
+        "candidates-00002",
+        "clusters",
+        "write-000001",
+        "write-000005",
+    ],
+)
+def test_kill_and_resume_is_byte_identical(corpus: Path, tmp_path: Path, unit: str) -> None:
+    args = [str(corpus), "--id-column", "id", "-t", "0.7", "--memory", "4KB", "-q"]
+    clean = cli("dedup", *args, "-o", str(tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    killed = cli("dedup", *args, "-o", str(tmp_path / "x"), env={"MMDEDUP_CRASH_AFTER": unit})
+    assert killed.returncode == -9
+    assert not (tmp_path / "x" / "summary.json").exists()
+    refused = cli("dedup", *args, "-o", str(tmp_path / "x"), "-t", "0.9", "--resume")
+    assert refused.returncode != 0 and "other inputs or parameters" in refused.stderr
+    resumed = cli("dedup", *args, "-o", str(tmp_path / "x"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert files(tmp_path / "x") == files(tmp_path / "clean")
+    a = json.loads((tmp_path / "x" / "summary.json").read_text())
+    b = json.loads((tmp_path / "clean" / "summary.json").read_text())
+    assert a["counts"] == b["counts"] and a["status"] == b["status"]
+
+
+def test_fresh_run_clears_old_work(corpus: Path, tmp_path: Path) -> None:
+    cfg = mmdedup.DedupConfig(threshold=0.7)
+    run_dedup([str(corpus)], tmp_path / "o", config=cfg)
+    first = files(tmp_path / "o")
+    run_dedup(
+        [str(corpus)], tmp_path / "o", config=mmdedup.DedupConfig(threshold=0.95), overwrite=True
+    )
+    run_dedup([str(corpus)], tmp_path / "o", config=cfg, overwrite=True)
+    assert files(tmp_path / "o") == first
+
+
+def test_parse_size() -> None:
+    assert pipeline.parse_size("4GB") == 4 * 2**30
+    assert pipeline.parse_size("512MiB") == 512 * 2**20
+    assert pipeline.parse_size("1.5g") == int(1.5 * 2**30)
+    assert pipeline.parse_size("1000") == 1000
+    with pytest.raises(mmdedup.ParameterError):
+        pipeline.parse_size("lots")
+
+
+def test_ray_engine_matches_local(corpus: Path, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        cfg = mmdedup.DedupConfig(threshold=0.7)
+        run_dedup([str(corpus)], tmp_path / "local", config=cfg, memory="4KB")
+        run_dedup([str(corpus)], tmp_path / "ray", config=cfg, memory="4KB", engine="ray")
+    finally:
+        ray.shutdown()
+    assert files(tmp_path / "local") == files(tmp_path / "ray")
