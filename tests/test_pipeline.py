@@ -139,3 +139,44 @@ def test_ray_engine_matches_local(corpus: Path, tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert files(tmp_path / "local") == files(tmp_path / "ray")
+
+
+def test_incremental_run_equals_full_run(corpus: Path, tmp_path: Path) -> None:
+    cfg = mmdedup.DedupConfig(threshold=0.7)
+    old = tmp_path / "old"
+    new = tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    for p in sorted(corpus.iterdir()):
+        (old if int(p.stem[-1]) < 3 else new).joinpath(p.name).write_bytes(p.read_bytes())
+    run_dedup([str(old)], tmp_path / "a", config=cfg, id_column="id", memory="4KB")
+    inc = run_dedup(
+        [str(new)], tmp_path / "b", config=cfg, id_column="id", memory="4KB", index=tmp_path / "a"
+    )
+    full = run_dedup([str(corpus)], tmp_path / "full", config=cfg, id_column="id", memory="4KB")
+    b = pl.read_parquet(tmp_path / "b" / "clusters.parquet")
+    f = pl.read_parquet(tmp_path / "full" / "clusters.parquet").filter(
+        pl.col("id").is_in(b["id"].implode())
+    )
+    assert b.select("id", "cluster", "keep", "status").equals(
+        f.select("id", "cluster", "keep", "status")
+    )
+    assert inc["counts"]["documents"] == b.height
+    assert inc["index"]["documents"] == full["counts"]["documents"] - b.height
+    # Output shards hold only the new documents that survive.
+    assert sorted(p.name for p in (tmp_path / "b").glob("part-*")) == sorted(
+        p.name for p in new.iterdir()
+    )
+    # The new run is an index for the next one: nothing new survives against it twice.
+    again = run_dedup([str(new)], tmp_path / "c", config=cfg, memory="4KB", index=tmp_path / "b")
+    assert again["counts"]["kept"] == 0
+
+
+def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> None:
+    run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
+    with pytest.raises(mmdedup.ParameterError, match="ngram"):
+        run_dedup(
+            [str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(ngram=3), index=tmp_path / "a"
+        )
+    with pytest.raises(mmdedup.InputError, match="not the output"):
+        run_dedup([str(corpus)], tmp_path / "c", config=mmdedup.DedupConfig(), index=tmp_path)

@@ -172,6 +172,13 @@ def main() -> None:
     "directory must be on storage every node sees).",
 )
 @click.option("--address", default=None, help="Ray cluster address (default: start a local one).")
+@click.option(
+    "--index",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="OUTDIR of an earlier run: remove documents that duplicate one of its documents, "
+    "reusing its signatures (incremental dedup). This run's OUTDIR can be the next --index.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
 def dedup(
     inputs: tuple[str, ...],
@@ -200,6 +207,7 @@ def dedup(
     work_dir: Path | None,
     engine: str,
     address: str | None,
+    index: Path | None,
     quiet: bool,
 ) -> None:
     """Remove duplicate documents from Parquet and JSON Lines shards.
@@ -238,6 +246,7 @@ def dedup(
             work_dir=work_dir,
             engine=engine,
             address=address,
+            index=index,
             quiet=quiet,
             config=DedupConfig(
                 method=cast(Method, method),
@@ -288,6 +297,7 @@ def run_dedup(
     work_dir: Path | None = None,
     engine: str = "local",
     address: str | None = None,
+    index: Path | None = None,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """Runs a whole dedup over shards; what ``mmdedup dedup`` does. Returns the summary."""
@@ -326,6 +336,7 @@ def run_dedup(
             overwrite=overwrite,
             progress=progress,
             map_units=map_units,
+            index=index,
         )
     finally:
         for b in bars:

@@ -116,6 +116,8 @@ class Plan:
     partitions: int
     version: int = _VERSION
     inputs: list[str] = field(default_factory=list)
+    index: str | None = None
+    index_rows: int = 0
 
     def shard(self, i: int) -> Shard:
         s = self.shards[i]
@@ -128,6 +130,27 @@ class Plan:
         a, b = asdict(self), asdict(other)
         a.pop("inputs"), b.pop("inputs")
         return a == b
+
+
+# Parameters that must match for signatures to be comparable with an index's.
+_SIGNATURE_PARAMS = (
+    "method",
+    "num_perm",
+    "ngram",
+    "seed",
+    "tokenizer",
+    "normalize",
+    "fold_digits",
+    "strip_accents",
+)
+
+
+def find_work_dir(path: Path) -> Path:
+    """The work directory of a finished run, given it or the run's output directory."""
+    for candidate in (path / ".mmdedup-work", path):
+        if (candidate / "manifest.json").exists() and (candidate / "done" / "clusters").exists():
+            return candidate
+    raise InputError(f"{path} is not the output or work directory of a finished mmdedup run")
 
 
 def _dedup_config(plan: Plan) -> DedupConfig:
@@ -143,9 +166,21 @@ def make_plan(
     keep_rule: str,
     on_error: str,
     memory: int,
+    index: Path | None = None,
 ) -> Plan:
     shards = discover(list(inputs))
-    listed, offset = [], 0
+    index_root, index_rows = None, 0
+    if index is not None:
+        index_root = find_work_dir(index)
+        old = Plan(**json.loads((index_root / "manifest.json").read_text()))
+        mismatch = [k for k in _SIGNATURE_PARAMS if old.config[k] != getattr(config, k)]
+        if mismatch:
+            raise ParameterError(
+                f"the index at {index} was built with other {', '.join(mismatch)}: "
+                + ", ".join(f"{k}={old.config[k]!r}" for k in mismatch)
+            )
+        index_rows = old.rows
+    listed, offset = [], index_rows
     for s in shards:
         n = shard_rows(s)
         listed.append(
@@ -166,7 +201,7 @@ def make_plan(
     per_row = 12 * 3
     partitions = max(1, -(-offset * bands * per_row // max(memory // 2, 1)))
     cfg = asdict(config)
-    return Plan(
+    plan = Plan(
         cfg,
         column,
         id_column,
@@ -177,6 +212,9 @@ def make_plan(
         int(partitions),
         inputs=list(inputs),
     )
+    plan.index = str(index_root) if index_root else None
+    plan.index_rows = index_rows
+    return plan
 
 
 # -- stage 2: signatures ---------------------------------------------------------------------
@@ -325,6 +363,27 @@ def _write_partitions(
         work.save(f"partitions/{p:05d}/{tag}.npy", rows)
 
 
+def stage_index(work: WorkDir, plan: Plan) -> None:
+    """Brings the index's documents in as rows ``0..index_rows``: signatures, and their keys in
+    the partitions. Documents the index marked empty or errored take part in nothing."""
+    if plan.index is None or work.done("index"):
+        return
+    cfg, old = _dedup_config(plan), Path(plan.index)
+    src = np.load(old / "signatures.npy", mmap_mode="r")
+    skip = np.load(old / "status.npy") >= 3  # empty or error
+    mm = _signature_file(work, plan, cfg)
+    chunk = 1 << 17
+    for c, start in enumerate(range(0, plan.index_rows, chunk)):
+        data = np.asarray(src[start : start + chunk])
+        mm[start : start + len(data)] = data
+        _write_partitions(
+            work, plan, cfg, data, skip[start : start + len(data)], start, f"index-{c:06d}"
+        )
+    mm.flush()
+    work.save("empty/index.npy", skip)
+    work.mark("index")
+
+
 # -- stage 3: candidates ---------------------------------------------------------------------
 
 
@@ -334,7 +393,10 @@ def stage_candidates(work: WorkDir, plan: Plan, p: int) -> None:
     if work.done(unit):
         return
     cfg = _dedup_config(plan)
-    parts = [work.load(f"partitions/{p:05d}/{i:06d}.npy") for i in range(len(plan.shards))]
+    parts = [
+        np.load(f, allow_pickle=False)
+        for f in sorted((work.root / "partitions" / f"{p:05d}").glob("*.npy"))
+    ]
     rows = np.concatenate(parts) if parts else np.empty(0, dtype=[("key", "<u8"), ("doc", "<u4")])
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
@@ -375,11 +437,8 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     cfg = _dedup_config(plan)
     n = plan.rows
     tags = [f"{i:06d}" for i in range(len(plan.shards))]
-    empty = (
-        np.concatenate([work.load(f"empty/{t}.npy") for t in tags])
-        if tags
-        else np.zeros(0, np.bool_)
-    )
+    empty_parts = [work.load(f"empty/{t}.npy") for t in (["index"] if plan.index else []) + tags]
+    empty = np.concatenate(empty_parts) if empty_parts else np.zeros(0, np.bool_)
     errors = _load_errors(work, plan)
     if cfg.method == "simhash":
         fps = np.asarray(work.load("signatures.npy", mmap=True))
@@ -401,11 +460,12 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     if errors:
         labels[list(errors)] = -1
     rule = parse_keep(plan.keep)
-    key = (
-        np.concatenate([work.load(f"keys/{t}.npy") for t in tags])
-        if rule[0] != "first" and tags
-        else None
-    )
+    key = None
+    if rule[0] != "first":
+        # The index's documents were kept before: they stay, whatever the rule.
+        best = np.inf if rule[0] != "min" else -np.inf
+        keys = [work.load(f"keys/{t}.npy") for t in tags]
+        key = np.concatenate([np.full(plan.index_rows, best), *keys])
     keep = choose_keep(labels, rule, key)
     status = np.zeros(n, dtype=np.uint8)  # index into STATUSES
     status[empty] = 3
@@ -489,18 +549,18 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Path) -> None:
 
 
 def _merge_clusters(work: WorkDir, plan: Plan, target: Path) -> None:
-    parts = [
-        pq.read_table(work.root / "clusters" / f"{i:06d}.parquet") for i in range(len(plan.shards))
-    ]
+    """Concatenates the per-shard parts into ``clusters.parquet``, one part in memory at a time."""
+    parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
     if not parts:
         write_table(
             pa.table({"shard": pa.array([], pa.string()), "row": pa.array([], pa.int64())}), target
         )
         return
-    table = pa.concat_tables(parts, promote_options="permissive")
-    # One dictionary for the shard names across all parts.
-    table = table.set_column(0, "shard", pc.cast(table["shard"], pa.string()).dictionary_encode())
-    write_table(table, target)
+    # Id columns may differ in type between shards (string in one, large_string in another).
+    schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+        for p in parts:
+            writer.write_table(pq.read_table(p).cast(schema))
 
 
 def run(
@@ -516,12 +576,17 @@ def run(
     work_dir: Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    index: Path | None = None,
     progress: Callable[[str, int], Any] | None = None,
     map_units: Callable[[str, Callable[[int], None], int], None] | None = None,
 ) -> dict[str, Any]:
     """Runs every stage; returns the summary (also written to ``outdir/summary.json``).
 
     Args:
+        index: A finished run (its output or work directory) to dedup against: documents of
+            ``inputs`` that duplicate one of its documents are removed; its own are left alone.
+            Its signatures are reused, not recomputed. The new work directory holds the index's
+            documents and the new ones, so it serves as the index of the next run.
         progress: Called as ``progress(stage, units)`` before each stage (for progress bars);
             returns a callable ticked once per unit, or None.
         map_units: Runs ``fn(unit)`` for ``unit in range(count)`` of a stage; the local engine
@@ -545,7 +610,10 @@ def run(
         keep_rule=keep_rule,
         on_error=on_error,
         memory=memory,
+        index=index,
     )
+    if plan.index is not None and Path(plan.index).resolve() == work.root.resolve():
+        raise InputError("the index is this run's own work directory; write to another -o")
     shards = [plan.shard(i) for i in range(len(plan.shards))]
     clash = [s for s in shards if (outdir / s.name).resolve() == s.path]
     if clash:
@@ -576,6 +644,8 @@ def run(
         each(name, unit, count)
         seconds[name] = round(time.perf_counter() - t, 3)
 
+    if plan.index is not None:
+        stage("index", 1, lambda _: stage_index(work, plan))
     stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i))
     cfg = _dedup_config(plan)
     if cfg.method != "simhash":
@@ -604,9 +674,10 @@ def _clear(root: Path) -> None:
 def _summary(
     work: WorkDir, plan: Plan, inputs: list[str], seconds: dict[str, float], total: float
 ) -> dict[str, Any]:
-    keep = work.load("keep.npy")
-    labels = work.load("labels.npy", mmap=True)
-    status = work.load("status.npy")
+    new = slice(plan.index_rows, None)
+    keep = work.load("keep.npy")[new]
+    labels = work.load("labels.npy", mmap=True)[new]
+    status = work.load("status.npy")[new]
     shards = []
     for i, s in enumerate(plan.shards):
         kept = json.loads((work.root / "kept" / f"{i:06d}.json").read_text())["kept"]
@@ -622,7 +693,7 @@ def _summary(
         "on_error": plan.on_error,
         "parameters": _dedup_config(plan).to_dict(),
         "counts": {
-            "documents": plan.rows,
+            "documents": plan.rows - plan.index_rows,
             "kept": int(keep.sum()),
             "removed": int((~keep).sum()),
             "clusters": len(np.unique(labels[labels >= 0])),
@@ -631,6 +702,7 @@ def _summary(
         "status": {name: int((status == k).sum()) for k, name in enumerate(STATUSES)},
         "shards": shards,
         "partitions": plan.partitions,
+        "index": {"path": plan.index, "documents": plan.index_rows} if plan.index else None,
         "seconds": seconds,
         "threads": _core.get_num_threads(),
     }
