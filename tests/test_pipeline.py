@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import mmdedup
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -180,3 +181,43 @@ def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> 
         )
     with pytest.raises(mmdedup.InputError, match="not the output"):
         run_dedup([str(corpus)], tmp_path / "c", config=mmdedup.DedupConfig(), index=tmp_path)
+
+
+def test_drop_in_stages_for_other_pipelines() -> None:
+    from mmdedup.stages import add_band_keys, add_signatures
+
+    texts = ["the same words in the same order", "the same words in the same order!", None]
+    cfg = mmdedup.DedupConfig(num_perm=8, ngram=2)
+    t = add_band_keys(add_signatures(pa.table({"text": texts}), config=cfg), bands=4, rows=2)
+    df = add_signatures(pl.DataFrame({"text": texts}), config=cfg)
+    d = add_signatures({"text": np.array(texts, dtype=object)}, config=cfg)
+    want = mmdedup.minhash(texts[:2], num_perm=8, ngram=2)
+    assert t["minhash"].to_pylist()[:2] == want.tolist() and t["minhash"][2].as_py() is None
+    assert df["minhash"].to_list()[:2] == want.tolist()
+    assert (d["minhash"][:2] == want).all()
+    keys = t["band_keys"].to_pylist()
+    assert keys[0] == keys[1] and len(keys[0]) == 4 and keys[2] is None
+    for method in ("simhash", "exact"):
+        out = add_signatures(pa.table({"text": texts}), config=mmdedup.DedupConfig(method=method))  # type: ignore[arg-type]
+        assert out[method][0] == out[method][1] and out[method][2].as_py() is None
+
+
+def test_ray_data_map_batches() -> None:
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    from mmdedup.stages import add_signatures
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        ds = ray.data.from_arrow(
+            pa.table({"text": [f"document number {i} with words" for i in range(100)]})
+        )
+        out = ds.map_batches(
+            add_signatures,
+            batch_format="pyarrow",
+            fn_kwargs={"config": mmdedup.DedupConfig(num_perm=16)},
+        )
+        rows = out.take_all()
+    finally:
+        ray.shutdown()
+    assert len(rows) == 100 and len(rows[0]["minhash"]) == 16
