@@ -61,6 +61,33 @@ def test_matches_datasketch_itself(text: str, ngram: int, seed: int, scheme: str
     assert ours.tolist() == theirs.tolist()
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    sets=st.lists(st.lists(st.text(max_size=12), max_size=30), min_size=1, max_size=5),
+    seed=st.integers(0, 2**31),
+    scheme=st.sampled_from(["datasketch-legacy", "datasketch-affine32"]),
+)
+def test_token_sets_match_datasketch(sets: list[list[str]], seed: int, scheme: str) -> None:
+    ours = mmdedup.minhash_sets(sets, num_perm=16, seed=seed, scheme=scheme)  # type: ignore[arg-type]
+    for row, tokens in zip(ours, sets, strict=True):
+        assert row.tolist() == _datasketch(tokens, 16, seed, scheme).tolist()
+
+
+def test_token_sets_accept_arrow_and_binary() -> None:
+    import pyarrow as pa
+
+    sets = [["a", "b"], None, [], ["b", "a", "a"]]
+    want = mmdedup.minhash_sets(sets, num_perm=8)
+    as_bytes = pa.array(
+        [None if s is None else [x.encode() for x in s] for s in sets], pa.large_list(pa.binary())
+    )
+    assert (mmdedup.minhash_sets(as_bytes, num_perm=8) == want).all()
+    assert (want[1] == 2**32 - 1).all() and (want[2] == 2**32 - 1).all()
+    assert (want[0] == want[3]).all()
+    with pytest.raises(mmdedup.InputError, match="list column"):
+        mmdedup.minhash_sets(pa.array(["not", "lists"]))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     common=st.integers(0, 400),

@@ -38,6 +38,15 @@ def minhash(
     a: npt.NDArray[np.uint64] | None = None,
     b: npt.NDArray[np.uint64] | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def minhash_sets(
+    sets: Any,
+    *,
+    num_perm: int = 128,
+    seed: int = 1,
+    scheme: str = "mmdedup",
+    a: npt.NDArray[np.uint64] | None = None,
+    b: npt.NDArray[np.uint64] | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
 def simhash(
     texts: Any,
     *,

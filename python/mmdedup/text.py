@@ -19,6 +19,7 @@ __all__ = [
     "exact_hash",
     "lsh_params",
     "minhash",
+    "minhash_sets",
     "normalize",
     "shingles",
     "simhash",
@@ -163,6 +164,44 @@ def minhash(
         a=a,
         b=b,
     )
+    if scheme == "datasketch-legacy":
+        return sigs.astype(np.uint64)
+    return sigs
+
+
+def minhash_sets(
+    sets: ArrowLike,
+    *,
+    num_perm: int = 128,
+    seed: int = 1,
+    scheme: Scheme = "mmdedup",
+) -> npt.NDArray[np.unsignedinteger]:
+    """MinHash signatures of ready-made token sets: each token is one shingle, hashed as is.
+
+    For pipelines with their own shingling, and for datasketch users: with a datasketch scheme,
+    row ``i`` equals ``MinHash(num_perm, seed, scheme=...)`` updated with the tokens of set
+    ``i`` (``str`` tokens as UTF-8). Same signature as :func:`minhash` gives when the tokens are
+    that text's shingles.
+
+    Args:
+        sets: A list column (``pa.ListArray``, ``pl.Series`` of lists) of ``str`` or ``bytes``,
+            or a Python list of lists; null rows are empty sets.
+
+    >>> sets = [["the quick brown", "quick brown fox"], ["quick brown fox", "the quick brown"]]
+    >>> sig = minhash_sets(sets, num_perm=16)
+    >>> bool((sig[0] == sig[1]).all())
+    True
+    >>> text = "The quick brown fox"
+    >>> bool((minhash_sets([shingles(text, ngram=3)]) == minhash([text], ngram=3)).all())
+    True
+    """
+    a = b = None
+    if scheme != "mmdedup":
+        a, b = datasketch_permutations(num_perm, seed, scheme)
+    arr = sets
+    if not (hasattr(sets, "__arrow_c_stream__") or hasattr(sets, "__arrow_c_array__")):
+        arr = pa.array(list(sets))
+    sigs, _ = _core.minhash_sets(arr, num_perm=num_perm, seed=seed, scheme=scheme, a=a, b=b)
     if scheme == "datasketch-legacy":
         return sigs.astype(np.uint64)
     return sigs

@@ -154,11 +154,36 @@ impl MinHasher {
 /// no more memory than a short one.
 const BLOCK: usize = 1024;
 
-/// Per-thread scratch space for [`signatures`].
-struct Scratch {
-    shingler: Shingler,
+/// Running minima of one signature, fed token hashes in blocks.
+struct Folder {
     hashes: Vec<u64>,
     acc: Vec<u64>,
+}
+
+impl Folder {
+    fn new(k: usize) -> Self {
+        Folder {
+            hashes: Vec::with_capacity(BLOCK),
+            acc: vec![u64::MAX; k],
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, hasher: &MinHasher, token: &[u8]) {
+        self.hashes.push(hasher.token_hash(token));
+        if self.hashes.len() == BLOCK {
+            hasher.update(&mut self.acc, &self.hashes);
+            self.hashes.clear();
+        }
+    }
+
+    /// Writes the signature into `sig` and resets for the next one.
+    fn finish(&mut self, hasher: &MinHasher, sig: &mut [u32]) {
+        hasher.update(&mut self.acc, &self.hashes);
+        hasher.finish(&self.acc, sig);
+        self.hashes.clear();
+        self.acc.fill(u64::MAX);
+    }
 }
 
 /// Signatures of many texts, row-major into `out` (`texts.len() · num_perm` slots). Returns the
@@ -183,33 +208,49 @@ pub fn signatures(
             .zip(texts.par_iter())
             .with_min_len(16)
             .for_each_init(
-                || Scratch {
-                    shingler: shingler.clone(),
-                    hashes: Vec::with_capacity(BLOCK),
-                    acc: vec![0; k],
-                },
-                |s, ((sig, count), text)| {
-                    *count = signature_into(s, hasher, text.unwrap_or(""), sig);
+                || (shingler.clone(), Folder::new(k)),
+                |(sh, f), ((sig, count), text)| {
+                    let n = sh.for_each(text.unwrap_or(""), |t| f.push(hasher, t));
+                    f.finish(hasher, sig);
+                    *count = n.min(u32::MAX as usize) as u32;
                 },
             );
     });
     counts
 }
 
-fn signature_into(s: &mut Scratch, hasher: &MinHasher, text: &str, sig: &mut [u32]) -> u32 {
-    s.acc.fill(u64::MAX);
-    s.hashes.clear();
-    let (acc, hashes) = (&mut s.acc, &mut s.hashes);
-    let n = s.shingler.for_each(text, |sh| {
-        hashes.push(hasher.token_hash(sh));
-        if hashes.len() == BLOCK {
-            hasher.update(acc, hashes);
-            hashes.clear();
-        }
+/// Signatures of ready-made token sets (each token one shingle, as datasketch's `update` takes
+/// them); `None` rows are empty. Same layout and result as [`signatures`].
+pub fn set_signatures(
+    sets: &[Option<Vec<&[u8]>>],
+    hasher: &MinHasher,
+    out: &mut [u32],
+) -> Vec<u32> {
+    let k = hasher.num_perm();
+    assert_eq!(
+        out.len(),
+        sets.len() * k,
+        "output must hold one signature per set"
+    );
+    let mut counts = vec![0u32; sets.len()];
+    crate::parallel::install(sets.len(), || {
+        out.par_chunks_mut(k)
+            .zip(counts.par_iter_mut())
+            .zip(sets.par_iter())
+            .with_min_len(16)
+            .for_each_init(
+                || Folder::new(k),
+                |f, ((sig, count), set)| {
+                    let tokens = set.as_deref().unwrap_or(&[]);
+                    for t in tokens {
+                        f.push(hasher, t);
+                    }
+                    f.finish(hasher, sig);
+                    *count = tokens.len().min(u32::MAX as usize) as u32;
+                },
+            );
     });
-    hasher.update(acc, hashes);
-    hasher.finish(acc, sig);
-    n.min(u32::MAX as usize) as u32
+    counts
 }
 
 #[cfg(test)]

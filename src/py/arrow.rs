@@ -43,28 +43,7 @@ impl TextColumn {
     pub(crate) fn bytes(&self) -> Result<Vec<Option<&[u8]>>> {
         let mut out = Vec::with_capacity(self.len());
         for chunk in &self.chunks {
-            match chunk.data_type() {
-                DataType::Binary => out.extend(chunk.as_binary::<i32>().iter()),
-                DataType::LargeBinary => out.extend(chunk.as_binary::<i64>().iter()),
-                DataType::BinaryView => out.extend(chunk.as_binary_view().iter()),
-                DataType::Utf8 => out.extend(
-                    chunk
-                        .as_string::<i32>()
-                        .iter()
-                        .map(|s| s.map(str::as_bytes)),
-                ),
-                DataType::LargeUtf8 => out.extend(
-                    chunk
-                        .as_string::<i64>()
-                        .iter()
-                        .map(|s| s.map(str::as_bytes)),
-                ),
-                DataType::Utf8View => {
-                    out.extend(chunk.as_string_view().iter().map(|s| s.map(str::as_bytes)))
-                }
-                DataType::Null => out.extend(std::iter::repeat_n(None, chunk.len())),
-                other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
-            }
+            push_bytes(chunk, &mut out)?;
         }
         Ok(out)
     }
@@ -110,6 +89,33 @@ impl TextColumn {
     }
 }
 
+/// Appends the values of a string or binary array as bytes.
+fn push_bytes<'a>(chunk: &'a ArrayRef, out: &mut Vec<Option<&'a [u8]>>) -> Result<()> {
+    match chunk.data_type() {
+        DataType::Binary => out.extend(chunk.as_binary::<i32>().iter()),
+        DataType::LargeBinary => out.extend(chunk.as_binary::<i64>().iter()),
+        DataType::BinaryView => out.extend(chunk.as_binary_view().iter()),
+        DataType::Utf8 => out.extend(
+            chunk
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.map(str::as_bytes)),
+        ),
+        DataType::LargeUtf8 => out.extend(
+            chunk
+                .as_string::<i64>()
+                .iter()
+                .map(|s| s.map(str::as_bytes)),
+        ),
+        DataType::Utf8View => {
+            out.extend(chunk.as_string_view().iter().map(|s| s.map(str::as_bytes)))
+        }
+        DataType::Null => out.extend(std::iter::repeat_n(None, chunk.len())),
+        other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
+    }
+    Ok(())
+}
+
 fn decode<'a>(
     values: impl Iterator<Item = Option<&'a [u8]>>,
     base: usize,
@@ -134,4 +140,81 @@ fn decode<'a>(
         }
     }
     Ok(())
+}
+
+/// A list column of strings or binary values (one token set per row), kept alive while borrowed.
+pub(crate) struct TokenSets {
+    chunks: Vec<ArrayRef>,
+}
+
+impl TokenSets {
+    pub(crate) fn extract(py: Python<'_>, input: AnyArray) -> PyResult<Self> {
+        let chunked = input.into_chunked_array().map_err(PyErr::from)?;
+        let (chunks, field) = chunked.into_inner();
+        let inner = match field.data_type() {
+            DataType::List(f) | DataType::LargeList(f) => f.data_type().clone(),
+            other => {
+                return Err(super::to_pyerr(
+                    py,
+                    Error::Input(format!(
+                        "expected a list column of strings, got Arrow type {other}"
+                    )),
+                ))
+            }
+        };
+        match inner {
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::Null => Ok(TokenSets { chunks }),
+            other => Err(super::to_pyerr(
+                py,
+                Error::Input(format!(
+                    "expected lists of strings or bytes, got lists of {other}"
+                )),
+            )),
+        }
+    }
+
+    /// The token sets, one per row (None for null rows).
+    pub(crate) fn sets(&self) -> Result<Vec<Option<Vec<&[u8]>>>> {
+        let mut out = Vec::new();
+        for chunk in &self.chunks {
+            let (offsets, values): (Vec<usize>, &ArrayRef) = match chunk.data_type() {
+                DataType::List(_) => {
+                    let l = chunk.as_list::<i32>();
+                    (
+                        l.value_offsets().iter().map(|&o| o as usize).collect(),
+                        l.values(),
+                    )
+                }
+                DataType::LargeList(_) => {
+                    let l = chunk.as_list::<i64>();
+                    (
+                        l.value_offsets().iter().map(|&o| o as usize).collect(),
+                        l.values(),
+                    )
+                }
+                other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
+            };
+            let mut tokens = Vec::with_capacity(values.len());
+            push_bytes(values, &mut tokens)?;
+            for row in 0..chunk.len() {
+                if chunk.is_null(row) {
+                    out.push(None);
+                } else {
+                    let set: Vec<&[u8]> = tokens[offsets[row]..offsets[row + 1]]
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .collect();
+                    out.push(Some(set));
+                }
+            }
+        }
+        Ok(out)
+    }
 }

@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyArray;
 
-use super::arrow::TextColumn;
+use super::arrow::{TextColumn, TokenSets};
 use super::{run, to_pyerr};
-use crate::minhash::{signatures, MinHasher, Scheme};
+use crate::minhash::{set_signatures, signatures, MinHasher, Scheme};
 use crate::simhash::fingerprints;
 use crate::text::{self, NormalizeOptions, ShingleKind, Shingler};
 use crate::{exact, Error};
@@ -89,6 +89,40 @@ fn shingles(
     Ok(s.shingles(text))
 }
 
+fn hasher(
+    scheme: &str,
+    num_perm: usize,
+    seed: u64,
+    a: Option<PyReadonlyArray1<'_, u64>>,
+    b: Option<PyReadonlyArray1<'_, u64>>,
+) -> crate::Result<MinHasher> {
+    match scheme {
+        "mmdedup" => MinHasher::native(num_perm, seed),
+        "datasketch-legacy" | "datasketch-affine32" => {
+            let kind = if scheme == "datasketch-legacy" {
+                Scheme::DatasketchLegacy
+            } else {
+                Scheme::DatasketchAffine32
+            };
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    MinHasher::datasketch(kind, a.as_array().to_vec(), b.as_array().to_vec())
+                }
+                _ => Err(Error::param(
+                    "a",
+                    "datasketch schemes need the permutation arrays `a` and `b`",
+                )),
+            }
+        }
+        other => Err(Error::param(
+            "scheme",
+            format!(
+                "expected 'mmdedup', 'datasketch-legacy' or 'datasketch-affine32', got {other:?}"
+            ),
+        )),
+    }
+}
+
 /// Returns (signatures (n, num_perm) uint32, shingle counts (n,) uint32).
 #[pyfunction]
 #[pyo3(signature = (
@@ -116,32 +150,7 @@ fn minhash<'py>(
         ngram,
         opts(normalize, fold_digits, strip_accents),
     )?;
-    let hasher = match scheme {
-        "mmdedup" => MinHasher::native(num_perm, seed),
-        "datasketch-legacy" | "datasketch-affine32" => {
-            let kind = if scheme == "datasketch-legacy" {
-                Scheme::DatasketchLegacy
-            } else {
-                Scheme::DatasketchAffine32
-            };
-            match (a, b) {
-                (Some(a), Some(b)) => {
-                    MinHasher::datasketch(kind, a.as_array().to_vec(), b.as_array().to_vec())
-                }
-                _ => Err(Error::param(
-                    "a",
-                    "datasketch schemes need the permutation arrays `a` and `b`",
-                )),
-            }
-        }
-        other => Err(Error::param(
-            "scheme",
-            format!(
-                "expected 'mmdedup', 'datasketch-legacy' or 'datasketch-affine32', got {other:?}"
-            ),
-        )),
-    }
-    .map_err(|e| to_pyerr(py, e))?;
+    let hasher = hasher(scheme, num_perm, seed, a, b).map_err(|e| to_pyerr(py, e))?;
     let col = TextColumn::extract(py, texts)?;
     let k = hasher.num_perm();
     let (sigs, counts) = run(py, || {
@@ -153,6 +162,34 @@ fn minhash<'py>(
     let n = counts.len();
     let sigs = PyArray1::from_vec(py, sigs).reshape([n, k])?;
     Ok((sigs, PyArray1::from_vec(py, counts)))
+}
+
+/// MinHash of ready-made token sets (a list column): (signatures, token counts).
+#[pyfunction]
+#[pyo3(signature = (sets, *, num_perm = 128, seed = 1, scheme = "mmdedup", a = None, b = None))]
+fn minhash_sets<'py>(
+    py: Python<'py>,
+    sets: AnyArray,
+    num_perm: usize,
+    seed: u64,
+    scheme: &str,
+    a: Option<PyReadonlyArray1<'py, u64>>,
+    b: Option<PyReadonlyArray1<'py, u64>>,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let hasher = hasher(scheme, num_perm, seed, a, b).map_err(|e| to_pyerr(py, e))?;
+    let col = TokenSets::extract(py, sets)?;
+    let k = hasher.num_perm();
+    let (sigs, counts) = run(py, || {
+        let sets = col.sets()?;
+        let mut sigs = vec![0u32; sets.len() * k];
+        let counts = set_signatures(&sets, &hasher, &mut sigs);
+        Ok((sigs, counts))
+    })?;
+    let n = counts.len();
+    Ok((
+        PyArray1::from_vec(py, sigs).reshape([n, k])?,
+        PyArray1::from_vec(py, counts),
+    ))
 }
 
 /// Returns (fingerprints (n,) uint64, shingle counts (n,) uint32).
@@ -224,6 +261,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(shingles, m)?)?;
     m.add_function(wrap_pyfunction!(minhash, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_sets, m)?)?;
     m.add_function(wrap_pyfunction!(simhash, m)?)?;
     m.add_function(wrap_pyfunction!(exact_hash, m)?)?;
     m.add_function(wrap_pyfunction!(invalid_utf8_rows, m)?)?;
