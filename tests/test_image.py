@@ -252,3 +252,18 @@ def test_images_cli(tmp_path: Path) -> None:
     assert by_key["000.jpg"]["cluster"] == by_key["p2-large.png"]["cluster"]
     assert by_key["broken.jpg"]["status"] == "error" and by_key["broken.jpg"]["keep"]
     assert by_key["p0-large.png"]["count"] == 3
+
+
+def test_canonical_jpeg_decodes_at_reduced_scale_with_full_size_reported() -> None:
+    # A large JPEG is decoded by scaled IDCT in canonical mode; its hashes match the same
+    # pixels stored losslessly, and the reported size is the stored one.
+    img = smooth_noise(np.random.default_rng(7), 2400, 1600)
+    jpeg = encode(img, "JPEG", quality=95)
+    png = encode(Image.open(io.BytesIO(jpeg)))
+    t = mmdedup.image_hashes([jpeg, png], methods=["phash", "dhash", "whash", "pdq"])
+    assert t["width"].to_pylist() == [2400, 2400] and t["height"].to_pylist() == [1600, 1600]
+    for m in ("phash", "dhash", "whash"):
+        a, b = (int(x) for x in t[m].to_pylist())
+        assert bin(a ^ b).count("1") <= 2, m
+    a, b = (int.from_bytes(x, "big") for x in t["pdq"].to_pylist())
+    assert bin(a ^ b).count("1") <= 16

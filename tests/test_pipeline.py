@@ -221,3 +221,24 @@ def test_ray_data_map_batches() -> None:
     finally:
         ray.shutdown()
     assert len(rows) == 100 and len(rows[0]["minhash"]) == 16
+
+
+def test_fsspec_urls_in_and_out(corpus: Path, tmp_path: Path) -> None:
+    import fsspec
+
+    mem = fsspec.filesystem("memory")
+    for p in sorted(corpus.iterdir()):
+        mem.pipe_file(f"/in-{tmp_path.name}/data/{p.name}", p.read_bytes())
+    cfg = mmdedup.DedupConfig(threshold=0.7)
+    local = run_dedup([str(corpus)], tmp_path / "local", config=cfg, id_column="id")
+    remote = run_dedup(
+        [f"memory://in-{tmp_path.name}/data/*"],
+        f"memory://out-{tmp_path.name}",
+        config=cfg,
+        id_column="id",
+        work_dir=tmp_path / "w",
+    )
+    assert remote["counts"] == local["counts"]
+    for p in sorted((tmp_path / "local").iterdir()):
+        if p.is_file() and p.name != "summary.json":
+            assert mem.cat_file(f"/out-{tmp_path.name}/{p.name}") == p.read_bytes(), p.name

@@ -43,8 +43,8 @@ def main() -> None:
     "--output",
     "outdir",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for the deduplicated shards, clusters.parquet and summary.json.",
+    help="Directory for the deduplicated shards, clusters.parquet and summary.json: a local "
+    "path or an fsspec URL (s3://bucket/out/).",
 )
 @click.option(
     "-c",
@@ -182,7 +182,7 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
 def dedup(
     inputs: tuple[str, ...],
-    outdir: Path,
+    outdir: str,
     column: str,
     id_column: str | None,
     method: str,
@@ -270,7 +270,7 @@ def dedup(
         _print_summary(summary, outdir)
 
 
-def _print_summary(s: dict[str, Any], outdir: Path) -> None:
+def _print_summary(s: dict[str, Any], outdir: str) -> None:
     c: dict[str, int] = s["counts"]
     st: dict[str, int] = s["status"]
     click.echo(
@@ -283,7 +283,7 @@ def _print_summary(s: dict[str, Any], outdir: Path) -> None:
 
 def run_dedup(
     inputs: tuple[str, ...] | list[str],
-    outdir: Path,
+    outdir: str | Path,
     *,
     config: DedupConfig,
     column: str = "text",
@@ -324,7 +324,7 @@ def run_dedup(
     try:
         summary: dict[str, Any] = pipeline.run(
             inputs,
-            Path(outdir),
+            outdir,
             config=config,
             column=column,
             id_column=id_column,

@@ -7,17 +7,14 @@ common directory) and schema; JSON Lines shards are filtered line by line, byte 
 
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
+from .storage import Location, atomic_write
 
 __all__ = [
+    "Location",
     "Shard",
     "atomic_write",
     "discover",
@@ -55,20 +54,20 @@ class Shard:
     """One input file.
 
     Attributes:
-        path: Where it is.
+        path: Where it is: a local path or a file system URL.
         name: Its name relative to the inputs' common directory (used for the output too).
         format: ``"parquet"`` or ``"jsonl"``.
         gzipped: JSON Lines compressed with gzip.
     """
 
-    path: Path
+    path: Location
     name: str
     format: Format
     gzipped: bool = False
 
 
-def _kind(path: Path) -> tuple[Format, bool] | None:
-    name = path.name.lower()
+def _kind(path: Location) -> tuple[Format, bool] | None:
+    name = path.name().lower()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return _SUFFIXES[suffix]
@@ -76,38 +75,45 @@ def _kind(path: Path) -> tuple[Format, bool] | None:
 
 
 def discover(inputs: Sequence[str]) -> list[Shard]:
-    """Expands files, directories (searched recursively) and glob patterns into sorted shards.
+    """Expands files, directories (searched recursively) and glob patterns — local, or fsspec
+    URLs such as ``s3://bucket/shards/*.parquet`` — into sorted shards.
 
     The order is the sorted order of the paths, whatever order they were given in, so results
     do not depend on how the shell expanded a pattern.
     """
-    found: set[Path] = set()
+    found: set[Location] = set()
     for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            matches = [q for q in p.rglob("*") if q.is_file() and _kind(q)]
+        loc = Location(item)
+        if loc.is_dir():
+            matches = [q for q in loc.files() if _kind(q)]
             if not matches:
                 raise InputError(f"no .parquet or .jsonl files under directory {item}")
-        elif p.exists():
-            if _kind(p) is None:
-                raise InputError(f"{item}: unknown format; expected {', '.join(sorted(_SUFFIXES))}")
-            matches = [p]
         elif any(c in item for c in "*?["):
-            matches = [Path(m) for m in glob.glob(item, recursive=True) if _kind(Path(m))]
+            matches = [m for m in loc.glob() if _kind(m)]
             if not matches:
                 raise InputError(f"no shard matches the pattern {item!r}")
+        elif loc.exists():
+            if _kind(loc) is None:
+                raise InputError(f"{item}: unknown format; expected {', '.join(sorted(_SUFFIXES))}")
+            matches = [loc]
         else:
             raise InputError(f"{item}: no such file or directory")
-        found.update(m.resolve() for m in matches)
-    paths = sorted(found)
+        found.update(matches)
+    paths = sorted(found, key=str)
     if not paths:
         raise InputError("no input shards")
-    root = Path(os.path.commonpath([p.parent for p in paths]))
+    if len({p.protocol for p in paths}) > 1:
+        raise InputError("all inputs must be on one file system")
+    root = (
+        posixpath.commonpath([p.parent_path() for p in paths])
+        if len(paths) > 1
+        else paths[0].parent_path()
+    )
     shards = []
     for p in paths:
         kind = _kind(p)
         assert kind is not None
-        shards.append(Shard(p, p.relative_to(root).as_posix(), kind[0], kind[1]))
+        shards.append(Shard(p, p.relative_to(root), kind[0], kind[1]))
     return shards
 
 
@@ -124,9 +130,9 @@ def _jsonl_lines(shard: Shard) -> list[bytes]:
 def _check_file(shard: Shard) -> None:
     # A 0-byte JSON Lines file is a shard with no rows; a 0-byte Parquet file is no Parquet file.
     try:
-        size = shard.path.stat().st_size
+        size = shard.path.size()
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=str(shard.path)) from e
+        raise InputError(f"cannot read: {e}", path=str(shard.path)) from e
     if size == 0:
         raise InputError("empty file (0 bytes)", path=str(shard.path))
 
@@ -137,7 +143,7 @@ def shard_rows(shard: Shard) -> int:
     if shard.format == "parquet":
         _check_file(shard)
         try:
-            return int(pq.ParquetFile(shard.path).metadata.num_rows)
+            return int(_parquet(shard).metadata.num_rows)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
     return len(_jsonl_lines(shard))
@@ -149,7 +155,7 @@ def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
     if shard.format == "parquet":
         _check_file(shard)
         try:
-            pf = pq.ParquetFile(shard.path)
+            pf = _parquet(shard)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
         names = pf.schema_arrow.names
@@ -188,33 +194,26 @@ def _locate_json_error(lines: list[bytes], where: str) -> InputError:
     return InputError("cannot read as JSON Lines (mixed value types in one key?)", path=where)
 
 
-@contextmanager
-def atomic_write(path: Path, mode: Literal["wb", "w"] = "wb") -> Iterator[IO[bytes]]:
-    """Writes to a temporary file beside ``path`` and renames it into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _parquet(shard: Shard) -> pq.ParquetFile:
+    path, fs = shard.path.arrow()
+    return pq.ParquetFile(path, filesystem=fs)
 
 
-def write_table(table: pa.Table, path: Path) -> None:
+def write_table(table: pa.Table, path: Path | Location) -> None:
     """Writes a Parquet file atomically."""
+    if isinstance(path, Location):
+        with path.write() as f:
+            pq.write_table(table, f)
+        return
     with atomic_write(path) as f:
         pq.write_table(table, f)
 
 
-def write_filtered(shard: Shard, keep: npt.NDArray[np.bool_], outdir: Path) -> int:
+def write_filtered(shard: Shard, keep: npt.NDArray[np.bool_], outdir: Location) -> int:
     """Writes the kept rows of ``shard`` to ``outdir / shard.name``; returns their number."""
     target = outdir / shard.name
     if shard.format == "parquet":
-        table = pq.read_table(shard.path)
+        table = _parquet(shard).read()
         if table.num_rows != len(keep):
             raise InputError("changed while being read", path=str(shard.path))
         write_table(table.filter(pa.array(keep)), target)
@@ -224,6 +223,6 @@ def write_filtered(shard: Shard, keep: npt.NDArray[np.bool_], outdir: Path) -> i
         raise InputError("changed while being read", path=str(shard.path))
     kept = [line for line, k in zip(lines, keep, strict=True) if k]
     data = b"".join(line + b"\n" for line in kept)
-    with atomic_write(target) as f:
+    with target.write() as f:
         f.write(gzip.compress(data, mtime=0) if shard.gzipped else data)
     return len(kept)

@@ -42,6 +42,7 @@ from . import _core
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
 from .io import Shard, atomic_write, discover, read_columns, shard_rows, write_filtered, write_table
+from .storage import Location
 
 __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
 
@@ -121,7 +122,7 @@ class Plan:
 
     def shard(self, i: int) -> Shard:
         s = self.shards[i]
-        return Shard(Path(s["path"]), s["name"], s["format"], s["gzipped"])
+        return Shard(Location(s["path"]), s["name"], s["format"], s["gzipped"])
 
     def offset(self, i: int) -> int:
         return int(self.shards[i]["offset"])
@@ -521,7 +522,7 @@ def _jaccard_filter(
 # -- stage 5: write --------------------------------------------------------------------------
 
 
-def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Path) -> None:
+def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
     unit = f"write-{i:06d}"
     if work.done(unit):
         return
@@ -548,7 +549,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Path) -> None:
     work.mark(unit)
 
 
-def _merge_clusters(work: WorkDir, plan: Plan, target: Path) -> None:
+def _merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
     """Concatenates the per-shard parts into ``clusters.parquet``, one part in memory at a time."""
     parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
     if not parts:
@@ -558,14 +559,14 @@ def _merge_clusters(work: WorkDir, plan: Plan, target: Path) -> None:
         return
     # Id columns may differ in type between shards (string in one, large_string in another).
     schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
-    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+    with target.write() as f, pq.ParquetWriter(f, schema) as writer:
         for p in parts:
             writer.write_table(pq.read_table(p).cast(schema))
 
 
 def run(
     inputs: Iterable[str],
-    outdir: Path,
+    outdir: str | os.PathLike[str],
     *,
     config: DedupConfig,
     column: str = "text",
@@ -595,10 +596,10 @@ def run(
     t0 = time.perf_counter()
     parse_keep(keep_rule)
     inputs = list(inputs)
-    outdir = Path(outdir)
-    work = WorkDir(work_dir or outdir / ".mmdedup-work")
+    out = Location(outdir)
+    work = WorkDir(work_dir or _default_work_dir(out))
     manifest = work.root / "manifest.json"
-    if (outdir / "summary.json").exists() and not (overwrite or resume):
+    if (out / "summary.json").exists() and not (overwrite or resume):
         raise InputError(
             f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
         )
@@ -615,7 +616,7 @@ def run(
     if plan.index is not None and Path(plan.index).resolve() == work.root.resolve():
         raise InputError("the index is this run's own work directory; write to another -o")
     shards = [plan.shard(i) for i in range(len(plan.shards))]
-    clash = [s for s in shards if (outdir / s.name).resolve() == s.path]
+    clash = [s for s in shards if out / s.name == s.path]
     if clash:
         raise InputError(f"output would overwrite input {clash[0].path}; choose another -o")
     if manifest.exists():
@@ -651,13 +652,26 @@ def run(
     if cfg.method != "simhash":
         stage("candidates", plan.partitions, lambda p: stage_candidates(work, plan, p))
     stage("clusters", 1, lambda _: stage_clusters(work, plan))
-    outdir.mkdir(parents=True, exist_ok=True)
-    stage("write", len(shards), lambda i: stage_write(work, plan, i, outdir))
-    _merge_clusters(work, plan, outdir / "clusters.parquet")
+    if out.is_local:
+        out.local().mkdir(parents=True, exist_ok=True)
+    stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
+    _merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
-    with atomic_write(outdir / "summary.json") as f:
+    with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
+
+
+def _default_work_dir(out: Location) -> Path:
+    """Beside the results for a local OUTDIR; for a remote one, a local directory named after it
+    (so ``--resume`` finds it again)."""
+    if out.is_local:
+        return out.local() / ".mmdedup-work"
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(str(out).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mmdedup-work-{digest}"
 
 
 def _map_local(name: str, fn: Callable[[int], None], count: int) -> None:

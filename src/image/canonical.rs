@@ -27,14 +27,20 @@ pub struct Rgb {
 
 /// Applies orientation, scales 16-bit samples and composites alpha onto [`BACKGROUND`].
 pub fn prepare(d: &Decoded) -> Rgb {
-    let mut img = d.image.clone();
-    if let Some(o) = Orientation::from_exif(d.orientation) {
-        img.apply_orientation(o);
-    }
+    let orientation =
+        Orientation::from_exif(d.orientation).filter(|&o| o != Orientation::NoTransforms);
+    let img = match orientation {
+        Some(o) => {
+            let mut img = d.image.clone();
+            img.apply_orientation(o);
+            std::borrow::Cow::Owned(img)
+        }
+        None => std::borrow::Cow::Borrowed(&d.image),
+    };
     let (width, height) = (img.width() as usize, img.height() as usize);
     let scale = |v: u16| ((u32::from(v) + 128) >> 8).min(255) as u8;
-    let data = match img {
-        DynamicImage::ImageRgb8(b) => b.into_raw(),
+    let data = match img.as_ref() {
+        DynamicImage::ImageRgb8(b) => b.as_raw().clone(),
         DynamicImage::ImageLuma8(b) => b.iter().flat_map(|&v| [v; 3]).collect(),
         DynamicImage::ImageLuma16(b) => b.iter().flat_map(|&v| [scale(v); 3]).collect(),
         DynamicImage::ImageRgb16(b) => b.iter().map(|&v| scale(v)).collect(),

@@ -28,6 +28,8 @@ pub struct Decoded {
     pub has_alpha: bool,
     /// Bits per sample of the decoded buffer (8 or 16; 32 for float TIFF).
     pub bit_depth: u8,
+    /// The stored size; larger than `image` when a JPEG was decoded at a reduced scale.
+    pub full_size: (u32, u32),
     /// Stored as palette indices (PNG colour type 3, GIF): Pillow holds these as mode `P`.
     pub palette: bool,
 }
@@ -94,8 +96,58 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
         has_alpha: color.has_alpha(),
         bit_depth: (color.bits_per_pixel() / u16::from(color.channel_count())) as u8,
         orientation,
+        full_size: (w, h),
         image,
     })
+}
+
+/// Decodes a baseline or progressive JPEG directly at a reduced scale (1/2, 1/4 or 1/8, by
+/// scaled IDCT), the smallest that keeps the shorter side at least `min_side` and the longer at
+/// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or
+/// data the scaled decoder refuses): the caller then decodes at full size.
+pub fn decode_jpeg_reduced(
+    bytes: &[u8],
+    min_side: u32,
+    min_long: u32,
+    pixel_limit: u64,
+) -> Option<Result<Decoded>> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return None;
+    }
+    let mut dec = Decoder::new(Cursor::new(bytes));
+    dec.read_info().ok()?;
+    let info = dec.info()?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    if u64::from(w) * u64::from(h) > pixel_limit {
+        return Some(Err(Error::Input(format!(
+            "image of {w}×{h} = {} pixels exceeds the limit of {pixel_limit} pixels",
+            u64::from(w) * u64::from(h)
+        ))));
+    }
+    if w == 0 || h == 0 || !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
+        return None;
+    }
+    let f = (f64::from(min_side) / f64::from(w.min(h)))
+        .max(f64::from(min_long) / f64::from(w.max(h)))
+        .min(1.0);
+    let want = |n: u32| ((f64::from(n) * f).ceil() as u16).max(1);
+    let (sw, sh) = dec.scale(want(w), want(h)).ok()?;
+    let pixels = dec.decode().ok()?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let image = match info.pixel_format {
+        PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
+    }?;
+    let orientation = dec.exif_data().and_then(exif_orientation).unwrap_or(1);
+    Some(Ok(Decoded {
+        image,
+        orientation,
+        has_alpha: false,
+        bit_depth: 8,
+        full_size: (w, h),
+        palette: false,
+    }))
 }
 
 /// The payload of a PNG's `eXIf` chunk, if one comes before the image data.

@@ -39,6 +39,13 @@ pub enum Mode {
     Canonical,
 }
 
+/// Canonical mode works on planes of at most this side for the ImageHash family (wHash's scale
+/// is capped to it), so a JPEG is decoded at the smallest scale keeping its shorter side at
+/// least this long: the hashes do not depend on the stored resolution above it.
+const CANONICAL_SIDE: u32 = 256;
+/// PDQ works on a 512-pixel thumbnail; JPEGs are decoded with the longer side at least this.
+const PDQ_SIDE: u32 = 512;
+
 /// The per-image state shared by all hashes of one image.
 struct Prepared<'a> {
     decoded: &'a Decoded,
@@ -123,7 +130,10 @@ impl<'a> Prepared<'a> {
             HashKind::WHash => {
                 let (w, h) = self.size();
                 // ImageHash: the largest power of two not above the shorter side, at least hs.
-                let natural = 1usize << (usize::BITS - 1 - w.min(h).leading_zeros());
+                let mut natural = 1usize << (usize::BITS - 1 - w.min(h).leading_zeros());
+                if self.mode == Mode::Canonical {
+                    natural = natural.min(CANONICAL_SIDE as usize);
+                }
                 let s = natural.max(hs);
                 hashes::whash(&self.plane((s, s)), s, hs)
             }
@@ -186,11 +196,25 @@ fn hash_validated(
 fn hash_sized(bytes: &[u8], specs: &[HashSpec], mode: Mode, pixel_limit: u64) -> Result<Hashed> {
     // A decoder bug on hostile web data must cost one row, not the whole batch.
     std::panic::catch_unwind(|| {
-        let decoded = decode(bytes, pixel_limit)?;
+        let reduced = match mode {
+            // Canonical hashes are taken from small planes: decode JPEGs at a reduced scale.
+            Mode::Canonical => {
+                let pdq = specs.iter().any(|s| matches!(s.kind, HashKind::Pdq(_)));
+                let other = specs.iter().any(|s| !matches!(s.kind, HashKind::Pdq(_)));
+                let min_side = if other { CANONICAL_SIDE } else { 0 };
+                let min_long = if pdq { PDQ_SIDE } else { 0 };
+                decode::decode_jpeg_reduced(bytes, min_side, min_long, pixel_limit)
+            }
+            Mode::Compatible => None,
+        };
+        let decoded = match reduced {
+            Some(d) => d?,
+            None => decode(bytes, pixel_limit)?,
+        };
         let p = Prepared::new(&decoded, mode);
         // The canonical front end hashes the image as displayed: report that size.
         let turned = mode == Mode::Canonical && decoded.orientation >= 5;
-        let (w, h) = (decoded.width(), decoded.height());
+        let (w, h) = decoded.full_size;
         Ok(Hashed {
             width: if turned { h } else { w },
             height: if turned { w } else { h },

@@ -66,10 +66,27 @@ pub fn normalize_into(text: &str, opts: NormalizeOptions, out: &mut String) {
         let composed: String = out.nfc().collect();
         *out = composed;
     } else if text.is_ascii() {
-        // NFKC is the identity on ASCII: skip the normalizer on the common path.
-        for c in text.chars() {
-            push(c, out);
+        // NFKC is the identity on ASCII, and every ASCII character is one byte: a byte loop
+        // with the same rules as `push`.
+        let mut bytes = std::mem::take(out).into_bytes();
+        let mut pending = false;
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                if pending && !bytes.is_empty() {
+                    bytes.push(b' ');
+                }
+                pending = false;
+                bytes.push(if opts.fold_digits && b.is_ascii_digit() {
+                    b'0'
+                } else {
+                    b.to_ascii_lowercase()
+                });
+            } else {
+                pending = true;
+            }
         }
+        // SAFETY: only ASCII bytes were pushed, so the buffer is valid UTF-8.
+        *out = unsafe { String::from_utf8_unchecked(bytes) };
     } else {
         for c in text.nfkc() {
             push(c, out);
@@ -131,6 +148,28 @@ mod tests {
             "call 000 0000 in 0000"
         );
         assert_eq!(n("Call 555-1234"), "call 555 1234");
+    }
+
+    #[test]
+    fn ascii_path_equals_the_general_rules() {
+        // The same text with one non-ASCII character appended takes the general path.
+        for text in [
+            "Hello,  World! 42x",
+            "  a--b__c  ",
+            "UPPER lower 0123",
+            "",
+            "!!!",
+        ] {
+            for fold_digits in [false, true] {
+                let o = NormalizeOptions {
+                    fold_digits,
+                    ..Default::default()
+                };
+                let general = normalize(&format!("{text} é"), o);
+                let fast = normalize(text, o);
+                assert_eq!(format!("{fast} é").trim_start(), general, "{text:?}");
+            }
+        }
     }
 
     #[test]

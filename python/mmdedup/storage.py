@@ -1,0 +1,136 @@
+"""Where shards live: local paths or any fsspec URL (``s3://``, ``gs://``, ``hf://``,
+``memory://`` ...). Local writes are atomic (temporary name, then rename); on object stores an
+object only appears once completely uploaded, which gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow.fs as pafs
+
+__all__ = ["Location", "atomic_write", "is_url"]
+
+
+def is_url(text: str) -> bool:
+    return "://" in text and not text.startswith("file://")
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[IO[bytes]]:
+    """Writes to a temporary file beside ``path`` and renames it into place on success."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Location:
+    """A local path or a file system URL, with the few operations mmdedup needs."""
+
+    def __init__(self, where: str | os.PathLike[str]) -> None:
+        text = os.fspath(where)
+        self.fs: Any = None
+        self.path: str
+        if is_url(text):
+            import fsspec
+
+            self.fs, self.path = fsspec.core.url_to_fs(text)
+            self.protocol = text.split("://", 1)[0]
+        else:
+            self.path = str(Path(text.removeprefix("file://")).resolve())
+            self.protocol = ""
+
+    @property
+    def is_local(self) -> bool:
+        return self.fs is None
+
+    def local(self) -> Path:
+        if self.fs is not None:
+            raise ValueError(f"{self} is not a local path")
+        return Path(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.protocol}://{self.path}" if self.protocol else self.path
+
+    def __repr__(self) -> str:
+        return f"Location({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Location) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __truediv__(self, name: str) -> Location:
+        return Location(f"{self}/{name}" if self.fs is not None else Path(self.path) / name)
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.path)) if self.fs is not None else Path(self.path).exists()
+
+    def size(self) -> int:
+        return (
+            int(self.fs.size(self.path)) if self.fs is not None else Path(self.path).stat().st_size
+        )
+
+    def read_bytes(self) -> bytes:
+        if self.fs is not None:
+            return bytes(self.fs.cat_file(self.path))
+        return Path(self.path).read_bytes()
+
+    def arrow(self) -> tuple[str, pafs.FileSystem | None]:
+        """``(path, filesystem)`` for PyArrow's readers."""
+        if self.fs is None:
+            return self.path, None
+        return self.path, pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    @contextmanager
+    def write(self) -> Iterator[IO[bytes]]:
+        if self.fs is None:
+            with atomic_write(Path(self.path)) as f:
+                yield f
+            return
+        parent = self.path.rsplit("/", 1)[0]
+        if parent:
+            self.fs.makedirs(parent, exist_ok=True)
+        with self.fs.open(self.path, "wb") as f:
+            yield f
+
+    def files(self) -> list[Location]:
+        """Every file under this directory, recursively."""
+        if self.fs is None:
+            return [Location(p) for p in Path(self.path).rglob("*") if p.is_file()]
+        return [Location(f"{self.protocol}://{p}") for p in self.fs.find(self.path)]
+
+    def is_dir(self) -> bool:
+        return bool(self.fs.isdir(self.path)) if self.fs is not None else Path(self.path).is_dir()
+
+    def glob(self) -> list[Location]:
+        """The files matching this location as a glob pattern."""
+        if self.fs is None:
+            import glob
+
+            return [Location(p) for p in glob.glob(self.path, recursive=True)]
+        return [Location(f"{self.protocol}://{p}") for p in self.fs.glob(self.path)]
+
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def relative_to(self, root: str) -> str:
+        return self.path[len(root) :].lstrip("/")
+
+    def parent_path(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[0]
