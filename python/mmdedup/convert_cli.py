@@ -152,7 +152,7 @@ def convert(
       infimm      Parquet: text_list / image_list
 
     Text and image order is kept. An MMC4 image is placed before the sentence it is matched
-    to. Converting a file to its own layout gives it back unchanged. Other columns and keys
+    to. Converting a file to its own layout gives the same data back. Other columns and keys
     are carried through; relative image files (PIN content_image/) are copied along.
 
     \b
