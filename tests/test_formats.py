@@ -339,3 +339,12 @@ def test_handbook_layouts_agree(tmp_path: Path) -> None:
         == [json.loads(s["meta"])["alt_text"] for s in segs["obelics"][i] if s["kind"] == "image"]
         for i in same
     )
+
+
+def test_write_from_polars(tmp_path: Path) -> None:
+    import polars as pl
+
+    frame = pl.from_arrow(read_documents(make("mmc4", tmp_path)).table)
+    out = tmp_path / "o.parquet"
+    assert write_documents(frame, out, format="infimm") == len(DOCS)
+    assert sequence(out) == EXPECTED

@@ -166,8 +166,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def write_documents(table: pa.Table, path: str | Path, *, format: str) -> int:
+def write_documents(table: Any, path: str | Path, *, format: str) -> int:
     """Writes the canonical table as ``format``, atomically; returns the number of documents.
+
+    ``table`` is a ``pa.Table`` (or anything exporting an Arrow stream, such as a
+    ``pl.DataFrame``: without its schema metadata, columns get their natural types).
 
     Parquet layouts get Parquet, the others JSON Lines (gzipped when ``path`` ends in ``.gz``).
     Carried columns are kept: a JSON Lines source's keys become columns in Parquet (or one
@@ -183,6 +186,8 @@ def write_documents(table: pa.Table, path: str | Path, *, format: str) -> int:
     [None, 'c.png']
     """
     layout = FORMATS[_check_format(format)]
+    if not isinstance(table, pa.Table):  # a pl.DataFrame or another Arrow stream
+        table = pa.table(table)
     path = Path(path)
     core = [layout.write_row(s or []) for s in table.column("segments").to_pylist()]
     carried = table.drop_columns(["doc_id", "segments"])
