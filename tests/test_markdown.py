@@ -5,6 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mmdedup.formats import parse_markdown, render_markdown, segment_meta, split_markdown
 
 TRICKY = [
@@ -26,6 +28,45 @@ TRICKY = [
 
 @pytest.mark.parametrize("md", TRICKY)
 def test_split_then_render_is_byte_exact(md: str) -> None:
+    segments, _ = split_markdown([md])[0]
+    assert render_markdown(segments) == md
+
+
+PIECES = st.sampled_from(
+    [
+        "a",
+        "é",
+        "漢",
+        " ",
+        "\n",
+        "\n\n",
+        "    ",
+        "#",
+        ">",
+        "-",
+        "*",
+        "`",
+        "```",
+        "$",
+        "|",
+        "!",
+        "[",
+        "]",
+        "(",
+        ")",
+        "<img src=x.png>",
+        "![a](b.png)",
+        "[r]: u",
+        "\\",
+        "<div>",
+        "</div>",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, max_size=40).map("".join))
+def test_round_trip_holds_for_any_text(md: str) -> None:
     segments, _ = split_markdown([md])[0]
     assert render_markdown(segments) == md
 

@@ -149,3 +149,19 @@ fn empty_and_blank_documents_have_no_segments() {
     assert!(parse("\n\n  \n").segments.is_empty());
     assert_eq!(parse_batch(&[None, Some("x")])[1].segments.len(), 1);
 }
+
+proptest::proptest! {
+    #[test]
+    fn spans_are_ordered_disjoint_and_on_char_boundaries(
+        md in "([-#>*_`$|!()\\[\\]<>/ =\"'\n]|img|src|a|é|漢|\\.png|    |```|http://x){0,60}"
+    ) {
+        let p = parse(&md);
+        let mut at = 0;
+        for s in &p.segments {
+            proptest::prop_assert!(at <= s.span.start && s.span.start <= s.span.end);
+            proptest::prop_assert!(s.span.end <= md.len());
+            proptest::prop_assert!(md.is_char_boundary(s.span.start) && md.is_char_boundary(s.span.end));
+            at = s.span.end;
+        }
+    }
+}
