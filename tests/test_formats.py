@@ -348,3 +348,17 @@ def test_write_from_polars(tmp_path: Path) -> None:
     out = tmp_path / "o.parquet"
     assert write_documents(frame, out, format="infimm") == len(DOCS)
     assert sequence(out) == EXPECTED
+
+
+def test_document_texts_strip_markdown_for_markdown_layouts(tmp_path: Path) -> None:
+    from mmdedup.formats import document_texts
+
+    path = _write_jsonl(tmp_path / "p.jsonl", [{"md": "# T\n\n![a](i.png)\n\nSee [x](u)."}])
+    table = read_documents(path).table
+    assert document_texts(table).to_pylist() == ["T\n\nSee x."]
+    assert document_texts(table, markdown=False).to_pylist() == ["# T\n\nSee [x](u)."]
+    obelics = read_documents(make("obelics", tmp_path)).table
+    assert document_texts(obelics).to_pylist() == [
+        "A cat sits.\n\nIt naps.\n\nThe end.",
+        "Only text here.",
+    ]

@@ -20,7 +20,7 @@ them. Reading then writing the same layout is lossless.
 from __future__ import annotations
 
 from .files import FORMATS, detect_format, read_documents, write_documents
-from .markdown import parse_markdown, render_markdown, split_markdown
+from .markdown import document_texts, parse_markdown, render_markdown, split_markdown
 from .model import SEGMENT, SEGMENTS, Documents, Problem, image, make_table, segment_meta, text
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Documents",
     "Problem",
     "detect_format",
+    "document_texts",
     "image",
     "make_table",
     "parse_markdown",

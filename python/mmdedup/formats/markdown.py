@@ -23,7 +23,7 @@ from .. import _core
 from .._arrow import ArrowLike, to_arrow
 from .model import Segment, image, segment_meta, text, with_meta
 
-__all__ = ["parse_markdown", "render_markdown", "split_markdown"]
+__all__ = ["document_texts", "parse_markdown", "render_markdown", "split_markdown"]
 
 
 def parse_markdown(docs: ArrowLike) -> pa.Table:
@@ -118,3 +118,45 @@ def render_markdown(segments: list[Segment]) -> str:
 def image_src(seg: Segment) -> str:
     """Where an image segment points: its path, else its URL."""
     return str(seg.get("image_path") or seg.get("image_url") or "")
+
+
+def document_texts(table: pa.Table, *, markdown: bool | None = None) -> pa.Array:
+    """The text of each document for dedup: its text segments joined by a blank line.
+
+    Args:
+        table: The canonical table (see :mod:`mmdedup.formats.model`).
+        markdown: Strip markdown markup (links, emphasis, headings, code fences); by default
+            when the table was read from a markdown layout (PIN, WanJuan).
+
+    Returns:
+        A ``pa.StringArray``, one text per document (empty when it has no text).
+
+    >>> from mmdedup.formats import make_table
+    >>> t = make_table(["a:0"], [[text("# Cats"), image(url="c.png"), text("A *fat* cat.")]],
+    ...                pa.table({}))
+    >>> document_texts(t, markdown=True).to_pylist()
+    ['Cats\\n\\nA fat cat.']
+    >>> document_texts(t, markdown=False).to_pylist()
+    ['# Cats\\n\\nA *fat* cat.']
+    """
+    if markdown is None:
+        fmt = (table.schema.metadata or {}).get(b"mmdedup.format", b"")
+        markdown = fmt in (b"pin", b"wanjuan")
+    docs = [
+        [s["text"] or "" for s in segs or [] if s["kind"] == "text"]
+        for segs in table.column("segments").to_pylist()
+    ]
+    if not markdown:
+        return pa.array(["\n\n".join(d) for d in docs], pa.string())
+    # Each segment parsed on its own, so block boundaries stay where the segments are.
+    flat = [t for d in docs for t in d]
+    parsed = parse_markdown(flat).to_pylist()
+    plain: list[list[str]] = [[] for _ in flat]
+    for r in parsed:
+        if r["kind"] == "text":
+            plain[r["doc"]].append(r["text"])
+    out, k = [], 0
+    for d in docs:
+        out.append("\n\n".join(p for j in range(k, k + len(d)) for p in plain[j]))
+        k += len(d)
+    return pa.array(out, pa.string())

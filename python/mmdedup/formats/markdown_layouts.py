@@ -65,6 +65,9 @@ class PinLayout(MarkdownLayout):
     code included (the handbook has callout images in code blocks, which are not images in
     markdown and so not image segments)."""
 
+    def matches(self, keys: set[str], types: dict[str, Any]) -> bool:
+        return self.md in keys  # `md` is PIN's own name; content_image may be left out
+
     def attach(self, segments: list[Segment], listed: Any, md: str) -> list[str]:
         refs = _REFERENCE.findall(md)
         if listed is not None and listed != refs:
