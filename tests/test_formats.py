@@ -362,3 +362,20 @@ def test_document_texts_strip_markdown_for_markdown_layouts(tmp_path: Path) -> N
         "A cat sits.\n\nIt naps.\n\nThe end.",
         "Only text here.",
     ]
+
+
+def test_convert_warns_about_images_that_land_in_code(tmp_path: Path) -> None:
+    from mmdedup.convert_cli import convert_files
+
+    src = _write_jsonl(
+        tmp_path / "m.jsonl",
+        [
+            {
+                "text_list": ["```", "code", "```"],
+                "image_info": [{"raw_url": "http://x/a.png", "matched_text_index": 1}],
+            }
+        ],
+    )
+    s = convert_files([str(src)], tmp_path / "o", to="wanjuan")
+    assert s.documents_out == 1 and [w.row for w in s.warnings] == [0]
+    assert "inside a code block" in s.warnings[0].message

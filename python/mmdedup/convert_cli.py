@@ -13,6 +13,7 @@ import pyarrow as pa
 from .errors import MmdedupError
 from .formats import FORMATS, read_documents, write_documents
 from .formats.files import OnError
+from .formats.markdown_layouts import MarkdownLayout
 from .formats.model import Problem
 from .io import discover
 
@@ -28,6 +29,9 @@ class ConvertSummary:
         documents_out: Documents written.
         errors: Rows that could not be read (not written).
         repairs: Rows written after a documented repair.
+        warnings: Documents whose images land inside a code block of the markdown written
+            (PIN, WanJuan): a code fence split over several texts around an image, as MMC4
+            sentences can be. They are written, but read back as code, not images.
         images_copied: Image files copied beside the output.
         outputs: The files written.
     """
@@ -36,6 +40,7 @@ class ConvertSummary:
     documents_out: int = 0
     errors: list[Problem] = field(default_factory=list)
     repairs: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     images_copied: int = 0
     outputs: list[Path] = field(default_factory=list)
 
@@ -80,6 +85,11 @@ def convert_files(
         summary.repairs += docs.repairs
         summary.outputs.append(target)
         summary.images_copied += _copy_images(docs.table, shard.path.parent, target.parent)
+        if isinstance(layout, MarkdownLayout):
+            for row, segs in enumerate(docs.table.column("segments").to_pylist()):
+                if lost := layout.lost_images(segs or []):
+                    msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
+                    summary.warnings.append(Problem(str(target), row, msg))
     return summary
 
 
@@ -169,12 +179,13 @@ def convert(
         raise click.ClickException(str(e)) from e
     if quiet:
         return
-    for p in (s.errors + s.repairs)[:10]:
+    problems = s.errors + s.repairs + s.warnings
+    for p in problems[:10]:
         click.echo(str(p), err=True)
-    if len(s.errors) + len(s.repairs) > 10:
-        click.echo(f"... and {len(s.errors) + len(s.repairs) - 10} more", err=True)
+    if len(problems) > 10:
+        click.echo(f"... and {len(problems) - 10} more", err=True)
     click.echo(
         f"{s.documents_in:,} documents in, {s.documents_out:,} out ({to}) in {len(s.outputs)} "
         f"file(s); {len(s.errors):,} rows with errors (left out), {len(s.repairs):,} repairs, "
-        f"{s.images_copied:,} image files copied"
+        f"{len(s.warnings):,} with images inside code, {s.images_copied:,} image files copied"
     )

@@ -88,8 +88,10 @@ def split_markdown(docs: list[str | None]) -> list[tuple[list[Segment], int]]:
     return out
 
 
-def render_markdown(segments: list[Segment]) -> str:
+def render_markdown(segments: list[Segment], *, prefer: str = "path") -> str:
     """Markdown of segments: the source kept by :func:`split_markdown`, or ``![alt](src)``.
+
+    ``src`` is the image's path, else its URL (``prefer="url"``: the other way round).
 
     >>> doc = "Intro.\\n\\n![A cat](cat.png 'c')\\n\\nEnd.\\n"
     >>> render_markdown(split_markdown([doc])[0][0]) == doc
@@ -105,7 +107,7 @@ def render_markdown(segments: list[Segment]) -> str:
         if seg["kind"] == "text":
             parts.append(seg["text"] or "")
         else:
-            src = image_src(seg)
+            src = image_src(seg, prefer)
             source = m.get("md_source")
             if source is None or not (src == m.get("md_src") or src in source):
                 alt = str(m.get("alt_text") or "").replace("]", "\\]")
@@ -115,9 +117,10 @@ def render_markdown(segments: list[Segment]) -> str:
     return "".join(parts)
 
 
-def image_src(seg: Segment) -> str:
-    """Where an image segment points: its path, else its URL."""
-    return str(seg.get("image_path") or seg.get("image_url") or "")
+def image_src(seg: Segment, prefer: str = "path") -> str:
+    """Where an image segment points: its path, else its URL (or the other way round)."""
+    path, url = seg.get("image_path"), seg.get("image_url")
+    return str((url or path) if prefer == "url" else (path or url) or "")
 
 
 def document_texts(table: pa.Table, *, markdown: bool | None = None) -> pa.Array:

@@ -27,9 +27,16 @@ class MarkdownLayout(Layout):
 
     container = "jsonl"
 
-    def __init__(self, name: str, md: str, images: str, order: tuple[str, ...]):
+    def __init__(self, name: str, md: str, images: str, order: tuple[str, ...], prefer: str):
         self.name, self.md, self.images, self.order = name, md, images, order
         self.core = (md, images)
+        self.prefer = prefer  # which of an image's path and URL goes into the markdown
+
+    def lost_images(self, segments: list[Segment]) -> int:
+        """Images that would not be images in the markdown written (they land in code)."""
+        written = split_markdown([render_markdown(segments, prefer=self.prefer)])[0][0]
+        count = sum(1 for s in segments if s["kind"] == "image")
+        return count - sum(1 for s in written if s["kind"] == "image")
 
     def read_rows(self, rows: list[dict[str, Any]]) -> list[RowResult | RowError]:
         docs = [r.get(self.md) for r in rows]
@@ -75,7 +82,7 @@ class PinLayout(MarkdownLayout):
         return []
 
     def write_row(self, segments: list[Segment]) -> dict[str, Any]:
-        md = render_markdown(segments)
+        md = render_markdown(segments, prefer=self.prefer)
         return {self.md: md, self.images: _REFERENCE.findall(md)}
 
 
@@ -85,7 +92,7 @@ class WanjuanLayout(MarkdownLayout):
         for i, seg in enumerate(segments):
             if seg["kind"] != "image":
                 continue
-            src = image_src(seg)
+            src = image_src(seg, self.prefer)
             hit = next((e for e in pool if isinstance(e, dict) and e.get("url") == src), None)
             if hit is None:
                 continue
@@ -106,11 +113,11 @@ class WanjuanLayout(MarkdownLayout):
             extra = (
                 {k: v for k, v in meta.items() if k != "alt_text"} if isinstance(meta, dict) else {}
             )
-            entries.append({"url": image_src(seg), **extra})
-        return {self.md: render_markdown(segments), self.images: entries}
+            entries.append({"url": image_src(seg, self.prefer), **extra})
+        return {self.md: render_markdown(segments, prefer=self.prefer), self.images: entries}
 
 
 PIN = PinLayout(
-    "pin", "md", "content_image", ("id", "meta", "quality_signals", "md", "content_image")
+    "pin", "md", "content_image", ("id", "meta", "quality_signals", "md", "content_image"), "path"
 )
-WANJUAN = WanjuanLayout("wanjuan", "content", "img_list", ("id", "content", "img_list"))
+WANJUAN = WanjuanLayout("wanjuan", "content", "img_list", ("id", "content", "img_list"), "url")
