@@ -1,8 +1,10 @@
-//! mmdedup's kernels: text normalization and shingling, MinHash, LSH, SimHash, exact hashing and
-//! clustering. Everything here is plain Rust; the Python bindings live in `py` behind the `python`
-//! feature so the algorithms can be tested and benchmarked without an interpreter.
+//! mmdedup's kernels: text normalization and shingling, markdown documents, MinHash, LSH,
+//! SimHash, exact hashing and clustering. Everything here is plain Rust; the Python bindings live
+//! in `py` behind the `python` feature so the algorithms can be tested and benchmarked without an
+//! interpreter.
 
 pub mod cluster;
+pub mod doc;
 pub mod error;
 pub mod exact;
 pub mod hamming;

@@ -14,6 +14,7 @@ from . import polars_ext as _polars_ext  # registers the `mmdedup` expression na
 from ._core import __version__, get_num_threads, set_num_threads
 from .dedup import DedupConfig, choose_keep, compute_signatures, dedup, find_clusters
 from .errors import InputError, MmdedupError, ParameterError
+from .formats import detect_format, parse_markdown, read_documents, write_documents
 from .image import hamming_clusters, image_hash, image_hashes, neighbour_counts, to_hex
 from .text import (
     datasketch_permutations,
@@ -39,6 +40,7 @@ __all__ = [
     "compute_signatures",
     "datasketch_permutations",
     "dedup",
+    "detect_format",
     "exact_hash",
     "find_clusters",
     "get_num_threads",
@@ -50,9 +52,12 @@ __all__ = [
     "minhash_sets",
     "neighbour_counts",
     "normalize",
+    "parse_markdown",
+    "read_documents",
     "set_num_threads",
     "shingles",
     "simhash",
     "to_hex",
     "tokenize",
+    "write_documents",
 ]

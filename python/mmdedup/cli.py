@@ -348,6 +348,9 @@ def _register() -> None:
     from .images_cli import images
 
     main.add_command(images)
+    from .convert_cli import convert
+
+    main.add_command(convert)
 
 
 _register()

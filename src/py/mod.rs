@@ -3,6 +3,7 @@
 
 mod arrow;
 mod cluster;
+mod doc;
 mod image;
 mod text;
 
@@ -57,5 +58,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     text::register(m)?;
     cluster::register(m)?;
     image::register(m)?;
+    doc::register(m)?;
     Ok(())
 }
