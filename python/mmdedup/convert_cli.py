@@ -84,7 +84,7 @@ def convert_files(
         summary.errors += docs.errors
         summary.repairs += docs.repairs
         summary.outputs.append(target)
-        summary.images_copied += _copy_images(docs.table, shard.path.parent, target.parent)
+        summary.images_copied += _copy_images(docs.table, shard.path.local().parent, target.parent)
         if isinstance(layout, MarkdownLayout):
             for row, segs in enumerate(docs.table.column("segments").to_pylist()):
                 if lost := layout.lost_images(segs or []):

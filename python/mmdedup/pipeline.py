@@ -199,7 +199,9 @@ def make_plan(
         raise ParameterError(f"{offset:,} documents exceed one run's limit of 2^32 - 1")
     bands = config.band_geometry()[0] if config.method == "minhash" else 1
     # A partition's (key, doc) rows, sorted with a copy, should use at most half the budget.
-    per_row = 12 * 3
+    # Per (key, doc) row: the 12-byte row read from disk, its key and doc columns (12 bytes)
+    # and the kernel's sorted 16-byte pairs, with room for the edges it emits.
+    per_row = 64
     partitions = max(1, -(-offset * bands * per_row // max(memory // 2, 1)))
     cfg = asdict(config)
     plan = Plan(
@@ -273,8 +275,10 @@ def _sort_key(
     return None
 
 
-def _signature_file(work: WorkDir, plan: Plan, cfg: DedupConfig) -> np.memmap[Any, Any]:
-    """The memory-mapped signatures of all documents (created on first use)."""
+def create_signature_file(work: WorkDir, plan: Plan) -> None:
+    """Creates the memory-mapped signature file of all documents, once, before any worker
+    writes its rows into it (workers only open it: two creating it at once would race)."""
+    cfg = _dedup_config(plan)
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
     if cfg.method == "minhash":
@@ -288,7 +292,10 @@ def _signature_file(work: WorkDir, plan: Plan, cfg: DedupConfig) -> np.memmap[An
         tmp = path.with_suffix(".tmp")
         np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape).flush()
         os.replace(tmp, path)
-    return np.lib.format.open_memmap(path, mode="r+")
+
+
+def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
+    return np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
 
 
 def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
@@ -306,7 +313,7 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
     texts, errors = _text_column(table, plan.column, shard, plan.on_error)
     sigs = compute_signatures(texts, cfg)
     off, n = plan.offset(i), table.num_rows
-    mm = _signature_file(work, plan, cfg)
+    mm = _signature_file(work)
     mm[off : off + n] = sigs.data
     mm.flush()
     del mm
@@ -372,7 +379,7 @@ def stage_index(work: WorkDir, plan: Plan) -> None:
     cfg, old = _dedup_config(plan), Path(plan.index)
     src = np.load(old / "signatures.npy", mmap_mode="r")
     skip = np.load(old / "status.npy") >= 3  # empty or error
-    mm = _signature_file(work, plan, cfg)
+    mm = _signature_file(work)
     chunk = 1 << 17
     for c, start in enumerate(range(0, plan.index_rows, chunk)):
         data = np.asarray(src[start : start + chunk])
@@ -394,16 +401,17 @@ def stage_candidates(work: WorkDir, plan: Plan, p: int) -> None:
     if work.done(unit):
         return
     cfg = _dedup_config(plan)
-    parts = [
-        np.load(f, allow_pickle=False)
-        for f in sorted((work.root / "partitions" / f"{p:05d}").glob("*.npy"))
-    ]
-    rows = np.concatenate(parts) if parts else np.empty(0, dtype=[("key", "<u8"), ("doc", "<u4")])
+    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.npy"))
+    rows = np.empty(0, dtype=[("key", "<u8"), ("doc", "<u4")])
+    if files:
+        rows = np.concatenate([np.load(f, allow_pickle=False) for f in files])
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
     window = _WINDOW[cfg.verify] if cfg.method == "minhash" else 8
     keys, docs = np.ascontiguousarray(rows["key"]), np.ascontiguousarray(rows["doc"])
+    del rows  # only one copy of the partition at a time, beside the kernel's sorted pairs
     edges = _core.bucket_pairs(keys, docs, window=window)
+    del keys, docs
     with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
         f.write(json.dumps({"candidates": len(edges)}).encode())
     work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges))
@@ -415,11 +423,14 @@ def _verify(
 ) -> npt.NDArray[np.uint32]:
     if len(edges) == 0:
         return edges
-    sigs = work.load("signatures.npy", mmap=True)
     keep = np.zeros(len(edges), dtype=np.bool_)
-    for s in range(0, len(edges), 1 << 18):
-        e = edges[s : s + (1 << 18)]
+    for s in range(0, len(edges), 1 << 17):
+        e = edges[s : s + (1 << 17)]
+        # A fresh mapping per chunk: the pages a chunk touched leave the process (and its RSS)
+        # with the mapping, so verification never holds more than one chunk's rows.
+        sigs = work.load("signatures.npy", mmap=True)
         a, b = sigs[e[:, 0].astype(np.int64)], sigs[e[:, 1].astype(np.int64)]
+        del sigs
         if cfg.method == "exact":
             keep[s : s + len(e)] = (a == b).all(axis=1)
         elif cfg.verify == "signature":
@@ -645,6 +656,7 @@ def run(
         each(name, unit, count)
         seconds[name] = round(time.perf_counter() - t, 3)
 
+    create_signature_file(work, plan)
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
     stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i))

@@ -37,6 +37,11 @@ def _shard(path: str | Path | Shard) -> Shard:
     return path if isinstance(path, Shard) else discover([str(path)])[0]
 
 
+def _schema(shard: Shard) -> pa.Schema:
+    path, fs = shard.path.arrow()
+    return pq.read_schema(path, filesystem=fs)
+
+
 def _jsonl_rows(shard: Shard) -> list[dict[str, Any] | str]:
     """Each non-blank line as an object, or the reason it is not one."""
     out: list[dict[str, Any] | str] = []
@@ -73,7 +78,7 @@ def detect_format(path: str | Path | Shard) -> str:
     """
     shard = _shard(path)
     if shard.format == "parquet":
-        schema = pq.read_schema(shard.path)
+        schema = _schema(shard)
         return _detect(shard, set(schema.names), {f.name: f.type for f in schema})
     first = next((r for r in _jsonl_rows(shard) if isinstance(r, dict)), {})
     return _detect(shard, set(first), {})
@@ -105,7 +110,7 @@ def read_documents(
     layout = FORMATS[_check_format(format)] if format else FORMATS[detect_format(shard)]
     where = str(shard.path)
     if shard.format == "parquet":
-        table = read_columns(shard, pq.read_schema(shard.path).names)
+        table = read_columns(shard, _schema(shard).names)
         present = [c for c in layout.core if c in table.column_names]
         rows: list[dict[str, Any] | str] = list(table.select(present).to_pylist())
         carried = table.drop_columns(present)
