@@ -186,6 +186,39 @@ impl Folder {
     }
 }
 
+/// Fills `out` with one signature per item, in parallel over items: `feed` pushes an item's
+/// shingles into the folder (with per-thread scratch `S`) and returns how many it pushed.
+fn fill<T: Sync, S>(
+    items: &[T],
+    hasher: &MinHasher,
+    out: &mut [u32],
+    scratch: impl Fn() -> S + Sync + Send,
+    feed: impl Fn(&mut S, &T, &mut Folder) -> usize + Sync + Send,
+) -> Vec<u32> {
+    let k = hasher.num_perm();
+    assert_eq!(
+        out.len(),
+        items.len() * k,
+        "output must hold one signature per item"
+    );
+    let mut counts = vec![0u32; items.len()];
+    crate::parallel::install(items.len(), || {
+        out.par_chunks_mut(k)
+            .zip(counts.par_iter_mut())
+            .zip(items.par_iter())
+            .with_min_len(16)
+            .for_each_init(
+                || (scratch(), Folder::new(k)),
+                |(s, f), ((sig, count), item)| {
+                    let n = feed(s, item, f);
+                    f.finish(hasher, sig);
+                    *count = n.min(u32::MAX as usize) as u32;
+                },
+            );
+    });
+    counts
+}
+
 /// Signatures of many texts, row-major into `out` (`texts.len() · num_perm` slots). Returns the
 /// number of shingles of each text (0 for null or empty texts). Parallel over texts; the output
 /// does not depend on the thread count.
@@ -195,28 +228,13 @@ pub fn signatures(
     hasher: &MinHasher,
     out: &mut [u32],
 ) -> Vec<u32> {
-    let k = hasher.num_perm();
-    assert_eq!(
-        out.len(),
-        texts.len() * k,
-        "output must hold one signature per text"
-    );
-    let mut counts = vec![0u32; texts.len()];
-    crate::parallel::install(texts.len(), || {
-        out.par_chunks_mut(k)
-            .zip(counts.par_iter_mut())
-            .zip(texts.par_iter())
-            .with_min_len(16)
-            .for_each_init(
-                || (shingler.clone(), Folder::new(k)),
-                |(sh, f), ((sig, count), text)| {
-                    let n = sh.for_each(text.unwrap_or(""), |t| f.push(hasher, t));
-                    f.finish(hasher, sig);
-                    *count = n.min(u32::MAX as usize) as u32;
-                },
-            );
-    });
-    counts
+    fill(
+        texts,
+        hasher,
+        out,
+        || shingler.clone(),
+        |sh, text, f| sh.for_each(text.unwrap_or(""), |t| f.push(hasher, t)),
+    )
 }
 
 /// Signatures of ready-made token sets (each token one shingle, as datasketch's `update` takes
@@ -226,31 +244,19 @@ pub fn set_signatures(
     hasher: &MinHasher,
     out: &mut [u32],
 ) -> Vec<u32> {
-    let k = hasher.num_perm();
-    assert_eq!(
-        out.len(),
-        sets.len() * k,
-        "output must hold one signature per set"
-    );
-    let mut counts = vec![0u32; sets.len()];
-    crate::parallel::install(sets.len(), || {
-        out.par_chunks_mut(k)
-            .zip(counts.par_iter_mut())
-            .zip(sets.par_iter())
-            .with_min_len(16)
-            .for_each_init(
-                || Folder::new(k),
-                |f, ((sig, count), set)| {
-                    let tokens = set.as_deref().unwrap_or(&[]);
-                    for t in tokens {
-                        f.push(hasher, t);
-                    }
-                    f.finish(hasher, sig);
-                    *count = tokens.len().min(u32::MAX as usize) as u32;
-                },
-            );
-    });
-    counts
+    fill(
+        sets,
+        hasher,
+        out,
+        || (),
+        |_, set, f| {
+            let tokens = set.as_deref().unwrap_or(&[]);
+            for t in tokens {
+                f.push(hasher, t);
+            }
+            tokens.len()
+        },
+    )
 }
 
 #[cfg(test)]
