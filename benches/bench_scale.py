@@ -58,8 +58,9 @@ def record(results: Path, rec: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- timing
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants."""
+def _tree_rss(root: int) -> tuple[int, int]:
+    """Resident bytes of ``root`` and all its descendants: all, and anonymous only (resident
+    minus shared, i.e. without file-backed pages such as memory-mapped files)."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -71,17 +72,19 @@ def _tree_rss(root: int) -> int:
             continue
         ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(d))
-    total, todo = 0, [root]
+    total, anon, todo = 0, 0, [root]
     page = os.sysconf("SC_PAGE_SIZE")
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * page
+                fields = f.read().split()
+            total += int(fields[1]) * page
+            anon += (int(fields[1]) - int(fields[2])) * page
         except OSError:
             pass
-    return total
+    return total, anon
 
 
 def timed(cmd: list[str], log: Path) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def timed(cmd: list[str], log: Path) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     full = ["flock", LOCK, "/usr/bin/time", "-v", *cmd]
     print("$", " ".join(full), flush=True)
-    peak = [0]
+    peak = [0, 0]
     with log.open("w") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT)
@@ -98,7 +101,8 @@ def timed(cmd: list[str], log: Path) -> dict[str, Any]:
 
         def sample() -> None:
             while not stop.is_set():
-                peak[0] = max(peak[0], _tree_rss(proc.pid))
+                rss, anon = _tree_rss(proc.pid)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], anon)
                 stop.wait(0.2)
 
         th = threading.Thread(target=sample, daemon=True)
@@ -124,6 +128,7 @@ def timed(cmd: list[str], log: Path) -> dict[str, Any]:
         "wall_s": round(wall, 1),
         "peak_rss_gb": round(int(fields["max_rss_kb"] or 0) / 2**20, 3),
         "peak_tree_rss_gb": round(peak[0] / 2**30, 3),
+        "peak_tree_anon_gb": round(peak[1] / 2**30, 3),
         "user_s": float(fields["user_s"] or 0),
         "sys_s": float(fields["sys_s"] or 0),
         "cpu_percent": fields["cpu_percent"],
