@@ -466,6 +466,8 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
         )
         files = [work.load(f"edges/{p:05d}.npy") for p in range(plan.partitions)]
         edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
+        # A pair sharing bands whose keys fall in two partitions is found twice.
+        edges = np.unique(edges, axis=0) if len(edges) else edges
         if cfg.method == "minhash" and cfg.verify == "jaccard":
             edges = _jaccard_filter(plan, cfg, edges)
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
