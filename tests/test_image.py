@@ -267,3 +267,43 @@ def test_canonical_jpeg_decodes_at_reduced_scale_with_full_size_reported() -> No
         assert bin(a ^ b).count("1") <= 2, m
     a, b = (int.from_bytes(x, "big") for x in t["pdq"].to_pylist())
     assert bin(a ^ b).count("1") <= 16
+
+
+def test_pdq_clusters_and_counts_match_brute_force() -> None:
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 256, size=(60, 32), dtype=np.uint8)
+    near = base.copy()
+    for row in near:
+        for bit in rng.choice(256, size=int(rng.integers(1, 30)), replace=False):
+            row[bit // 8] ^= np.uint8(1 << (bit % 8))
+    allh = np.concatenate([base, near, base[:5]])
+    arr = pa.array([bytes(r) for r in allh] + [None], pa.binary(32))
+    bits = np.unpackbits(allh, axis=1).astype(np.int32)
+    dist = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
+    k = 31
+    labels = mmdedup.hamming_clusters(arr, max_distance=k)
+    counts = mmdedup.neighbour_counts(arr, max_distance=k)
+    assert labels[-1] == -1 and counts[-1] == 0
+    assert (counts[:-1] == (dist <= k).sum(axis=1)).all()
+    for i in range(len(allh)):
+        for j in np.flatnonzero(dist[i] <= k):
+            if j != i:
+                assert labels[i] == labels[j] >= 0
+
+
+def test_images_cli_clusters_pdq(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    src = tmp_path / "in"
+    src.mkdir()
+    pics = [smooth_noise(rng, 400, 300) for _ in range(3)]
+    for i, p in enumerate(pics):
+        p.save(src / f"p{i}.png")
+        p.resize((200, 150)).save(src / f"p{i}-small.jpg", quality=85)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["images", str(src), "-o", str(out), "--method", "pdq"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["max_distance"] == 31
+    assert summary["counts"]["removed"] == 3 and summary["counts"]["clusters"] == 3

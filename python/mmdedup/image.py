@@ -174,7 +174,19 @@ def to_hex(hashes: pa.Array | pa.ChunkedArray, bits: int = 64) -> list[str | Non
 
 
 def _u64(hashes: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """64-bit hashes as ``(n,)`` uint64, or 256-bit ones (PDQ's 32-byte values) as ``(n, 4)``
+    big-endian words, with a mask of nulls."""
     arr = pa.chunked_array([hashes]) if isinstance(hashes, pa.Array) else hashes
+    if isinstance(arr, pa.ChunkedArray) and pa.types.is_fixed_size_binary(arr.type):
+        if arr.type.byte_width != 32:
+            raise InputError(f"binary hashes must be 32 bytes (PDQ), got {arr.type}")
+        skip = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        filled = arr.fill_null(b"\0" * 32).combine_chunks()
+        raw = np.frombuffer(filled.buffers()[1], dtype=np.uint8)[
+            filled.offset * 32 : (filled.offset + len(filled)) * 32
+        ]
+        words = raw.view(">u8").astype(np.uint64).reshape(-1, 4)
+        return np.ascontiguousarray(words), skip
     if isinstance(arr, pa.ChunkedArray):
         if not pa.types.is_unsigned_integer(arr.type) and not pa.types.is_integer(arr.type):
             raise InputError(f"hashes must be 64-bit integers, got {arr.type}")
@@ -186,8 +198,9 @@ def _u64(hashes: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
 
 
 def hamming_clusters(hashes: Any, *, max_distance: int = 8) -> npt.NDArray[np.int64]:
-    """Clusters of 64-bit hashes joined by pairs within ``max_distance`` bits (exact: no pair is
-    missed; multi-index hashing, not a scan of all pairs). Nulls join nothing.
+    """Clusters of 64-bit hashes (or 256-bit PDQ hashes, a ``fixed_size_binary(32)`` column)
+    joined by pairs within ``max_distance`` bits (exact: no pair is missed; multi-index hashing,
+    not a scan of all pairs; PDQ's usual threshold is 31). Nulls join nothing.
 
     Returns:
         The smallest index of each row's cluster, or -1 for a row with no near-duplicate.
@@ -196,9 +209,13 @@ def hamming_clusters(hashes: Any, *, max_distance: int = 8) -> npt.NDArray[np.in
     [0, 0, -1, 0]
     """
     values, skip = _u64(hashes)
-    if not 0 <= max_distance <= 64:
-        raise ParameterError(f"`max_distance` must be in 0..64, got {max_distance}")
-    equal, near = _core.hamming_neighbours(values, skip, k=max_distance)
+    bits = 256 if values.ndim == 2 else 64
+    if not 0 <= max_distance <= bits:
+        raise ParameterError(f"`max_distance` must be in 0..{bits}, got {max_distance}")
+    if values.ndim == 2:
+        equal, near = _core.hamming_neighbours_256(values, skip, k=max_distance)
+    else:
+        equal, near = _core.hamming_neighbours(values, skip, k=max_distance)
     return _core.components(len(values), np.concatenate([equal, near]))
 
 
@@ -210,4 +227,6 @@ def neighbour_counts(hashes: Any, *, max_distance: int = 8) -> npt.NDArray[np.ui
     [3, 3, 3, 1]
     """
     values, skip = _u64(hashes)
+    if values.ndim == 2:
+        return _core.hamming_counts_256(values, skip, k=max_distance)
     return _core.hamming_counts(values, skip, k=max_distance)

@@ -180,8 +180,8 @@ def _batches(
     type=click.Choice(
         ["phash", "dhash", "dhash_vertical", "ahash", "whash", "phash_simple", "pdq"]
     ),
-    help="Perceptual hash. Near-duplicate search needs a 64-bit hash (hash size 8); PDQ "
-    "(256 bits) is computed and written but not clustered.",
+    help="Perceptual hash. Near-duplicate search takes 64-bit hashes (hash size 8) and PDQ's "
+    "256 bits.",
 )
 @click.option(
     "--hash-size",
@@ -201,10 +201,10 @@ def _batches(
 @click.option(
     "-k",
     "--max-distance",
-    type=click.IntRange(0, 32),
-    default=8,
-    show_default=True,
-    help="Largest Hamming distance between near-duplicates (MMC4 used 5 on pHash).",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Largest Hamming distance between near-duplicates [default: 8; 31 for PDQ, Meta's "
+    "match threshold] (MMC4 used 5 on pHash).",
 )
 @click.option(
     "--keep",
@@ -239,7 +239,7 @@ def images(
     method: str,
     hash_size: int,
     mode: str,
-    max_distance: int,
+    max_distance: int | None,
     keep_rule: str,
     column: str | None,
     pixel_limit: int | None,
@@ -299,7 +299,7 @@ def run_images(
     method: str = "phash",
     hash_size: int = 8,
     mode: str = "canonical",
-    max_distance: int = 8,
+    max_distance: int | None = None,
     keep_rule: str = "largest",
     column: str | None = None,
     pixel_limit: int | None = None,
@@ -317,6 +317,10 @@ def run_images(
             f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
         )
     bits = 256 if method == "pdq" else hash_size * hash_size
+    if max_distance is None:
+        max_distance = 31 if method == "pdq" else 8
+    if max_distance > bits:
+        raise ParameterError(f"--max-distance {max_distance} exceeds the hash's {bits} bits")
     imgs, parquets, tars = _discover(tuple(inputs))
     hash_kw = {
         "methods": [method],
@@ -345,12 +349,11 @@ def run_images(
     hashes = table[method] if table is not None else pa.chunked_array([], pa.uint64())
     errors = table["error"] if table is not None else pa.chunked_array([], pa.string())
     failed = np.asarray(errors.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    if bits <= 64:
+    if n == 0:
+        labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    else:
         labels = hamming_clusters(hashes, max_distance=max_distance)
         counts = neighbour_counts(hashes, max_distance=max_distance)
-    else:
-        labels = np.full(n, -1, dtype=np.int64)
-        counts = np.zeros(n, dtype=np.uint64)
     from .dedup import choose_keep
 
     if keep_rule == "largest" and table is not None:

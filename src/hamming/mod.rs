@@ -10,6 +10,7 @@
 //! is chosen from a cost model of lookups against candidates to verify.
 
 mod index;
+mod wide;
 
 use rayon::prelude::*;
 
@@ -106,8 +107,35 @@ pub fn choose_blocks(distinct: usize, k: u32) -> usize {
 
 /// Finds all pairs within distance `k` among `hashes` (entries with `skip[i]` take no part).
 pub fn search(hashes: &[u64], k: u32, skip: &[bool]) -> Neighbours {
+    group_then(hashes, skip, |values| {
+        if k == 0 {
+            Vec::new()
+        } else {
+            near_pairs(values, k)
+        }
+    })
+}
+
+/// [`search`] for 256-bit hashes (PDQ), given as four 64-bit words each.
+pub fn search_256(hashes: &[[u64; 4]], k: u32, skip: &[bool]) -> Neighbours {
+    group_then(hashes, skip, |values| {
+        if k == 0 {
+            Vec::new()
+        } else {
+            wide::near_pairs_256(values, k)
+        }
+    })
+}
+
+/// Groups equal hashes, then links group representatives with `near` (pairs of positions in
+/// the sorted distinct values).
+fn group_then<H: Ord + Copy + Send>(
+    hashes: &[H],
+    skip: &[bool],
+    near: impl FnOnce(&[H]) -> Vec<(u32, u32)>,
+) -> Neighbours {
     assert_eq!(hashes.len(), skip.len());
-    let mut sorted: Vec<(u64, u32)> = hashes
+    let mut sorted: Vec<(H, u32)> = hashes
         .iter()
         .enumerate()
         .filter(|&(i, _)| !skip[i])
@@ -123,10 +151,10 @@ pub fn search(hashes: &[u64], k: u32, skip: &[bool]) -> Neighbours {
         values.push(run[0].0);
         reps.push(first);
     }
-    let near = if k == 0 || values.len() < 2 {
+    let near = if values.len() < 2 {
         Vec::new()
     } else {
-        near_pairs(&values, k)
+        near(&values)
     };
     let mut near: Vec<(u32, u32)> = near
         .into_iter()

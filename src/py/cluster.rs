@@ -16,7 +16,10 @@ use crate::lsh::{self, Bands};
 use crate::text::{NormalizeOptions, ShingleKind, Shingler};
 use crate::{cluster, hamming, Error, Result};
 
-fn edges_out<'py>(py: Python<'py>, edges: Vec<(u32, u32)>) -> PyResult<Bound<'py, PyArray2<u32>>> {
+pub(super) fn edges_out<'py>(
+    py: Python<'py>,
+    edges: Vec<(u32, u32)>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
     let m = edges.len();
     let flat: Vec<u32> = edges.into_iter().flat_map(|(a, b)| [a, b]).collect();
     PyArray1::from_vec(py, flat).reshape([m, 2])

@@ -1,10 +1,11 @@
 //! Bindings for perceptual image hashing. Images come as an Arrow binary column or as file paths
 //! (read in parallel by the workers); every hash comes back as big-endian bytes per row, with
 //! the decoded size and an error message for rows that failed.
+#![allow(clippy::type_complexity)] // PyO3 signatures return tuples of arrays.
 
 use std::borrow::Cow;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::input::AnyArray;
@@ -219,7 +220,72 @@ fn hamming_counts<'py>(
     Ok(PyArray1::from_vec(py, counts))
 }
 
+fn words_256(py: Python<'_>, hashes: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<[u64; 4]>> {
+    let view = hashes.as_array();
+    if view.ncols() != 4 {
+        return Err(to_pyerr(
+            py,
+            Error::param("hashes", "256-bit hashes must have shape (n, 4)"),
+        ));
+    }
+    Ok(view
+        .rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2], r[3]])
+        .collect())
+}
+
+/// (equal edges, near edges) among 256-bit hashes ((n, 4) uint64) within distance `k`.
+#[pyfunction]
+#[pyo3(signature = (hashes, skip, *, k))]
+fn hamming_neighbours_256<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray2<'py, u64>,
+    skip: PyReadonlyArray1<'py, bool>,
+    k: u32,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
+    let words = words_256(py, &hashes)?;
+    let skip = skip.as_array().to_vec();
+    if words.len() != skip.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("skip", "must have one entry per hash"),
+        ));
+    }
+    let n = py.detach(|| hamming::search_256(&words, k.min(256), &skip));
+    Ok((
+        super::cluster::edges_out(py, n.equal)?,
+        super::cluster::edges_out(py, n.near)?,
+    ))
+}
+
+/// [`hamming_counts`] for 256-bit hashes.
+#[pyfunction]
+#[pyo3(signature = (hashes, skip, *, k))]
+fn hamming_counts_256<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray2<'py, u64>,
+    skip: PyReadonlyArray1<'py, bool>,
+    k: u32,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let words = words_256(py, &hashes)?;
+    let skip = skip.as_array().to_vec();
+    if words.len() != skip.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("skip", "must have one entry per hash"),
+        ));
+    }
+    let counts = py.detach(|| {
+        let n = hamming::search_256(&words, k.min(256), &skip);
+        hamming::neighbour_counts(&n, &skip)
+    });
+    Ok(PyArray1::from_vec(py, counts))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
