@@ -16,6 +16,22 @@ use crate::lsh::{self, Bands};
 use crate::text::{NormalizeOptions, ShingleKind, Shingler};
 use crate::{cluster, hamming, Error, Result};
 
+/// The skip mask, checked to have one entry per hash.
+pub(super) fn skip_mask(
+    py: Python<'_>,
+    skip: &PyReadonlyArray1<'_, bool>,
+    n: usize,
+) -> PyResult<Vec<bool>> {
+    let skip = skip.as_array().to_vec();
+    if skip.len() != n {
+        return Err(to_pyerr(
+            py,
+            Error::param("skip", "must have one entry per hash"),
+        ));
+    }
+    Ok(skip)
+}
+
 pub(super) fn edges_out<'py>(
     py: Python<'py>,
     edges: Vec<(u32, u32)>,
@@ -235,13 +251,7 @@ fn hamming_neighbours<'py>(
     k: u32,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
     let hashes = hashes.as_array().to_vec();
-    let skip = skip.as_array().to_vec();
-    if hashes.len() != skip.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("skip", "must have one entry per hash"),
-        ));
-    }
+    let skip = skip_mask(py, &skip, hashes.len())?;
     if k > 64 {
         return Err(to_pyerr(py, Error::param("k", "must be at most 64")));
     }
@@ -276,13 +286,7 @@ fn exact_duplicate_edges<'py>(
             )
         })
         .collect();
-    let skip = skip.as_array().to_vec();
-    if skip.len() != h.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("skip", "must have one entry per hash"),
-        ));
-    }
+    let skip = skip_mask(py, &skip, h.len())?;
     let edges = py.detach(|| crate::exact::duplicate_edges(&h, &skip));
     edges_out(py, edges)
 }

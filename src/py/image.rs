@@ -206,13 +206,7 @@ fn hamming_counts<'py>(
     k: u32,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let hashes = hashes.as_array().to_vec();
-    let skip = skip.as_array().to_vec();
-    if hashes.len() != skip.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("skip", "must have one entry per hash"),
-        ));
-    }
+    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
     let counts = py.detach(|| {
         let n = hamming::search(&hashes, k.min(64), &skip);
         hamming::neighbour_counts(&n, &skip)
@@ -245,13 +239,7 @@ fn hamming_neighbours_256<'py>(
     k: u32,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
     let words = words_256(py, &hashes)?;
-    let skip = skip.as_array().to_vec();
-    if words.len() != skip.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("skip", "must have one entry per hash"),
-        ));
-    }
+    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
     let n = py.detach(|| hamming::search_256(&words, k.min(256), &skip));
     Ok((
         super::cluster::edges_out(py, n.equal)?,
@@ -269,13 +257,7 @@ fn hamming_counts_256<'py>(
     k: u32,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let words = words_256(py, &hashes)?;
-    let skip = skip.as_array().to_vec();
-    if words.len() != skip.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("skip", "must have one entry per hash"),
-        ));
-    }
+    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
     let counts = py.detach(|| {
         let n = hamming::search_256(&words, k.min(256), &skip);
         hamming::neighbour_counts(&n, &skip)
