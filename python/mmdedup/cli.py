@@ -278,7 +278,7 @@ def _print_summary(s: dict[str, Any], outdir: str) -> None:
         f"removed {c['removed']:,} duplicates in {c['clusters']:,} clusters "
         f"({st['empty']:,} empty, {st['error']:,} errors) in {s['seconds']['total']:.1f} s"
     )
-    click.echo(f"results in {outdir}/ (clusters.parquet, summary.json)")
+    click.echo(f"results in {outdir.rstrip('/')}/ (clusters.parquet, summary.json)")
 
 
 def run_dedup(
