@@ -144,22 +144,6 @@ class Signatures:
     def __len__(self) -> int:
         return len(self.empty)
 
-    @staticmethod
-    def concat(parts: list[Signatures], cfg: DedupConfig) -> Signatures:
-        if not parts:
-            return Signatures(_empty_data(cfg), np.zeros(0, dtype=np.bool_))
-        return Signatures(
-            np.concatenate([p.data for p in parts]), np.concatenate([p.empty for p in parts])
-        )
-
-
-def _empty_data(cfg: DedupConfig) -> npt.NDArray[Any]:
-    if cfg.method == "minhash":
-        return np.zeros((0, cfg.num_perm), dtype=np.uint32)
-    if cfg.method == "simhash":
-        return np.zeros(0, dtype=np.uint64)
-    return np.zeros((0, 16), dtype=np.uint8)
-
 
 def compute_signatures(texts: ArrowLike, cfg: DedupConfig) -> Signatures:
     """Hashes every text for ``cfg.method`` (multi-core, the GIL released)."""

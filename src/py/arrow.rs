@@ -19,13 +19,7 @@ impl TextColumn {
         let chunked = input.into_chunked_array().map_err(PyErr::from)?;
         let (chunks, field) = chunked.into_inner();
         match field.data_type() {
-            DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::Null => Ok(TextColumn { chunks }),
+            t if is_bytes_like(t) => Ok(TextColumn { chunks }),
             other => Err(super::to_pyerr(
                 py,
                 Error::Input(format!(
@@ -87,6 +81,20 @@ impl TextColumn {
         }
         Ok((out, invalid))
     }
+}
+
+/// String, binary (any offset width or view) or all-null: what [`push_bytes`] reads.
+fn is_bytes_like(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::Null
+    )
 }
 
 /// Appends the values of a string or binary array as bytes.
@@ -163,13 +171,7 @@ impl TokenSets {
             }
         };
         match inner {
-            DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::Null => Ok(TokenSets { chunks }),
+            t if is_bytes_like(&t) => Ok(TokenSets { chunks }),
             other => Err(super::to_pyerr(
                 py,
                 Error::Input(format!(

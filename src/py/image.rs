@@ -122,6 +122,17 @@ fn pack<'py>(
     Ok(d)
 }
 
+/// The hashes asked for and the front end, from the Python arguments.
+fn request(
+    py: Python<'_>,
+    methods: &[String],
+    hash_size: usize,
+    mode: &str,
+) -> PyResult<(Vec<HashSpec>, Mode)> {
+    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    Ok((specs(py, methods, hash_size)?, mode))
+}
+
 fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<HashSpec>> {
     if methods.is_empty() {
         return Err(to_pyerr(
@@ -147,8 +158,7 @@ fn image_hashes<'py>(
     mode: &str,
     pixel_limit: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let specs = specs(py, &methods, hash_size)?;
-    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let (specs, mode) = request(py, &methods, hash_size, mode)?;
     let col = TextColumn::extract(py, images)?;
     let results = run(py, || {
         let items = col.bytes()?;
@@ -177,8 +187,7 @@ fn image_hashes_files<'py>(
     mode: &str,
     pixel_limit: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let specs = specs(py, &methods, hash_size)?;
-    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let (specs, mode) = request(py, &methods, hash_size, mode)?;
     let results = run(py, || {
         hash_sources(
             &paths,
