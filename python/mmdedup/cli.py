@@ -179,6 +179,91 @@ def main() -> None:
     help="OUTDIR of an earlier run: remove documents that duplicate one of its documents, "
     "reusing its signatures (incremental dedup). This run's OUTDIR can be the next --index.",
 )
+@click.option(
+    "--format",
+    "layout",
+    type=click.Choice(["obelics", "mmc4", "omnicorpus", "pin", "wanjuan", "infimm"]),
+    default=None,
+    help="[interleaved] Layout of interleaved image-text inputs (default: detected when the "
+    "--column is absent and the files have a known layout).",
+)
+@click.option(
+    "--paragraphs",
+    type=click.Choice(["corpus", "domain", "off"]),
+    default="corpus",
+    show_default=True,
+    help="[interleaved] Remove a paragraph seen before (exact, after normalization) anywhere in "
+    "the corpus, or within the same web domain.",
+)
+@click.option(
+    "--image-key",
+    type=click.Choice(["url", "bytes", "phash"]),
+    default="url",
+    show_default=True,
+    help="[interleaved] What makes two images the same: URL (or path), exact bytes, or pHash "
+    "(within --image-distance bits).",
+)
+@click.option(
+    "--image-distance",
+    type=click.IntRange(0, 32),
+    default=0,
+    show_default=True,
+    help="[interleaved] Largest pHash distance between the same image (--image-key phash).",
+)
+@click.option(
+    "--image-frequency",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="[interleaved] Remove images found in more than this many documents (0: keep all).",
+)
+@click.option(
+    "--image-weight",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="[interleaved] Set tokens each image adds to its document's MinHash set.",
+)
+@click.option(
+    "--repeated-images/--keep-repeated-images",
+    default=True,
+    show_default=True,
+    help="[interleaved] Remove later copies of an image within one document.",
+)
+@click.option(
+    "--identical-images/--no-identical-images",
+    default=True,
+    show_default=True,
+    help="[interleaved] Keep one (by --keep) of the documents with the same image set.",
+)
+@click.option(
+    "--near-duplicates/--no-near-duplicates",
+    default=True,
+    show_default=True,
+    help="[interleaved] Remove near-duplicate documents (text shingles plus images).",
+)
+@click.option(
+    "--markdown",
+    type=click.Choice(["auto", "strip", "keep"]),
+    default="auto",
+    show_default=True,
+    help="[interleaved] Strip markdown markup before hashing text: auto does it for PIN and "
+    "WanJuan.",
+)
+@click.option(
+    "--images",
+    "images_table",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="[interleaved] Parquet of url and bytes (img2dataset style) holding the images, for "
+    "--image-key bytes or phash.",
+)
+@click.option(
+    "--image-root",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="[interleaved] Directory relative image paths are read from (default: the shard's).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
 def dedup(
     inputs: tuple[str, ...],
@@ -208,6 +293,18 @@ def dedup(
     engine: str,
     address: str | None,
     index: Path | None,
+    layout: str | None,
+    paragraphs: str,
+    image_key: str,
+    image_distance: int,
+    image_frequency: int,
+    image_weight: int,
+    repeated_images: bool,
+    identical_images: bool,
+    near_duplicates: bool,
+    markdown: str,
+    images_table: Path | None,
+    image_root: Path | None,
     quiet: bool,
 ) -> None:
     """Remove duplicate documents from Parquet and JSON Lines shards.
@@ -224,14 +321,74 @@ def dedup(
 
     Null, empty and punctuation-only texts are never duplicates (status 'empty').
 
+    Interleaved image-text documents (OBELICS, MMC4, OmniCorpus, PIN, WanJuan, InfiMM; the
+    options marked [interleaved]) get the multimodal rules, each one switchable: repeated
+    images within a document, images in more than --image-frequency documents, documents with
+    identical image sets, near-duplicate documents over text shingles plus image tokens, and
+    repeated paragraphs. OUTDIR then receives the shards in their own layout, and
+    documents.parquet (one row per input row), removals.parquet (each removed document, image
+    and paragraph with its reason), problems.parquet (unreadable rows and images) and
+    summary.json.
+
     \b
     Examples:
       mmdedup dedup data/*.parquet -o out/
       mmdedup dedup crawl/ -o out/ --method exact --id-column url
       mmdedup dedup docs.jsonl -o out/ -t 0.7 --ngram 3 --keep longest
       mmdedup dedup zh/*.parquet -o out/ --tokenizer char --ngram 5 --keep max:score
+      mmdedup dedup obelics/*.parquet -o out/ --image-frequency 10 --paragraphs domain
+      mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
     try:
+        if layout is None and index is None:
+            from .multimodal import is_interleaved
+
+            layout = is_interleaved(list(inputs), column)
+        if layout is not None:
+            from .multimodal import MultimodalConfig
+
+            summary = run_interleaved(
+                inputs,
+                outdir,
+                threads=threads,
+                overwrite=overwrite,
+                resume=resume,
+                memory=memory,
+                work_dir=work_dir,
+                quiet=quiet,
+                images=images_table,
+                image_root=image_root,
+                config=MultimodalConfig(
+                    text=DedupConfig(
+                        method=cast(Method, method),
+                        threshold=threshold,
+                        num_perm=num_perm,
+                        ngram=ngram,
+                        tokenizer=cast(Tokenizer, tokenizer),
+                        bands=bands,
+                        rows=rows,
+                        verify=cast(Verify, verify),
+                        seed=seed,
+                        normalize=not no_normalize,
+                        fold_digits=fold_digits,
+                        strip_accents=strip_accents,
+                    ),
+                    near_duplicates=near_duplicates,
+                    image_weight=image_weight,
+                    image_key=cast(Any, image_key),
+                    image_distance=image_distance,
+                    image_frequency=image_frequency,
+                    repeated_images=repeated_images,
+                    identical_images=identical_images,
+                    paragraphs=cast(Any, paragraphs),
+                    markdown=cast(Any, markdown),
+                    keep=keep_rule,
+                    format=layout,
+                ),
+            )
+            if not quiet:
+                _print_interleaved(summary, outdir)
+            return
         summary = run_dedup(
             inputs,
             outdir,
@@ -279,6 +436,81 @@ def _print_summary(s: dict[str, Any], outdir: str) -> None:
         f"({st['empty']:,} empty, {st['error']:,} errors) in {s['seconds']['total']:.1f} s"
     )
     click.echo(f"results in {outdir.rstrip('/')}/ (clusters.parquet, summary.json)")
+
+
+def _print_interleaved(s: dict[str, Any], outdir: str) -> None:
+    d, im, p = s["documents"], s["images"], s["paragraphs"]
+    gone = d["removed"]
+    click.echo(
+        f"{d['in']:,} documents ({', '.join(s['formats'])}): kept {d['kept']:,}, removed "
+        f"{gone['near_duplicate']:,} near-duplicates and {gone['identical_images']:,} with "
+        f"identical images; {d['errors']:,} unreadable rows"
+    )
+    click.echo(
+        f"images: {im['in']:,}, removed {im['removed']['frequent_image']:,} frequent and "
+        f"{im['removed']['repeated_image']:,} repeated ({im['errors']:,} unreadable); "
+        f"paragraphs: {p['in']:,}, removed {p['removed']:,} duplicates; "
+        f"{s['seconds']['total']:.1f} s"
+    )
+    click.echo(
+        f"results in {outdir.rstrip('/')}/ (documents.parquet, removals.parquet, "
+        "problems.parquet, summary.json)"
+    )
+
+
+def _progress(quiet: bool) -> tuple[Any, list[Any]]:
+    bars: list[tqdm[Any]] = []
+
+    def progress(stage: str, units: int) -> Any:
+        for b in bars:
+            b.close()
+        bars.clear()
+        if quiet:
+            return None
+        bars.append(
+            tqdm(total=units, desc=stage, unit="unit", file=sys.stderr, leave=False, disable=None)
+        )
+        return bars[0].update
+
+    return progress, bars
+
+
+def run_interleaved(
+    inputs: tuple[str, ...] | list[str],
+    outdir: str | Path,
+    *,
+    config: Any,
+    threads: int | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    memory: str = "4GB",
+    work_dir: Path | None = None,
+    images: Path | None = None,
+    image_root: Path | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """What ``mmdedup dedup`` does with interleaved documents. Returns the summary."""
+    from . import multimodal
+
+    if threads is not None:
+        _core.set_num_threads(threads)
+    progress, bars = _progress(quiet)
+    try:
+        return multimodal.run(
+            inputs,
+            outdir,
+            config=config,
+            images=images,
+            image_root=image_root,
+            memory=pipeline.parse_size(memory),
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    finally:
+        for b in bars:
+            b.close()
 
 
 def run_dedup(
