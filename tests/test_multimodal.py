@@ -346,3 +346,13 @@ def test_python_api_doctest_style(tmp_path: Path) -> None:
     src = write_obelics(tmp_path / "web.parquet", corpus())
     s = run([src], tmp_path / "out", config=MultimodalConfig(keep="longest"))
     assert s["mode"] == "interleaved" and s["formats"] == ["obelics"]
+
+
+def test_partitions_on_disk_give_the_same_results(tmp_path: Path) -> None:
+    src = write_obelics(tmp_path / "web.parquet", corpus())
+    dedup([src], tmp_path / "one")
+    s = dedup([src], tmp_path / "many", "--memory", "64KB")
+    assert s["partitions"] >= 4
+    for name in ("documents.parquet", "removals.parquet", "web.parquet"):
+        a, b = pq.read_table(tmp_path / "one" / name), pq.read_table(tmp_path / "many" / name)
+        assert a.equals(b), name
