@@ -228,7 +228,10 @@ def test_bad_rows_and_missing_images(tmp_path: Path) -> None:
     images = tmp_path / "images.parquet"
     pq.write_table(pa.table({"url": [img("x")], "bytes": [b"\x89PNG not really"]}), images)
     out = tmp_path / "out"
-    s = dedup([src], out, "--image-key", "bytes", "--images", str(images))
+    r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(out)])
+    assert r.exit_code != 0 and "web.parquet, row 1" in r.output and "equal length" in r.output
+    args = ["--image-key", "bytes", "--images", str(images), "--on-error", "keep"]
+    s = dedup([src], out, *args)
     docs = pq.read_table(out / "documents.parquet").to_pylist()
     assert [(d["row"], d["status"]) for d in docs] == [(0, "unique"), (2, "unique"), (1, "error")]
     assert "equal length" in docs[2]["error"]

@@ -15,7 +15,7 @@ from .dedup import (
     Method,
     Verify,
 )
-from .errors import MmdedupError
+from .errors import MmdedupError, ParameterError
 from .text import Tokenizer
 
 __all__ = ["main", "run_dedup"]
@@ -139,7 +139,9 @@ def main() -> None:
     default="raise",
     show_default=True,
     help="A row whose text cannot be read (invalid UTF-8): stop with an error naming "
-    "file and row, or keep the row untouched and record it with status 'error'.",
+    "file and row, or keep the row untouched and record it with status 'error'. An "
+    "interleaved row that cannot be read (e.g. OBELICS lists of different lengths) is "
+    "recorded with status 'error' and its problem, and not written.",
 )
 @click.option(
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
@@ -347,6 +349,11 @@ def dedup(
         if layout is not None:
             from .multimodal import MultimodalConfig
 
+            if index is not None or engine != "local":
+                raise ParameterError(
+                    "interleaved documents are deduplicated on the local engine, without --index"
+                )
+
             summary = run_interleaved(
                 inputs,
                 outdir,
@@ -356,6 +363,7 @@ def dedup(
                 memory=memory,
                 work_dir=work_dir,
                 quiet=quiet,
+                on_error=on_error,
                 images=images_table,
                 image_root=image_root,
                 config=MultimodalConfig(
@@ -487,6 +495,7 @@ def run_interleaved(
     work_dir: Path | None = None,
     images: Path | None = None,
     image_root: Path | None = None,
+    on_error: str = "raise",
     quiet: bool = True,
 ) -> dict[str, Any]:
     """What ``mmdedup dedup`` does with interleaved documents. Returns the summary."""
@@ -503,6 +512,7 @@ def run_interleaved(
             images=images,
             image_root=image_root,
             memory=pipeline.parse_size(memory),
+            on_error=cast(Any, on_error),
             work_dir=work_dir,
             resume=resume,
             overwrite=overwrite,

@@ -34,6 +34,7 @@ leave a marker, so ``resume=True`` continues an interrupted run with identical r
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -388,6 +389,11 @@ def _urls(table: pa.Table) -> list[Any]:
 # -- images ----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def _image_source(table: str | None, root: str | None) -> _ImageSource:
+    return _ImageSource(table, root)
+
+
 class _ImageSource:
     """Bytes of an image segment: inline, from an (url, bytes) table, or a file beside the
     shard (or under ``root``)."""
@@ -483,6 +489,7 @@ class _Manifest:
     images: str | None
     image_root: str | None
     partitions: int
+    on_error: str = "keep"
     version: int = _VERSION
 
 
@@ -492,6 +499,7 @@ def _plan(
     images: str | None,
     image_root: str | None,
     memory: int,
+    on_error: str,
 ) -> _Manifest:
     shards = discover(inputs)
     listed, size = [], 0
@@ -506,7 +514,7 @@ def _plan(
     # A paragraph or image row is 32 bytes on disk for at least ~8 bytes of input; a partition
     # with its sorted copy should take at most half the budget.
     partitions = max(1, -(-size * 8 // max(memory // 2, 1)))
-    return _Manifest(cfg.to_dict(), listed, images, image_root, int(partitions))
+    return _Manifest(cfg.to_dict(), listed, images, image_root, int(partitions), on_error)
 
 
 def _config(m: _Manifest) -> MultimodalConfig:
@@ -549,6 +557,13 @@ def stage_scan(work: WorkDir, m: _Manifest, i: int) -> None:
         return
     cfg, shard, tag = _config(m), _shard(m, i), f"{i:06d}"
     docs = read_documents(shard, format=cfg.format, on_error="skip")
+    if docs.errors and m.on_error == "raise":
+        first = docs.errors[0]
+        raise InputError(
+            f"{first.message} (use --on-error keep to record such rows and go on)",
+            path=first.path,
+            row=first.row,
+        )
     table = docs.table
     write_table(table, work.path(f"docs/{tag}.parquet"))
     n = table.num_rows
@@ -584,7 +599,7 @@ def stage_scan(work: WorkDir, m: _Manifest, i: int) -> None:
     )
     # Images, in reading order: image segments and references left in markdown text.
     isegs = [(d, k, r, ref) for d, v in enumerate(views) for k, r, ref, _ in v.images]
-    source = _ImageSource(m.images, m.image_root)
+    source = _image_source(m.images, m.image_root)
     base = shard.path.local().parent if shard.path.is_local else None
     ikeys, ierrs = _image_keys([(d, k, ref) for d, k, _, ref in isegs], cfg, source, base)
     idoc = np.array([d for d, _, _, _ in isegs], dtype=np.int64)
@@ -1108,6 +1123,7 @@ def run(
     images: str | os.PathLike[str] | None = None,
     image_root: str | os.PathLike[str] | None = None,
     memory: int = 4 * 2**30,
+    on_error: Literal["keep", "raise"] = "keep",
     work_dir: Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -1126,6 +1142,8 @@ def run(
         image_root: A directory that relative image paths are resolved against (default: the
             shard's own directory).
         memory: The budget that sizes the on-disk partitions.
+        on_error: A row that cannot be read (lists of different lengths, invalid JSON, ...):
+            record it with status ``error`` and go on, or stop with an error naming file and row.
         progress: As in :func:`mmdedup.pipeline.run`.
 
     >>> import tempfile
@@ -1153,6 +1171,7 @@ def run(
         os.fspath(images) if images else None,
         os.fspath(image_root) if image_root else None,
         memory,
+        on_error,
     )
     manifest = work.root / "manifest-interleaved.json"
     if manifest.exists():
