@@ -14,6 +14,7 @@ pub mod minhash;
 pub mod parallel;
 pub mod simhash;
 pub mod text;
+pub mod tokenize;
 
 #[cfg(feature = "python")]
 mod py;

@@ -6,6 +6,7 @@ mod cluster;
 mod doc;
 mod image;
 mod text;
+mod tokenize;
 
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
@@ -59,5 +60,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cluster::register(m)?;
     image::register(m)?;
     doc::register(m)?;
+    tokenize::register(m)?;
     Ok(())
 }
