@@ -27,6 +27,7 @@ from .text import (
     simhash,
     tokenize,
 )
+from .tokens import Template, Tokenizer, count_documents, load_tokenizer, render
 
 del _polars_ext
 
@@ -35,9 +36,12 @@ __all__ = [
     "InputError",
     "MmdedupError",
     "ParameterError",
+    "Template",
+    "Tokenizer",
     "__version__",
     "choose_keep",
     "compute_signatures",
+    "count_documents",
     "datasketch_permutations",
     "dedup",
     "detect_format",
@@ -47,6 +51,7 @@ __all__ = [
     "hamming_clusters",
     "image_hash",
     "image_hashes",
+    "load_tokenizer",
     "lsh_params",
     "minhash",
     "minhash_sets",
@@ -54,6 +59,7 @@ __all__ = [
     "normalize",
     "parse_markdown",
     "read_documents",
+    "render",
     "set_num_threads",
     "shingles",
     "simhash",

@@ -593,6 +593,9 @@ def _register() -> None:
     from .convert_cli import convert
 
     main.add_command(convert)
+    from .tokenize_cli import tokenize
+
+    main.add_command(tokenize)
 
 
 _register()
