@@ -1,7 +1,7 @@
 //! Hugging Face `tokenizer.json` files, run by the `tokenizers` crate itself so that every
 //! model, normalizer, pre-tokenizer and post-processor behaves exactly as in the Python library.
 
-use tokenizers::Tokenizer;
+use tokenizers::{Model, OffsetReferential, OffsetType, PostProcessor, PreTokenizer, Tokenizer};
 
 use crate::{Error, Result};
 
@@ -34,12 +34,30 @@ impl HfTokenizer {
     }
 
     /// The number of tokens of `text` (what `len(tokenizer.encode(text).ids)` gives).
+    ///
+    /// The library's own pipeline (added tokens, normalizer, pre-tokenizer, model) without
+    /// building an `Encoding`, which costs about as much again in allocations; the
+    /// post-processor only adds its fixed number of tokens, since truncation is off.
     pub fn count(&self, text: &str, add_special_tokens: bool) -> Result<usize> {
-        let enc = self
-            .inner
-            .encode_fast(text, add_special_tokens)
-            .map_err(|e| Error::Input(e.to_string()))?;
-        Ok(enc.len())
+        let t = &self.inner;
+        let err = |e: tokenizers::Error| Error::Input(e.to_string());
+        let mut pre = t
+            .get_added_vocabulary()
+            .extract_and_normalize(t.get_normalizer(), text);
+        if let Some(p) = t.get_pre_tokenizer() {
+            p.pre_tokenize(&mut pre).map_err(err)?;
+        }
+        let model = t.get_model();
+        pre.tokenize(|s| model.tokenize(s.get())).map_err(err)?;
+        let mut n: usize = pre
+            .get_splits(OffsetReferential::Normalized, OffsetType::None)
+            .iter()
+            .map(|(_, _, tokens)| tokens.as_ref().map_or(0, Vec::len))
+            .sum();
+        if add_special_tokens {
+            n += t.get_post_processor().map_or(0, |p| p.added_tokens(false));
+        }
+        Ok(n)
     }
 
     /// Encodes `text`, calling `emit(id, start)` per token with the byte offset it starts at;
