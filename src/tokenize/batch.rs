@@ -13,6 +13,12 @@ fn at_row<T>(row: usize, r: Result<T>) -> Result<T> {
     })
 }
 
+/// How much work `texts` are for [`crate::parallel::install`]: tokenizing costs by the byte,
+/// so a few long documents are worth spreading over threads too (a kilobyte counts as a text).
+fn work(texts: &[Option<&str>]) -> usize {
+    texts.len() + texts.iter().flatten().map(|t| t.len() >> 10).sum::<usize>()
+}
+
 fn to_u32(row: usize, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Row {
         row,
@@ -26,7 +32,7 @@ pub fn count(
     texts: &[Option<&str>],
     add_special_tokens: bool,
 ) -> Result<Vec<u32>> {
-    crate::parallel::install(texts.len(), || {
+    crate::parallel::install(work(texts), || {
         texts
             .par_iter()
             .enumerate()
@@ -44,7 +50,7 @@ pub fn encode(
     texts: &[Option<&str>],
     add_special_tokens: bool,
 ) -> Result<Vec<Option<Vec<u32>>>> {
-    crate::parallel::install(texts.len(), || {
+    crate::parallel::install(work(texts), || {
         texts
             .par_iter()
             .enumerate()
@@ -87,7 +93,7 @@ pub fn count_segments(
             "needs one more entry than texts, ending at the number of bounds",
         ));
     }
-    let per_doc: Vec<(u32, Vec<u32>, Vec<u32>)> = crate::parallel::install(texts.len(), || {
+    let per_doc: Vec<(u32, Vec<u32>, Vec<u32>)> = crate::parallel::install(work(texts), || {
         texts
             .par_iter()
             .enumerate()

@@ -6,6 +6,9 @@
 //! the adjacent pair whose concatenation has the lowest rank (the leftmost on ties) until no
 //! adjacent pair has a rank. The rank of a token is its id.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use ahash::AHashMap;
 use base64::Engine;
 use fancy_regex::Regex;
@@ -82,8 +85,25 @@ fn clip(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
+/// Pieces kept per thread and encoder before the cache starts over.
+const CACHE_PIECES: usize = 1 << 16;
+
+/// The merged tokens of a piece: (id, byte offset in the piece).
+type Merged = Box<[(u32, u32)]>;
+type PieceCache = AHashMap<Box<[u8]>, Merged>;
+
+thread_local! {
+    // Pieces that needed merging, per encoder (by `RankBpe::id`) and worker thread: the same
+    // words come back throughout a corpus, and a lookup costs less than the merge.
+    static MERGED: RefCell<AHashMap<u64, PieceCache>> =
+        RefCell::new(AHashMap::new());
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// A tiktoken-style encoder.
 pub struct RankBpe {
+    id: u64,
     ranks: AHashMap<Vec<u8>, u32>,
     pattern: Regex,
     /// Special tokens, matched in the text before splitting (longest first), with their ids.
@@ -120,6 +140,7 @@ impl RankBpe {
             Some((re, special_tokens.into_iter().collect()))
         };
         Ok(RankBpe {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ranks,
             pattern,
             specials,
@@ -163,10 +184,33 @@ impl RankBpe {
             emit(id, at);
             return;
         }
-        let bounds = byte_pair_merge(&self.ranks, piece);
-        for w in bounds.windows(2) {
-            emit(self.ranks[&piece[w[0]..w[1]]], at + w[0]);
-        }
+        MERGED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= 4 && !cache.contains_key(&self.id) {
+                cache.clear(); // encoders dropped long ago keep no memory
+            }
+            let mine = cache.entry(self.id).or_default();
+            if let Some(tokens) = mine.get(piece) {
+                for &(id, off) in tokens.iter() {
+                    emit(id, at + off as usize);
+                }
+                return;
+            }
+            let bounds = byte_pair_merge(&self.ranks, piece);
+            let tokens: Merged = bounds
+                .windows(2)
+                .map(|w| (self.ranks[&piece[w[0]..w[1]]], w[0] as u32))
+                .collect();
+            for &(id, off) in tokens.iter() {
+                emit(id, at + off as usize);
+            }
+            if mine.len() >= CACHE_PIECES {
+                mine.clear();
+            }
+            if piece.len() <= u32::MAX as usize {
+                mine.insert(piece.into(), tokens);
+            }
+        })
     }
 }
 
