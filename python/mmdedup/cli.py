@@ -157,7 +157,18 @@ def main() -> None:
     "--memory",
     default="4GB",
     show_default=True,
-    help="Memory budget: the candidate stage is split into on-disk partitions that each fit.",
+    help="Memory budget: the candidate stage is split into on-disk partitions that each fit, "
+    "and it decides where connected components run (--components auto).",
+)
+@click.option(
+    "--components",
+    type=click.Choice(["auto", "local", "distributed"]),
+    default="auto",
+    show_default=True,
+    help="Connected components of the duplicate pairs: union-find on one node (local, 4 bytes "
+    "per document), or large-star/small-star rounds over edge files partitioned by document, "
+    "as tasks of the engine (distributed); auto picks distributed when union-find would not "
+    "fit --memory. The results are the same.",
 )
 @click.option(
     "--work-dir",
@@ -291,6 +302,7 @@ def dedup(
     overwrite: bool,
     resume: bool,
     memory: str,
+    components: str,
     work_dir: Path | None,
     engine: str,
     address: str | None,
@@ -408,6 +420,7 @@ def dedup(
             overwrite=overwrite,
             resume=resume,
             memory=memory,
+            components=components,
             work_dir=work_dir,
             engine=engine,
             address=address,
@@ -536,6 +549,7 @@ def run_dedup(
     overwrite: bool = False,
     resume: bool = False,
     memory: str = "4GB",
+    components: str = "auto",
     work_dir: Path | None = None,
     engine: str = "local",
     address: str | None = None,
@@ -573,6 +587,7 @@ def run_dedup(
             keep_rule=keep_rule,
             on_error=on_error,
             memory=pipeline.parse_size(memory),
+            components=components,
             work_dir=work_dir,
             resume=resume,
             overwrite=overwrite,

@@ -23,11 +23,13 @@ Union-find holds 4 bytes per document.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import _core
+from .components import Graph, MapUnits, local_bytes, partitions_for
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
 from .io import Shard, atomic_write, discover, read_columns, shard_rows, write_filtered, write_table
@@ -48,7 +51,8 @@ __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
 
 STATUSES = ("unique", "kept", "duplicate", "empty", "error")
 _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
-_VERSION = 1
+_VERSION = 2
+COMPONENTS = ("auto", "local", "distributed")
 
 
 def parse_size(text: str) -> int:
@@ -119,6 +123,8 @@ class Plan:
     inputs: list[str] = field(default_factory=list)
     index: str | None = None
     index_rows: int = 0
+    memory: int = 4 * 2**30
+    components: str = "auto"
 
     def shard(self, i: int) -> Shard:
         s = self.shards[i]
@@ -168,7 +174,12 @@ def make_plan(
     on_error: str,
     memory: int,
     index: Path | None = None,
+    components: str = "auto",
 ) -> Plan:
+    if components not in COMPONENTS:
+        raise ParameterError(
+            f"components must be one of {', '.join(COMPONENTS)}, got {components!r}"
+        )
     shards = discover(list(inputs))
     index_root, index_rows = None, 0
     if index is not None:
@@ -217,6 +228,8 @@ def make_plan(
     )
     plan.index = str(index_root) if index_root else None
     plan.index_rows = index_rows
+    plan.memory = memory
+    plan.components = components
     return plan
 
 
@@ -443,44 +456,76 @@ def _verify(
 # -- stage 4: clusters -----------------------------------------------------------------------
 
 
+def stage_simhash(work: WorkDir, plan: Plan) -> None:
+    """SimHash pairs within the Hamming distance, searched in one piece (8 bytes per document)."""
+    if work.done("search"):
+        return
+    cfg = _dedup_config(plan)
+    fps = np.asarray(work.load("signatures.npy", mmap=True))
+    skip = _concat_parts(work, plan, "empty")
+    skip[list(_load_errors(work, plan))] = True
+    equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
+    del fps, skip
+    edges = np.concatenate([equal, near])
+    with atomic_write(work.path("edges/simhash.json")) as f:
+        f.write(json.dumps({"candidates": len(edges)}).encode())
+    work.save("edges/simhash.npy", edges)
+    work.mark("search")
+
+
+def _edge_files(work: WorkDir, plan: Plan) -> list[Path]:
+    if _dedup_config(plan).method == "simhash":
+        return [work.root / "edges" / "simhash.npy"]
+    return [work.root / "edges" / f"{p:05d}.npy" for p in range(plan.partitions)]
+
+
+def components_plan(work: WorkDir, plan: Plan) -> tuple[str, int]:
+    """``("local", 1)`` or ``("distributed", partitions)``: union-find on one node unless
+    ``--components distributed`` or its estimate for the documents and edges exceeds the memory
+    budget."""
+    if plan.components == "local":
+        return "local", 1
+    edges = sum(int(np.load(f, mmap_mode="r").shape[0]) for f in _edge_files(work, plan))
+    fits = local_bytes(plan.rows, edges) <= plan.memory
+    if plan.components == "auto" and fits:
+        return "local", 1
+    return "distributed", partitions_for(plan.rows, edges, plan.memory)
+
+
+def _candidate_count(work: WorkDir, plan: Plan) -> int:
+    return sum(
+        json.loads(f.with_suffix(".json").read_text())["candidates"]
+        for f in _edge_files(work, plan)
+    )
+
+
 def stage_clusters(work: WorkDir, plan: Plan) -> None:
+    """Connected components of all edges on one node (union-find), and the kept members."""
     if work.done("clusters"):
         return
     cfg = _dedup_config(plan)
     n = plan.rows
-    tags = [f"{i:06d}" for i in range(len(plan.shards))]
-    empty_parts = [work.load(f"empty/{t}.npy") for t in (["index"] if plan.index else []) + tags]
-    empty = np.concatenate(empty_parts) if empty_parts else np.zeros(0, np.bool_)
+    empty = _concat_parts(work, plan, "empty")
     errors = _load_errors(work, plan)
-    if cfg.method == "simhash":
-        fps = np.asarray(work.load("signatures.npy", mmap=True))
-        skip = empty.copy()
-        skip[list(errors)] = True
-        equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
-        edges = np.concatenate([equal, near])
-        candidates = len(edges)
-    else:
-        candidates = sum(
-            json.loads((work.root / "edges" / f"{p:05d}.json").read_text())["candidates"]
-            for p in range(plan.partitions)
-        )
-        files = [work.load(f"edges/{p:05d}.npy") for p in range(plan.partitions)]
-        edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
+    files = [work.load(str(f.relative_to(work.root))) for f in _edge_files(work, plan)]
+    edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
+    del files
+    if cfg.method != "simhash":
         # A pair sharing bands whose keys fall in two partitions is found twice.
         edges = np.unique(edges, axis=0) if len(edges) else edges
         if cfg.method == "minhash" and cfg.verify == "jaccard":
             edges = _jaccard_filter(plan, cfg, edges)
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
+    accepted = len(edges)
+    del edges
     if errors:
         labels[list(errors)] = -1
     rule = parse_keep(plan.keep)
     key = None
     if rule[0] != "first":
-        # The index's documents were kept before: they stay, whatever the rule.
-        best = np.inf if rule[0] != "min" else -np.inf
-        keys = [work.load(f"keys/{t}.npy") for t in tags]
-        key = np.concatenate([np.full(plan.index_rows, best), *keys])
+        key = _concat_parts(work, plan, "keys")
     keep = choose_keep(labels, rule, key)
+    del key
     status = np.zeros(n, dtype=np.uint8)  # index into STATUSES
     status[empty] = 3
     status[(labels >= 0) & keep] = 1
@@ -489,11 +534,178 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     work.save("labels.npy", labels)
     work.save("keep.npy", keep)
     work.save("status.npy", status)
-    with atomic_write(work.path("pairs.json")) as f:
-        f.write(
-            json.dumps({"candidate_pairs": int(candidates), "accepted_pairs": len(edges)}).encode()
-        )
+    new = slice(plan.index_rows, None)
+    clusters = len(np.unique(labels[new][labels[new] >= 0]))
+    counts = _Counts()
+    counts.add(keep[new], status[new])
+    _save_counts(work, plan, counts, clusters, accepted, {"mode": "local"})
     work.mark("clusters")
+
+
+def stage_components(work: WorkDir, plan: Plan, partitions: int, each: MapUnits) -> None:
+    """Connected components by large-star/small-star rounds (see :mod:`mmdedup.components`):
+    every step's units go through ``each``; then the labels, kept members and statuses are
+    written in chunks of documents."""
+    if work.done("clusters"):
+        return
+    rule = parse_keep(plan.keep)
+    graph = Graph(work.root / "components", work, plan.rows, partitions)
+    sources = [functools.partial(_edges_for_components, plan, f) for f in _edge_files(work, plan)]
+    info = graph.run(
+        sources,
+        each,
+        key_of=None if rule[0] == "first" else functools.partial(_keys_of, work, plan),
+        best_min=rule[0] == "min",
+        first_new=plan.index_rows,
+    )
+    each("clusters", lambda _: _assemble(work, plan, graph, info), 1)
+
+
+def _edges_for_components(plan: Plan, path: Path) -> npt.NDArray[np.uint32]:
+    edges: npt.NDArray[np.uint32] = np.load(path, allow_pickle=False)
+    cfg = _dedup_config(plan)
+    if cfg.method == "minhash" and cfg.verify == "jaccard" and len(edges):
+        edges = _jaccard_filter(plan, cfg, np.unique(edges, axis=0))
+    return edges
+
+
+def _keys_of(work: WorkDir, plan: Plan, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """The keep rule's key of documents ``ids``; the index's documents win (they stay)."""
+    rule = parse_keep(plan.keep)
+    out = np.full(len(ids), np.inf if rule[0] != "min" else -np.inf)
+    starts = np.array([plan.offset(i) for i in range(len(plan.shards))], dtype=np.int64)
+    shard = np.searchsorted(starts, ids, side="right") - 1
+    for i in np.unique(shard[ids >= plan.index_rows]):
+        sel = shard == i
+        keys = work.load(f"keys/{i:06d}.npy", mmap=True)
+        out[sel] = keys[ids[sel] - starts[i]]
+        del keys
+    return out
+
+
+def _assemble(work: WorkDir, plan: Plan, graph: Graph, info: dict[str, Any]) -> None:
+    """Labels, kept members and statuses of all documents from the final stars, written a chunk
+    of documents at a time."""
+    if work.done("clusters"):
+        return
+    rule = parse_keep(plan.keep)
+    n, p = plan.rows, graph.p
+    errors = np.array(sorted(_load_errors(work, plan)), dtype=np.int64)
+    chunk = max(1, (1 << 20) // p) * p
+    counts = _Counts()
+    with (
+        _npy_out(work.path("labels.npy"), np.dtype(np.int64), n) as out_labels,
+        _npy_out(work.path("keep.npy"), np.dtype(np.bool_), n) as out_keep,
+        _npy_out(work.path("status.npy"), np.dtype(np.uint8), n) as out_status,
+    ):
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            labels = graph.labels(a, b)
+            err = errors[(errors >= a) & (errors < b)] - a
+            labels[err] = -1
+            if rule[0] == "first":
+                keep = (labels < 0) | (labels == np.arange(a, b))
+            else:
+                keep = labels < 0
+                keep[graph.kept_best(a, b).astype(np.int64) - a] = True
+            status = np.zeros(b - a, dtype=np.uint8)
+            status[_slice_parts(work, plan, "empty", a, b)] = 3
+            status[(labels >= 0) & keep] = 1
+            status[(labels >= 0) & ~keep] = 2
+            status[err] = 4
+            out_labels(labels)
+            out_keep(keep)
+            out_status(status)
+            new = slice(max(plan.index_rows - a, 0), None)
+            counts.add(keep[new], status[new])
+    mode = {"mode": "distributed", "partitions": graph.p, "rounds": info["rounds"]}
+    _save_counts(work, plan, counts, info["clusters"], info["edges"], mode)
+    work.mark("clusters")
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.kept = self.removed = 0
+        self.status = [0] * len(STATUSES)
+
+    def add(self, keep: npt.NDArray[np.bool_], status: npt.NDArray[np.uint8]) -> None:
+        k = int(np.count_nonzero(keep))
+        self.kept += k
+        self.removed += len(keep) - k
+        for i, c in enumerate(np.bincount(status, minlength=len(STATUSES))):
+            self.status[i] += int(c)
+
+
+def _save_counts(
+    work: WorkDir,
+    plan: Plan,
+    counts: _Counts,
+    clusters: int,
+    accepted: int,
+    mode: dict[str, Any],
+) -> None:
+    pairs = {"candidate_pairs": _candidate_count(work, plan), "accepted_pairs": int(accepted)}
+    out = {
+        "kept": counts.kept,
+        "removed": counts.removed,
+        "clusters": int(clusters),
+        "pairs": pairs,
+        "status": dict(zip(STATUSES, counts.status, strict=True)),
+        "components": mode,
+    }
+    with atomic_write(work.path("counts.json")) as f:
+        f.write(json.dumps(out).encode())
+
+
+def _part_files(work: WorkDir, plan: Plan, kind: str) -> list[tuple[int, Path | None]]:
+    """``(first row, file)`` of each part of a per-document array: the index's (``empty``
+    only; ``None`` for ``keys``, whose index part is the winning key) and each shard's."""
+    parts: list[tuple[int, Path | None]] = []
+    if plan.index is not None:
+        parts.append((0, work.root / kind / "index.npy" if kind == "empty" else None))
+    parts += [(plan.offset(i), work.root / kind / f"{i:06d}.npy") for i in range(len(plan.shards))]
+    return parts
+
+
+def _concat_parts(work: WorkDir, plan: Plan, kind: str) -> npt.NDArray[Any]:
+    return _slice_parts(work, plan, kind, 0, plan.rows)
+
+
+def _slice_parts(work: WorkDir, plan: Plan, kind: str, a: int, b: int) -> npt.NDArray[Any]:
+    """Rows ``a .. b`` of the per-document array ``kind`` (``empty`` or ``keys``)."""
+    if kind == "empty":
+        out: npt.NDArray[Any] = np.zeros(b - a, dtype=np.bool_)
+    else:
+        best = np.inf if parse_keep(plan.keep)[0] != "min" else -np.inf
+        out = np.full(b - a, best, dtype=np.float64)
+    parts = _part_files(work, plan, kind)
+    ends = [s for s, _ in parts[1:]] + [plan.rows]
+    for (start, path), end in zip(parts, ends, strict=True):
+        lo, hi = max(start, a), min(end, b)
+        if lo >= hi or path is None:
+            continue
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        out[lo - a : hi - a] = arr[lo - start : hi - start]
+        del arr
+    return out
+
+
+@contextmanager
+def _npy_out(path: Path, dtype: np.dtype[Any], length: int) -> Iterator[Callable[[Any], None]]:
+    """Writes a 1-D ``.npy`` of known length in pieces, atomically: yields ``write(piece)``."""
+    written = 0
+    with atomic_write(path) as f:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
+        np.lib.format.write_array_header_1_0(f, {**header, "shape": (length,)})
+
+        def write(arr: npt.NDArray[Any]) -> None:
+            nonlocal written
+            f.write(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+            written += len(arr)
+
+        yield write
+        if written != length:
+            raise AssertionError(f"{path}: wrote {written} of {length} rows")
 
 
 def _load_errors(work: WorkDir, plan: Plan) -> dict[int, str]:
@@ -591,6 +803,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     index: Path | None = None,
+    components: str = "auto",
     progress: Callable[[str, int], Any] | None = None,
     map_units: Callable[[str, Callable[[int], None], int], None] | None = None,
 ) -> dict[str, Any]:
@@ -601,6 +814,9 @@ def run(
             ``inputs`` that duplicate one of its documents are removed; its own are left alone.
             Its signatures are reused, not recomputed. The new work directory holds the index's
             documents and the new ones, so it serves as the index of the next run.
+        components: ``local`` (union-find on one node), ``distributed`` (large-star/small-star
+            rounds over partitioned edge files, each round's units through ``map_units``) or
+            ``auto``: distributed when union-find would not fit ``memory``. Same results.
         progress: Called as ``progress(stage, units)`` before each stage (for progress bars);
             returns a callable ticked once per unit, or None.
         map_units: Runs ``fn(unit)`` for ``unit in range(count)`` of a stage; the local engine
@@ -625,6 +841,7 @@ def run(
         on_error=on_error,
         memory=memory,
         index=index,
+        components=components,
     )
     if plan.index is not None and Path(plan.index).resolve() == work.root.resolve():
         raise InputError("the index is this run's own work directory; write to another -o")
@@ -646,7 +863,7 @@ def run(
     seconds: dict[str, float] = {}
     each = map_units or _map_local
 
-    def stage(name: str, count: int, fn: Callable[[int], None]) -> None:
+    def stage(name: str, count: int, fn: Callable[[int], None], key: str | None = None) -> None:
         t = time.perf_counter()
         tick = progress(name, count) if progress else None
 
@@ -656,16 +873,23 @@ def run(
                 tick(1)
 
         each(name, unit, count)
-        seconds[name] = round(time.perf_counter() - t, 3)
+        key = key or name
+        seconds[key] = round(seconds.get(key, 0.0) + time.perf_counter() - t, 3)
 
     create_signature_file(work, plan)
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
     stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i))
     cfg = _dedup_config(plan)
-    if cfg.method != "simhash":
+    if cfg.method == "simhash":
+        stage("search", 1, lambda _: stage_simhash(work, plan))
+    else:
         stage("candidates", plan.partitions, lambda p: stage_candidates(work, plan, p))
-    stage("clusters", 1, lambda _: stage_clusters(work, plan))
+    mode, parts = components_plan(work, plan)
+    if mode == "local":
+        stage("clusters", 1, lambda _: stage_clusters(work, plan))
+    else:
+        stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
     if out.is_local:
         out.local().mkdir(parents=True, exist_ok=True)
     stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
@@ -702,15 +926,11 @@ def _clear(root: Path) -> None:
 def _summary(
     work: WorkDir, plan: Plan, inputs: list[str], seconds: dict[str, float], total: float
 ) -> dict[str, Any]:
-    new = slice(plan.index_rows, None)
-    keep = work.load("keep.npy")[new]
-    labels = work.load("labels.npy", mmap=True)[new]
-    status = work.load("status.npy")[new]
+    counts = json.loads((work.root / "counts.json").read_text())
     shards = []
     for i, s in enumerate(plan.shards):
         kept = json.loads((work.root / "kept" / f"{i:06d}.json").read_text())["kept"]
         shards.append({"shard": s["name"], "documents": s["rows"], "kept": kept})
-    pairs = json.loads((work.root / "pairs.json").read_text())
     seconds["total"] = round(total, 3)
     return {
         "mmdedup_version": _core.__version__,
@@ -722,14 +942,15 @@ def _summary(
         "parameters": _dedup_config(plan).to_dict(),
         "counts": {
             "documents": plan.rows - plan.index_rows,
-            "kept": int(keep.sum()),
-            "removed": int((~keep).sum()),
-            "clusters": len(np.unique(labels[labels >= 0])),
-            **pairs,
+            "kept": counts["kept"],
+            "removed": counts["removed"],
+            "clusters": counts["clusters"],
+            **counts["pairs"],
         },
-        "status": {name: int((status == k).sum()) for k, name in enumerate(STATUSES)},
+        "status": counts["status"],
         "shards": shards,
         "partitions": plan.partitions,
+        "components": counts["components"],
         "index": {"path": plan.index, "documents": plan.index_rows} if plan.index else None,
         "seconds": seconds,
         "threads": _core.get_num_threads(),
