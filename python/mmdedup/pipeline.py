@@ -29,13 +29,14 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -44,7 +45,15 @@ from . import _core
 from .components import Graph, MapUnits, local_bytes, partitions_for
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
-from .io import Shard, atomic_write, discover, read_columns, shard_rows, write_filtered, write_table
+from .io import (
+    Shard,
+    atomic_write,
+    discover,
+    iter_columns,
+    shard_stats,
+    write_filtered,
+    write_table,
+)
 from .storage import Location
 
 __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
@@ -193,8 +202,10 @@ def make_plan(
             )
         index_rows = old.rows
     listed, offset = [], index_rows
+    rule = parse_keep(keep_rule)
+    columns = [c for c in (column, id_column, rule[1]) if c]
     for s in shards:
-        n = shard_rows(s)
+        n, size = shard_stats(s, columns)
         listed.append(
             {
                 "path": str(s.path),
@@ -203,6 +214,7 @@ def make_plan(
                 "gzipped": s.gzipped,
                 "rows": n,
                 "offset": offset,
+                "bytes": size,
             }
         )
         offset += n
@@ -237,8 +249,10 @@ def make_plan(
 
 
 def _text_column(
-    table: pa.Table, column: str, shard: Shard, on_error: str
+    table: pa.Table, column: str, shard: Shard, on_error: str, start: int = 0
 ) -> tuple[pa.ChunkedArray, dict[int, str]]:
+    """The text column as strings, and the rows (of ``table``) that are not valid UTF-8; an error
+    names the row of the shard (``start`` is the table's first row there)."""
     texts = table[column]
     t = texts.type
     errors: dict[int, str] = {}
@@ -256,7 +270,7 @@ def _text_column(
             raise InputError(
                 f"column {column!r} is not valid UTF-8 (use --on-error keep to keep such rows)",
                 path=str(shard.path),
-                row=int(bad[0]),
+                row=start + int(bad[0]),
             )
         if len(bad):
             mask = np.zeros(len(texts), dtype=np.bool_)
@@ -311,42 +325,95 @@ def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
     return np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
 
 
+def _piece_rows(plan: Plan, i: int) -> int:
+    """Rows of shard ``i`` read at a time: a quarter of the budget holds the piece's columns
+    (decoded, counted three times for copies), its signatures and its band keys; at least 1024
+    rows."""
+    cfg = _dedup_config(plan)
+    s = plan.shards[i]
+    text = -(-int(s.get("bytes", 0)) // max(int(s["rows"]), 1))
+    sig = {"minhash": 4 * cfg.num_perm, "simhash": 8, "exact": 16}[cfg.method]
+    bands = cfg.band_geometry()[0] if cfg.method == "minhash" else 1
+    per_row = 3 * text + 2 * sig + 36 * bands + 64
+    return int(max(1024, min(max(int(s["rows"]), 1), plan.memory // 4 // per_row)))
+
+
 def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
-    """Signatures of shard ``i`` and its rows in each partition."""
+    """Signatures of shard ``i`` and its rows in each partition, a piece of the shard at a
+    time (see :func:`_piece_rows`)."""
     unit = f"signatures-{i:06d}"
     if work.done(unit):
         return
     cfg, shard, rule = _dedup_config(plan), plan.shard(i), parse_keep(plan.keep)
     columns = [plan.column] + [c for c in (plan.id_column, rule[1]) if c and c != plan.column]
-    table = read_columns(shard, columns)
-    if table.num_rows != plan.shards[i]["rows"]:
-        raise InputError(
-            "changed since the run was planned; start again without --resume", path=str(shard.path)
+    off, rows, tag = plan.offset(i), int(plan.shards[i]["rows"]), f"{i:06d}"
+    changed = InputError(
+        "changed since the run was planned; start again without --resume", path=str(shard.path)
+    )
+    errors: dict[int, str] = {}
+    ids: list[Path] = []
+    start = 0
+    with ExitStack() as stack:
+        out_empty = stack.enter_context(
+            _npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
         )
-    texts, errors = _text_column(table, plan.column, shard, plan.on_error)
-    sigs = compute_signatures(texts, cfg)
-    off, n = plan.offset(i), table.num_rows
-    mm = _signature_file(work)
-    mm[off : off + n] = sigs.data
-    mm.flush()
-    del mm
-    tag = f"{i:06d}"
-    work.save(f"empty/{tag}.npy", sigs.empty)
-    key = _sort_key(rule, table, texts, shard)
-    if key is not None:
-        work.save(f"keys/{tag}.npy", key)
+        out_key = None
+        if rule[0] != "first":
+            out_key = stack.enter_context(
+                _npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
+            )
+        for piece, table in enumerate(iter_columns(shard, columns, _piece_rows(plan, i))):
+            n = table.num_rows
+            if start + n > rows:
+                raise changed
+            texts, errs = _text_column(table, plan.column, shard, plan.on_error, start)
+            sigs = compute_signatures(texts, cfg)
+            # A fresh mapping per piece: its pages leave the process with it.
+            mm = _signature_file(work)
+            mm[off + start : off + start + n] = sigs.data
+            mm.flush()
+            del mm
+            out_empty(sigs.empty)
+            key = _sort_key(rule, table, texts, shard)
+            if out_key is not None and key is not None:
+                out_key(key)
+            if plan.id_column:
+                ids.append(work.path(f"ids/{tag}-{piece:05d}.parquet"))
+                write_table(pa.table({plan.id_column: table[plan.id_column]}), ids[-1])
+            del table, texts, key
+            skip = sigs.empty.copy()
+            skip[list(errs)] = True
+            errors.update({start + k: v for k, v in errs.items()})
+            _write_partitions(work, plan, cfg, sigs.data, skip, off + start, f"{tag}-{piece:05d}")
+            start += n
+        if start != rows:
+            raise changed
     if plan.id_column:
-        write_table(
-            pa.table({plan.id_column: table[plan.id_column]}), work.path(f"ids/{tag}.parquet")
-        )
+        _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
     if errors:
         with atomic_write(work.path(f"errors/{tag}.json")) as f:
             f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
-    skip = sigs.empty.copy()
-    if errors:
-        skip[list(errors)] = True
-    _write_partitions(work, plan, cfg, sigs.data, skip, off, tag)
     work.mark(unit)
+
+
+def _join_ids(pieces: list[Path], column: str, target: Path) -> None:
+    """One id file from the pieces' files, one piece in memory at a time. JSON Lines pieces
+    each have the types of their own values; the file gets the type all of them fit (as
+    reading the whole shard at once infers)."""
+    types = [pq.read_schema(p).field(column).type for p in pieces]
+    unified = types[0]
+    if any(t != unified for t in types):
+        frame = pl.concat(
+            [cast(pl.DataFrame, pl.from_arrow(pa.table({column: pa.nulls(0, t)}))) for t in types],
+            how="vertical_relaxed",
+        )
+        unified = frame.to_arrow(compat_level=pl.CompatLevel.oldest()).schema.field(column).type
+    schema = pa.schema([pa.field(column, unified)])
+    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+        for p in pieces:
+            writer.write_table(pq.ParquetFile(p).read().cast(schema))
+    for p in pieces:
+        p.unlink()
 
 
 def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
@@ -728,11 +795,15 @@ def _jaccard_filter(
     for i in range(len(plan.shards)):
         off, n = plan.offset(i), plan.shards[i]["rows"]
         local = involved[(involved >= off) & (involved < off + n)] - off
-        if len(local):
-            col, _ = _text_column(
-                read_columns(plan.shard(i), [plan.column]), plan.column, plan.shard(i), "keep"
-            )
-            texts.append(col.take(pa.array(local)).combine_chunks().cast(pa.large_string()))
+        if len(local) == 0:
+            continue
+        start = 0
+        for table in iter_columns(plan.shard(i), [plan.column], _piece_rows(plan, i)):
+            rows = local[(local >= start) & (local < start + table.num_rows)] - start
+            start += table.num_rows
+            if len(rows):
+                col, _ = _text_column(table, plan.column, plan.shard(i), "keep")
+                texts.append(col.take(pa.array(rows)).combine_chunks().cast(pa.large_string()))
     remapped = np.searchsorted(involved, edges).astype(np.uint32)
     sim = _core.jaccard(
         pa.chunked_array(texts, pa.large_string()),
@@ -747,35 +818,67 @@ def _jaccard_filter(
 # -- stage 5: write --------------------------------------------------------------------------
 
 
+# Rows per row group of the per-shard parts of ``clusters.parquet``: pyarrow's default, which
+# ``clusters.parquet`` has always had.
+_PART_ROWS = 1024 * 1024
+
+
 def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
+    """The filtered shard ``i`` and its part of ``clusters.parquet``, a piece at a time: a row
+    group or a block of lines of the shard, then ``_PART_ROWS`` rows of the part."""
     unit = f"write-{i:06d}"
     if work.done(unit):
         return
     off, n, shard = plan.offset(i), plan.shards[i]["rows"], plan.shard(i)
-    keep = work.load("keep.npy", mmap=True)[off : off + n]
-    labels = work.load("labels.npy", mmap=True)[off : off + n]
-    status = work.load("status.npy", mmap=True)[off : off + n]
-    kept = write_filtered(shard, np.asarray(keep), outdir)
+    kept = write_filtered(
+        shard, work.load("keep.npy", mmap=True)[off : off + n], outdir, rows=_piece_rows(plan, i)
+    )
     errors = _load_errors(work, plan)
-    cols: dict[str, Any] = {
-        "shard": pa.array([shard.name] * n, pa.string()).dictionary_encode(),
-        "row": pa.array(np.arange(n), pa.int64()),
-    }
-    if plan.id_column:
-        cols[plan.id_column] = pq.read_table(work.root / "ids" / f"{i:06d}.parquet")[plan.id_column]
-    cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
-    cols["keep"] = pa.array(np.asarray(keep))
-    cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
-    err = [errors.get(off + r) for r in range(n)] if errors else None
-    cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(n, pa.string())
-    write_table(pa.table(cols), work.path(f"clusters/{i:06d}.parquet"))
+    ids = (
+        pq.ParquetFile(work.root / "ids" / f"{i:06d}.parquet").iter_batches(_PART_ROWS)
+        if plan.id_column
+        else None
+    )
+    with atomic_write(work.path(f"clusters/{i:06d}.parquet")) as f:
+        writer = None
+        for a in range(0, max(n, 1), _PART_ROWS):
+            b = min(a + _PART_ROWS, n)
+            keep = np.asarray(work.load("keep.npy", mmap=True)[off + a : off + b])
+            labels = np.asarray(work.load("labels.npy", mmap=True)[off + a : off + b])
+            status = np.asarray(work.load("status.npy", mmap=True)[off + a : off + b])
+            cols: dict[str, Any] = {
+                "shard": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(b - a, np.int32)), pa.array([shard.name], pa.string())
+                ),
+                "row": pa.array(np.arange(a, b), pa.int64()),
+            }
+            if plan.id_column:
+                assert ids is not None
+                cols[plan.id_column] = next(ids, None) if b > a else None
+                if cols[plan.id_column] is None:  # an empty shard
+                    schema = pq.read_schema(work.root / "ids" / f"{i:06d}.parquet")
+                    cols[plan.id_column] = schema.empty_table()[plan.id_column]
+                else:
+                    cols[plan.id_column] = cols[plan.id_column].column(0)
+            cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
+            cols["keep"] = pa.array(keep)
+            cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
+            err = [errors.get(off + r) for r in range(a, b)] if errors else None
+            cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(b - a, pa.string())
+            table = pa.table(cols)
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema)
+            writer.write_table(table)
+        assert writer is not None
+        writer.close()
     with atomic_write(work.path(f"kept/{i:06d}.json")) as f:
         f.write(json.dumps({"kept": kept}).encode())
     work.mark(unit)
 
 
 def _merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
-    """Concatenates the per-shard parts into ``clusters.parquet``, one part in memory at a time."""
+    """Concatenates the per-shard parts into ``clusters.parquet``, one row group in memory at a
+    time."""
     parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
     if not parts:
         write_table(
@@ -786,7 +889,14 @@ def _merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
     schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
     with target.write() as f, pq.ParquetWriter(f, schema) as writer:
         for p in parts:
-            writer.write_table(pq.read_table(p).cast(schema))
+            part = pq.ParquetFile(p)
+            if part.num_row_groups == 0:
+                writer.write_table(part.schema_arrow.empty_table().cast(schema))
+            for g in range(part.num_row_groups):
+                # Batches as ``pq.read_table`` cuts them, so the output stays byte for byte.
+                batches = part.iter_batches(batch_size=131_072, row_groups=[g])
+                table = pa.Table.from_batches(list(batches), schema=part.schema_arrow)
+                writer.write_table(table.cast(schema))
 
 
 def run(
