@@ -43,8 +43,8 @@ def graphs(draw: st.DrawFn) -> tuple[int, np.ndarray]:
     return n, np.ascontiguousarray(edges[order] if len(edges) else edges)
 
 
-@settings(max_examples=60, deadline=None)
-@given(graphs(), st.integers(1, 9))
+@settings(max_examples=40, deadline=None)
+@given(graphs(), st.integers(1, 7))
 def test_equals_union_find(
     tmp_path_factory: pytest.TempPathFactory, g: tuple[int, np.ndarray], p: int
 ) -> None:
@@ -88,21 +88,23 @@ def test_equals_union_find_as_ray_tasks(tmp_path: Path) -> None:
 
 # -- end to end ------------------------------------------------------------------------------
 
+# Budgets small enough for several partitions of the few edges of the test corpus.
 CONFIGS = [
-    ("minhash", "first", "signature"),
-    ("minhash", "longest", "jaccard"),
-    ("exact", "first", "signature"),
-    ("simhash", "first", "signature"),
+    ("minhash", "first", "signature", "8KB"),
+    ("minhash", "longest", "jaccard", "16KB"),
+    ("exact", "first", "signature", "2KB"),
+    ("simhash", "first", "signature", "2KB"),
 ]
 
 
-@pytest.mark.parametrize(("method", "keep", "verify"), CONFIGS)
+@pytest.mark.parametrize(("method", "keep", "verify", "memory"), CONFIGS)
 def test_distributed_equals_local(
     corpus: Path,  # noqa: F811
     tmp_path: Path,
     method: str,
     keep: str,
     verify: str,
+    memory: str,
 ) -> None:
     cfg = mmdedup.DedupConfig(method=method, threshold=0.7, verify=verify)  # type: ignore[arg-type]
     a, b = (
@@ -112,7 +114,7 @@ def test_distributed_equals_local(
             config=cfg,
             id_column="id",
             keep_rule=keep,
-            memory="2KB",
+            memory=memory,
             components=mode,
         )
         for mode in ("local", "distributed")
@@ -192,9 +194,7 @@ def test_ray_engine_distributed_equals_local_engine(
     assert local["counts"] == dist["counts"]
 
 
-@pytest.mark.parametrize(
-    "unit", ["cc-scatter-00003", "cc-large-000-00001", "cc-small-000-00002", "cc-final-00000"]
-)
+@pytest.mark.parametrize("unit", ["cc-large-000-00001", "cc-small-000-00002", "cc-final-00000"])
 def test_kill_in_a_round_and_resume_is_byte_identical(
     corpus: Path,  # noqa: F811
     tmp_path: Path,

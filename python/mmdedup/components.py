@@ -7,9 +7,9 @@ large-star/small-star algorithm of Kiveris et al., "Connected Components in MapR
 Beyond" (SoCC 2014), run over files in the work directory:
 
 * Nodes are split into ``P`` partitions by ``node % P``. Every step reads, for its partition,
-  the pairs ``(u, v)`` keyed by ``u`` in that partition, and writes the pairs of the next step,
-  routed by their key, into one file per unit (offsets to each destination first, then the
-  pairs as ``u << 32 | v``), so one unit of the next step reads one slice of each file.
+  the pairs ``(u, v)`` keyed by ``u`` in that partition, and writes the pairs of the next step
+  into files of its own, sorted by destination partition (offsets to each partition first,
+  then the pairs as 64-bit keys), so one unit of the next step reads one slice of each file.
 * **Large-star** on ``u`` (all neighbours of ``u``): with ``m`` the smallest of ``u`` and its
   neighbours, links every neighbour ``v > u`` to ``m``.
 * **Small-star** on ``u`` (its smaller neighbours only): links each of them, and ``u``, to the
@@ -21,9 +21,10 @@ Beyond" (SoCC 2014), run over files in the work directory:
 
 Each unit writes its files atomically and is then marked done (see
 :class:`mmdedup.pipeline.WorkDir`), so an interrupted run resumes at the first unfinished unit
-and gives byte-identical labels. Each unit holds one partition of pairs (sorted with a copy),
-and the labels of its ``n / P`` nodes. The pairs of one star live in its centre's partition, so
-a cluster of ``s`` documents puts about ``2 s`` pairs into one unit at the end.
+and gives byte-identical labels. A unit holds its partition's pairs a few times over (about
+25-40 bytes per pair at its peak, measured) and, at the end, the labels of its ``n / P`` nodes.
+The pairs of one star live in its centre's partition, so a cluster of ``s`` documents puts
+``s`` pairs into one unit in the last rounds.
 """
 
 from __future__ import annotations
@@ -48,17 +49,18 @@ __all__ = [
     "partitions_for",
 ]
 
+U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
-_LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 
 # What the one-node stage holds, measured (benches/README.md): the concatenated and deduplicated
 # edges and union-find's copy of them; union-find, its labels and the kept/status arrays.
 BYTES_PER_EDGE_LOCAL = 40
 BYTES_PER_NODE_LOCAL = 48
-# A distributed unit holds its partition's pairs (8 bytes each, both directions of an edge) about
-# six times over while sorting and grouping, and 8 bytes of labels per node of its partition.
+# A distributed unit holds its partition's pairs (8 bytes each, both directions of an edge) up to
+# five times over while sorting and grouping (48 leaves room for the allocator), and 8 bytes of
+# labels per node of its partition.
 _BYTES_PER_PAIR = 48
 _BYTES_PER_NODE = 16
 _MAX_PARTITIONS = 65_536
@@ -88,10 +90,6 @@ MapUnits = Callable[[str, Callable[[int], None], int], None]
 KeyOf = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]
 
 
-def _pack(hi: npt.NDArray[Any], lo: npt.NDArray[Any]) -> U64:
-    return (hi.astype(np.uint64) << _SHIFT) | lo.astype(np.uint64)
-
-
 def _save(path: Path, arr: npt.NDArray[Any]) -> None:
     with atomic_write(path) as f:
         np.save(f, arr, allow_pickle=False)
@@ -109,6 +107,11 @@ class Graph:
 
     def __init__(self, root: Path, marks: Marks, nodes: int, partitions: int) -> None:
         self.root, self.marks, self.n, self.p = root, marks, nodes, partitions
+        # Node u is stored as (u % P) * M + u // P: sorting the stored pairs groups them by
+        # partition, and within a partition orders them by node.
+        self.m = max(-(-nodes // partitions), 1)
+        if partitions * self.m > 2**32:
+            raise ValueError(f"{nodes} nodes do not fit 32 bits in {partitions} partitions")
 
     # -- files -------------------------------------------------------------------------------
 
@@ -117,32 +120,50 @@ class Graph:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def _route(self, step: str, unit: int, key: U64) -> None:
-        """Writes pairs into ``step`` as unit ``unit``'s file, grouped by the partition of their
-        key node (the high 32 bits)."""
-        # uint16 partition numbers: numpy's stable argsort is then a radix sort.
-        dest = ((key >> _SHIFT) % np.uint64(self.p)).astype(
-            np.uint16 if self.p <= 2**16 else np.int64
-        )
-        order = np.argsort(dest, kind="stable")
-        bounds = np.searchsorted(dest[order], np.arange(self.p + 1)).astype(np.uint64)
-        out = np.empty(self.p + 1 + len(key), dtype=np.uint64)
-        out[: self.p + 1] = bounds
-        np.take(key, order, out=out[self.p + 1 :])
-        del order, dest
-        _save(self._step(step) / f"{unit:05d}.npy", out)
+    def _route(self, step: str, name: str, hi: U32, lo: U32) -> None:
+        """Writes the pairs ``(hi, lo)`` into ``step`` as file ``name``: the offset of each
+        partition's pairs (by ``hi``), then the pairs, sorted."""
+        key = hi.astype(np.uint64)
+        part = key % np.uint64(self.p)
+        key //= np.uint64(self.p)
+        part *= np.uint64(self.m)
+        key += part
+        del part
+        key <<= _SHIFT
+        key |= lo
+        key.sort()
+        starts = np.arange(self.p, dtype=np.uint64) * np.uint64(self.m) << _SHIFT
+        bounds = np.append(np.searchsorted(key, starts), len(key)).astype(np.uint64)
+        with atomic_write(self._step(step) / f"{name}.npy") as f:
+            header = {"descr": "<u8", "fortran_order": False, "shape": (self.p + 1 + len(key),)}
+            np.lib.format.write_array_header_1_0(f, header)
+            f.write(bounds.tobytes())
+            key.tofile(f)
 
-    def _read(self, step: str, q: int) -> U64:
-        """Partition ``q`` of ``step``: its slice of every unit's file, deduplicated and sorted."""
-        pieces = []
-        for f in sorted(self._step(step).glob("*.npy")):
+    def _read(self, step: str, q: int) -> tuple[U32, U32]:
+        """Partition ``q`` of ``step``, its slice of every unit's files: the distinct pairs
+        ``(u, v)``, sorted."""
+        files = sorted(self._step(step).glob("*.npy"))
+        spans = []
+        for f in files:
             mm = np.load(f, mmap_mode="r", allow_pickle=False)
-            a, b = int(mm[q]), int(mm[q + 1])
-            pieces.append(np.array(mm[self.p + 1 + a : self.p + 1 + b]))
+            spans.append((int(mm[q]), int(mm[q + 1])))
             del mm
-        key = np.concatenate(pieces) if pieces else np.zeros(0, np.uint64)
-        del pieces
-        return _sorted_unique(key)
+        key = np.empty(sum(b - a for a, b in spans), dtype=np.uint64)
+        at = 0
+        for f, (a, b) in zip(files, spans, strict=True):
+            mm = np.load(f, mmap_mode="r", allow_pickle=False)
+            key[at : at + b - a] = mm[self.p + 1 + a : self.p + 1 + b]
+            at += b - a
+            del mm
+        key = _sorted_unique(key)
+        u = (key >> _SHIFT).astype(np.uint32)
+        v = key.astype(np.uint32)  # the low 32 bits
+        del key
+        u -= np.uint32(q * self.m)
+        u *= np.uint32(self.p)
+        u += np.uint32(q)
+        return u, v
 
     def _flags(self, step: str, q: int) -> dict[str, Any]:
         out: dict[str, Any] = json.loads((self.root / step / f"{q:05d}.json").read_text())
@@ -159,29 +180,35 @@ class Graph:
         name = f"cc-scatter-{unit:05d}"
         if self.marks.done(name):
             return
-        a, b = edges[:, 0], edges[:, 1]
-        self._route("large-000", unit, np.concatenate([_pack(a, b), _pack(b, a)]))
+        a = np.ascontiguousarray(edges[:, 0], dtype=np.uint32)
+        b = np.ascontiguousarray(edges[:, 1], dtype=np.uint32)
+        self._route("large-000", f"{unit:05d}-a", a, b)
+        self._route("large-000", f"{unit:05d}-b", b, a)
         self.marks.mark(name)
 
     def large_star(self, r: int, q: int) -> None:
         name = f"cc-large-{r:03d}-{q:05d}"
         if self.marks.done(name):
             return
-        key = self._read(f"large-{r:03d}", q)
-        u, v = key >> _SHIFT, key & _LOW
+        u, v = self._read(f"large-{r:03d}", q)
         flags: dict[str, Any] = {}
         if r == 0:
             # Each undirected edge is here once as (larger, smaller), each self-loop once.
             flags["edges"] = int(np.count_nonzero(v <= u))
-        live = u != v
-        key, u, v = key[live], u[live], v[live]
-        del live
+            loop = u == v
+            if loop.any():
+                u, v = u[~loop], v[~loop]
+            del loop
         starts, deg = _groups(u)
         node, low = u[starts], v[starts]  # pairs are sorted: the first is the smallest neighbour
         flags["star"] = not bool(np.any((low < node) & (deg > 1)))
         m = np.repeat(np.minimum(node, low), deg)
+        del starts, deg, node, low
         up = v > u
-        self._route(f"small-{r:03d}", q, _pack(v[up], m[up]))
+        del u
+        hi, lo = v[up], m[up]
+        del v, m, up
+        self._route(f"small-{r:03d}", f"{q:05d}", hi, lo)
         self._write_flags(f"large-{r:03d}", q, flags)
         self.marks.mark(name)
 
@@ -189,17 +216,16 @@ class Graph:
         name = f"cc-small-{r:03d}-{q:05d}"
         if self.marks.done(name):
             return
-        key = self._read(f"small-{r:03d}", q)  # (u, w) with w < u
-        u, w = key >> _SHIFT, key & _LOW
-        del key
+        u, w = self._read(f"small-{r:03d}", q)  # (u, w) with w < u
         starts, deg = _groups(u)
         m = w[starts]
         mm = np.repeat(m, deg)
         moved = w != mm
         hi = np.concatenate([w[moved], u[starts]])
         lo = np.concatenate([mm[moved], m])
-        del u, w, mm, moved
-        self._route(f"large-{r + 1:03d}", q, np.concatenate([_pack(hi, lo), _pack(lo, hi)]))
+        del u, w, mm, moved, starts, deg, m
+        self._route(f"large-{r + 1:03d}", f"{q:05d}-a", hi, lo)
+        self._route(f"large-{r + 1:03d}", f"{q:05d}-b", lo, hi)
         self.marks.mark(name)
 
     def finish(self, r: int, q: int, key_of: KeyOf | None, best_min: bool, first_new: int) -> None:
@@ -210,39 +236,37 @@ class Graph:
         name = f"cc-final-{q:05d}"
         if self.marks.done(name):
             return
-        key = self._read(f"large-{r:03d}", q)
-        u, v = key >> _SHIFT, key & _LOW
-        del key
-        live = u != v
-        u, v = u[live].astype(np.int64), v[live].astype(np.int64)
+        u, v = self._read(f"large-{r:03d}", q)
+        loop = u == v
+        if loop.any():
+            u, v = u[~loop], v[~loop]
+        del loop
         starts, deg = _groups(u)
         node, low = u[starts], v[starts]
-        label = np.minimum(node, low)
         labels = np.full(len(range(q, self.n, self.p)), -1, dtype=np.int64)
-        labels[node // self.p] = label
-        # A centre's pairs list its whole cluster.
-        centre = low > node
-        gid = np.repeat(np.arange(len(starts)), deg)
-        in_star = centre[gid]
-        members = np.concatenate([node[centre], v[in_star]])
-        owner = np.concatenate([node[centre], u[in_star]])
-        del gid, in_star, u, v
-        grouped = np.lexsort((members, owner))
-        members, owner = members[grouped], owner[grouped]
-        first = np.ones(len(owner), dtype=np.bool_)
-        first[1:] = owner[1:] != owner[:-1]
+        labels[node // self.p] = np.minimum(node, low)
+        del starts, deg, node, low
+        # In a star the centre is the smaller end: its pairs, sorted, list its cluster.
+        centre = u < v
+        owner, members = u[centre], v[centre]
+        del u, v, centre
+        ends = np.flatnonzero(owner[1:] != owner[:-1]) if len(owner) else owner
+        last = np.append(ends, len(owner) - 1) if len(owner) else ends
         # Clusters with a member >= first_new (counted in the summary of an incremental run).
-        latest = np.maximum.reduceat(members, np.flatnonzero(first)) if len(members) else members
-        counts = {"clusters": int(np.count_nonzero(latest >= first_new))}
+        counts = {"clusters": int(np.count_nonzero(members[last] >= first_new))}
         if key_of is not None:
-            k = key_of(members)
-            primary = k if best_min else -k
-            primary = np.where(np.isnan(primary), np.inf, primary)
+            centres = owner[last]
+            owner = np.concatenate([owner, centres])
+            members = np.concatenate([members, centres])
+            primary = key_of(members.astype(np.int64))
+            if not best_min:
+                np.negative(primary, out=primary)
+            primary[np.isnan(primary)] = np.inf
             order = np.lexsort((members, primary, owner))
-            sorted_owner = owner[order]
+            del primary
             top = np.ones(len(order), dtype=np.bool_)
-            top[1:] = sorted_owner[1:] != sorted_owner[:-1]
-            best = np.sort(members[order][top]).astype(np.uint32)
+            top[1:] = owner[order[1:]] != owner[order[:-1]]
+            best = np.sort(members[order[top]])
             _save(self._step("final") / f"best-{q:05d}.npy", best)
         _save(self._step("final") / f"labels-{q:05d}.npy", labels)
         with atomic_write(self._step("final") / f"{q:05d}.json") as f:

@@ -7,18 +7,26 @@ marker, so an interrupted run (Ctrl-C, kill -9, a full disk) resumes where it st
 
 1. ``plan``: find the shards, count their rows, fix global row ids and the partition count
    from the memory budget (``manifest.json``).
-2. ``signatures`` (per shard): signatures into one memory-mapped file; for MinHash, the band
-   keys go to ``partitions`` files by key, so a partition holds every document that could
-   share a bucket; sort keys and per-row errors are kept beside.
+2. ``signatures`` (per shard, a piece at a time): signatures into one memory-mapped file; for
+   MinHash, the band keys go to ``partitions`` files by key, so a partition holds every
+   document that could share a bucket; sort keys and per-row errors are kept beside.
 3. ``candidates`` (per partition): pairs from equal keys, verified (signature agreement, or the
-   128-bit hash for exact dedup) into edge files.
-4. ``clusters``: connected components of all edges, the kept member of each cluster.
-5. ``write`` (per shard): the filtered shard and its part of ``clusters.parquet``; then
-   ``clusters.parquet`` and ``summary.json``.
+   128-bit hash for exact dedup) into edge files; for SimHash, ``search`` finds the pairs
+   within the Hamming distance in one piece.
+4. ``clusters``: connected components of all edges and the kept member of each cluster, on
+   one node by union-find, or by large-star/small-star rounds over edge files partitioned by
+   document (:mod:`mmdedup.components`), each round a set of units; ``auto`` picks the rounds
+   when union-find would not fit the budget; the rounds' labels, kept flags and statuses are
+   written a chunk of documents at a time.
+5. ``write`` (per shard, a row group or block of lines at a time): the filtered shard and its
+   part of ``clusters.parquet``; then ``clusters.parquet`` and ``summary.json``.
 
-Memory is bounded by the largest shard batch and the largest partition, not by the corpus:
-the partition count grows with the corpus so that one partition fits the ``memory`` budget.
-Union-find holds 4 bytes per document.
+Memory is bounded by the budget, not by the corpus or its largest shard: the partition count
+grows with the corpus so that one partition fits, shards are read in pieces that fit, and
+components leave one node when union-find (about 48 bytes per document and 40 per edge) would
+not fit. What a unit cannot split is one Parquet row group, one output row group of
+``clusters.parquet`` (1Mi rows), and, in the last rounds of distributed components, one
+cluster (its members in one partition).
 """
 
 from __future__ import annotations
