@@ -360,6 +360,7 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
     )
     errors: dict[int, str] = {}
     ids: list[Path] = []
+    parts = _PartitionRows(work, plan.partitions, tag)
     start = 0
     with ExitStack() as stack:
         out_empty = stack.enter_context(
@@ -392,10 +393,11 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             skip = sigs.empty.copy()
             skip[list(errs)] = True
             errors.update({start + k: v for k, v in errs.items()})
-            _write_partitions(work, plan, cfg, sigs.data, skip, off + start, f"{tag}-{piece:05d}")
+            _write_partitions(parts, plan, cfg, sigs.data, skip, off + start)
             start += n
         if start != rows:
             raise changed
+        parts.close()
     if plan.id_column:
         _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
     if errors:
@@ -433,14 +435,42 @@ def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.
     return np.ascontiguousarray(data[:, :8]).view(">u8").astype(np.uint64)
 
 
+_ROW = np.dtype([("key", "<u8"), ("doc", "<u4")])
+
+
+class _PartitionRows:
+    """The (key, doc) rows of one shard (or of the index) for each partition, appended a piece at
+    a time to temporary files that are renamed into place when all are written: one file per
+    shard and partition, however many pieces the shard is read in."""
+
+    def __init__(self, work: WorkDir, partitions: int, tag: str) -> None:
+        self.final = [work.path(f"partitions/{p:05d}/{tag}.rows") for p in range(partitions)]
+        self.tmp = [f.with_name(f".{f.name}.tmp") for f in self.final]
+        for t in self.tmp:  # left by an interrupted attempt
+            t.unlink(missing_ok=True)
+        self.used = [False] * partitions
+
+    def add(self, p: int, rows: npt.NDArray[Any]) -> None:
+        if len(rows):
+            with open(self.tmp[p], "ab") as f:
+                f.write(rows.tobytes())
+            self.used[p] = True
+
+    def close(self) -> None:
+        for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
+            if used:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, final)
+
+
 def _write_partitions(
-    work: WorkDir,
+    out: _PartitionRows,
     plan: Plan,
     cfg: DedupConfig,
     data: npt.NDArray[Any],
     skip: npt.NDArray[np.bool_],
     off: int,
-    tag: str,
 ) -> None:
     if cfg.method == "simhash":
         return  # searched in one piece: 8 bytes per document
@@ -454,9 +484,9 @@ def _write_partitions(
     bounds = np.searchsorted(part[order], np.arange(plan.partitions + 1))
     for p in range(plan.partitions):
         sel = order[bounds[p] : bounds[p + 1]]
-        rows = np.empty(len(sel), dtype=[("key", "<u8"), ("doc", "<u4")])
+        rows = np.empty(len(sel), dtype=_ROW)
         rows["key"], rows["doc"] = keys[sel], docs[sel]
-        work.save(f"partitions/{p:05d}/{tag}.npy", rows)
+        out.add(p, rows)
 
 
 def stage_index(work: WorkDir, plan: Plan) -> None:
@@ -469,12 +499,12 @@ def stage_index(work: WorkDir, plan: Plan) -> None:
     skip = np.load(old / "status.npy") >= 3  # empty or error
     mm = _signature_file(work)
     chunk = 1 << 17
-    for c, start in enumerate(range(0, plan.index_rows, chunk)):
+    parts = _PartitionRows(work, plan.partitions, "index")
+    for start in range(0, plan.index_rows, chunk):
         data = np.asarray(src[start : start + chunk])
         mm[start : start + len(data)] = data
-        _write_partitions(
-            work, plan, cfg, data, skip[start : start + len(data)], start, f"index-{c:06d}"
-        )
+        _write_partitions(parts, plan, cfg, data, skip[start : start + len(data)], start)
+    parts.close()
     mm.flush()
     work.save("empty/index.npy", skip)
     work.mark("index")
@@ -489,10 +519,14 @@ def stage_candidates(work: WorkDir, plan: Plan, p: int) -> None:
     if work.done(unit):
         return
     cfg = _dedup_config(plan)
-    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.npy"))
-    rows = np.empty(0, dtype=[("key", "<u8"), ("doc", "<u4")])
-    if files:
-        rows = np.concatenate([np.load(f, allow_pickle=False) for f in files])
+    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.rows"))
+    rows = np.empty(sum(f.stat().st_size for f in files) // _ROW.itemsize, dtype=_ROW)
+    at = 0
+    for path in files:
+        piece = np.fromfile(path, dtype=_ROW)
+        rows[at : at + len(piece)] = piece
+        at += len(piece)
+        del piece
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
     window = _WINDOW[cfg.verify] if cfg.method == "minhash" else 8
