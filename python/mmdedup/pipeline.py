@@ -393,7 +393,7 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             skip = sigs.empty.copy()
             skip[list(errs)] = True
             errors.update({start + k: v for k, v in errs.items()})
-            _write_partitions(parts, plan, cfg, sigs.data, skip, off + start)
+            _add_partition_rows(parts, plan, cfg, sigs.data, skip, off + start)
             start += n
         if start != rows:
             raise changed
@@ -465,6 +465,22 @@ class _PartitionRows:
 
 
 def _write_partitions(
+    work: WorkDir,
+    plan: Plan,
+    cfg: DedupConfig,
+    data: npt.NDArray[Any],
+    skip: npt.NDArray[np.bool_],
+    off: int,
+    tag: str,
+) -> None:
+    """The rows of documents ``off ..`` (signatures ``data``) in each partition, as ``tag``'s
+    files."""
+    out = _PartitionRows(work, plan.partitions, tag)
+    _add_partition_rows(out, plan, cfg, data, skip, off)
+    out.close()
+
+
+def _add_partition_rows(
     out: _PartitionRows,
     plan: Plan,
     cfg: DedupConfig,
@@ -503,7 +519,7 @@ def stage_index(work: WorkDir, plan: Plan) -> None:
     for start in range(0, plan.index_rows, chunk):
         data = np.asarray(src[start : start + chunk])
         mm[start : start + len(data)] = data
-        _write_partitions(parts, plan, cfg, data, skip[start : start + len(data)], start)
+        _add_partition_rows(parts, plan, cfg, data, skip[start : start + len(data)], start)
     parts.close()
     mm.flush()
     work.save("empty/index.npy", skip)
