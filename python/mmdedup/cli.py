@@ -157,7 +157,19 @@ def main() -> None:
     "--memory",
     default="4GB",
     show_default=True,
-    help="Memory budget: the candidate stage is split into on-disk partitions that each fit.",
+    help="Memory budget of one unit of work: sets the on-disk partitions of the candidate "
+    "stage, how much of a shard is read at a time, and where connected components run "
+    "(--components auto).",
+)
+@click.option(
+    "--components",
+    type=click.Choice(["auto", "local", "distributed"]),
+    default="auto",
+    show_default=True,
+    help="Connected components of the duplicate pairs: union-find on one node (local, about "
+    "48 bytes per document), or large-star/small-star rounds over edge files partitioned by "
+    "document, as tasks of the engine (distributed); auto picks distributed when union-find "
+    "would not fit --memory. The results are the same.",
 )
 @click.option(
     "--work-dir",
@@ -291,6 +303,7 @@ def dedup(
     overwrite: bool,
     resume: bool,
     memory: str,
+    components: str,
     work_dir: Path | None,
     engine: str,
     address: str | None,
@@ -338,6 +351,7 @@ def dedup(
       mmdedup dedup crawl/ -o out/ --method exact --id-column url
       mmdedup dedup docs.jsonl -o out/ -t 0.7 --ngram 3 --keep longest
       mmdedup dedup zh/*.parquet -o out/ --tokenizer char --ngram 5 --keep max:score
+      mmdedup dedup s3://bucket/crawl/ -o out/ --engine ray --components distributed
       mmdedup dedup obelics/*.parquet -o out/ --image-frequency 10 --paragraphs domain
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
@@ -349,9 +363,10 @@ def dedup(
         if layout is not None:
             from .multimodal import MultimodalConfig
 
-            if index is not None or engine != "local":
+            if index is not None or engine != "local" or components == "distributed":
                 raise ParameterError(
                     "interleaved documents are deduplicated on the local engine, without --index"
+                    " or --components distributed"
                 )
 
             summary = run_interleaved(
@@ -408,6 +423,7 @@ def dedup(
             overwrite=overwrite,
             resume=resume,
             memory=memory,
+            components=components,
             work_dir=work_dir,
             engine=engine,
             address=address,
@@ -536,6 +552,7 @@ def run_dedup(
     overwrite: bool = False,
     resume: bool = False,
     memory: str = "4GB",
+    components: str = "auto",
     work_dir: Path | None = None,
     engine: str = "local",
     address: str | None = None,
@@ -573,6 +590,7 @@ def run_dedup(
             keep_rule=keep_rule,
             on_error=on_error,
             memory=pipeline.parse_size(memory),
+            components=components,
             work_dir=work_dir,
             resume=resume,
             overwrite=overwrite,

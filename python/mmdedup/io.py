@@ -11,10 +11,12 @@ import gzip
 import io
 import json
 import posixpath
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +32,10 @@ __all__ = [
     "Shard",
     "atomic_write",
     "discover",
+    "iter_columns",
     "read_columns",
     "shard_rows",
+    "shard_stats",
     "write_filtered",
     "write_table",
 ]
@@ -117,6 +121,48 @@ def discover(inputs: Sequence[str]) -> list[Shard]:
     return shards
 
 
+@contextmanager
+def _open_lines(shard: Shard) -> Iterator[Iterator[bytes]]:
+    """The non-blank lines of a JSON Lines shard (without line ends), streamed: the file is read
+    and decompressed a block at a time. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as
+    :meth:`bytes.splitlines` splits them."""
+    raw: IO[bytes] = (
+        open(shard.path.path, "rb")  # noqa: SIM115
+        if shard.path.is_local
+        else shard.path.fs.open(shard.path.path, "rb")
+    )
+    with raw:
+        stream: IO[bytes] | gzip.GzipFile = raw
+        if shard.gzipped:
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+
+        def lines() -> Iterator[bytes]:
+            try:
+                for block in stream:
+                    for line in block.splitlines():
+                        if line.strip():
+                            yield line
+            except (OSError, EOFError, zlib.error) as e:
+                if not shard.gzipped:
+                    raise
+                raise InputError(f"not a valid gzip file: {e}", path=str(shard.path)) from e
+
+        yield lines()
+
+
+def _jsonl_chunks(shard: Shard, rows: int) -> Iterator[list[bytes]]:
+    """The non-blank lines of a JSON Lines shard in lists of ``rows`` lines."""
+    with _open_lines(shard) as lines:
+        chunk: list[bytes] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == rows:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
 def _jsonl_lines(shard: Shard) -> list[bytes]:
     data = shard.path.read_bytes()
     if shard.gzipped:
@@ -146,7 +192,30 @@ def shard_rows(shard: Shard) -> int:
             return int(_parquet(shard).metadata.num_rows)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
-    return len(_jsonl_lines(shard))
+    with _open_lines(shard) as lines:
+        return sum(1 for _ in lines)
+
+
+def shard_stats(shard: Shard, columns: Sequence[str]) -> tuple[int, int]:
+    """Rows of a shard, and about how many bytes ``columns`` take decoded: for Parquet from the
+    footer (uncompressed pages), for JSON Lines the length of its lines (every key)."""
+    if shard.format == "parquet":
+        rows = shard_rows(shard)
+        meta = _parquet(shard).metadata
+        size = 0
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            for c in range(rg.num_columns):
+                col = rg.column(c)
+                if col.path_in_schema.split(".")[0] in columns:
+                    size += col.total_uncompressed_size
+        return rows, size
+    rows = size = 0
+    with _open_lines(shard) as lines:
+        for line in lines:
+            rows += 1
+            size += len(line)
+    return rows, size
 
 
 def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
@@ -181,8 +250,77 @@ def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
     return frame.select(columns).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def _locate_json_error(lines: list[bytes], where: str) -> InputError:
-    for row, line in enumerate(lines):
+def iter_columns(shard: Shard, columns: Sequence[str], rows: int) -> Iterator[pa.Table]:
+    """``columns`` of a shard in tables of at most ``rows`` rows, in order, so that a shard larger
+    than memory is read a piece at a time: Parquet a batch at a time (a row group, or a part of
+    one), JSON Lines ``rows`` lines at a time.
+
+    A Parquet shard gives the types of its schema. A JSON Lines shard that fits one piece gives
+    what :func:`read_columns` gives; with several pieces each piece has the types of its own
+    values (a key absent from a piece is a null column), which the caller reconciles. Errors
+    name the file and the row, as :func:`read_columns` does.
+    """
+    where = str(shard.path)
+    if shard.format == "parquet":
+        _check_file(shard)
+        try:
+            pf = _parquet(shard)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"not a readable Parquet file: {e}", path=where) from e
+        names = pf.schema_arrow.names
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"no column {missing[0]!r}; the columns are {names}", path=where)
+        if pf.metadata.num_rows == 0:
+            yield pf.schema_arrow.empty_table().select(list(columns))
+            return
+        try:
+            # One row group at a time: a reader over all of them buffers far ahead.
+            for g in range(pf.num_row_groups):
+                batches = pf.iter_batches(rows, [g], list(columns), use_threads=False)
+                for batch in batches:
+                    yield pa.Table.from_batches([batch])
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"corrupt Parquet data: {e}", path=where) from e
+        return
+    keys: dict[str, None] = {}
+    start = 0
+    for lines in _jsonl_chunks(shard, rows):
+        frame = _parse_json_lines(lines, where, start)
+        keys.update(dict.fromkeys(frame.columns))
+        if start == 0 and len(lines) < rows:  # the whole shard: check before any work
+            _check_keys(columns, keys, where)
+        got = frame.select([c for c in columns if c in frame.columns]).to_arrow(
+            compat_level=pl.CompatLevel.oldest()
+        )
+        start += len(lines)
+        yield pa.table(
+            {c: got[c] if c in got.column_names else pa.nulls(len(lines)) for c in columns}
+        )
+    if start == 0:
+        yield pa.table({c: pa.nulls(0, pa.string()) for c in columns})
+    else:
+        _check_keys(columns, keys, where)
+
+
+def _check_keys(columns: Sequence[str], keys: dict[str, None], where: str) -> None:
+    missing = [c for c in columns if c not in keys]
+    if missing:
+        raise InputError(f"no row has key {missing[0]!r}; the keys are {list(keys)}", path=where)
+
+
+def _parse_json_lines(lines: list[bytes], where: str, start: int) -> pl.DataFrame:
+    try:
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
+    except Exception as e:  # polars raises several types; find the culprit line ourselves
+        raise _locate_json_error(lines, where, start) from e
+    if frame.height != len(lines):
+        raise _locate_json_error(lines, where, start)
+    return frame
+
+
+def _locate_json_error(lines: list[bytes], where: str, start: int = 0) -> InputError:
+    for row, line in enumerate(lines, start):
         try:
             value = json.loads(line)
         except ValueError as e:
@@ -209,20 +347,58 @@ def write_table(table: pa.Table, path: Path | Location) -> None:
         pq.write_table(table, f)
 
 
-def write_filtered(shard: Shard, keep: npt.NDArray[np.bool_], outdir: Location) -> int:
-    """Writes the kept rows of ``shard`` to ``outdir / shard.name``; returns their number."""
+def write_filtered(
+    shard: Shard, keep: npt.NDArray[np.bool_], outdir: Location, rows: int = 1 << 16
+) -> int:
+    """Writes the kept rows of ``shard`` to ``outdir / shard.name``; returns their number.
+
+    One piece of the shard is in memory at a time: a Parquet row group (the output has a row
+    group of the kept rows of each input row group), or a block of JSON Lines (copied byte for
+    byte, and compressed as a stream when gzipped) of ``rows`` lines.
+    """
     target = outdir / shard.name
     if shard.format == "parquet":
-        table = _parquet(shard).read()
-        if table.num_rows != len(keep):
+        pf = _parquet(shard)
+        if pf.metadata.num_rows != len(keep):
             raise InputError("changed while being read", path=str(shard.path))
-        write_table(table.filter(pa.array(keep)), target)
-        return int(keep.sum())
-    lines = _jsonl_lines(shard)
-    if len(lines) != len(keep):
-        raise InputError("changed while being read", path=str(shard.path))
-    kept = [line for line, k in zip(lines, keep, strict=True) if k]
-    data = b"".join(line + b"\n" for line in kept)
+        return _write_parquet_rows(pf, keep, target)
+    kept = done = 0
     with target.write() as f:
-        f.write(gzip.compress(data, mtime=0) if shard.gzipped else data)
-    return len(kept)
+        pack = zlib.compressobj(9, zlib.DEFLATED, 31) if shard.gzipped else None
+        for lines in _jsonl_chunks(shard, rows):
+            sel = np.asarray(keep[done : done + len(lines)])
+            done += len(lines)
+            data = b"".join(line + b"\n" for line, k in zip(lines, sel, strict=False) if k)
+            kept += int(np.count_nonzero(sel))
+            f.write(pack.compress(data) if pack else data)
+        if pack:
+            f.write(pack.flush())
+        if done != len(keep):
+            raise InputError("changed while being read", path=str(shard.path))
+    return kept
+
+
+def _write_parquet_rows(pf: pq.ParquetFile, keep: npt.NDArray[np.bool_], target: Location) -> int:
+    groups = pf.metadata.num_row_groups
+    if groups == 0:
+        write_table(pf.schema_arrow.empty_table(), target)
+        return 0
+    kept, start, writer = 0, 0, None
+    with target.write() as f:
+        try:
+            for g in range(groups):
+                table = pf.read_row_group(g, use_threads=False)
+                sel = np.asarray(keep[start : start + table.num_rows])
+                start += table.num_rows
+                n = int(np.count_nonzero(sel))
+                # An input without kept rows still gives a file: one empty row group.
+                if n == 0 and (kept or g < groups - 1):
+                    continue
+                if writer is None:
+                    writer = pq.ParquetWriter(f, table.schema)
+                writer.write_table(table.filter(pa.array(sel)))
+                kept += n
+        finally:
+            if writer is not None:
+                writer.close()
+    return kept

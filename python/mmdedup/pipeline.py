@@ -7,48 +7,69 @@ marker, so an interrupted run (Ctrl-C, kill -9, a full disk) resumes where it st
 
 1. ``plan``: find the shards, count their rows, fix global row ids and the partition count
    from the memory budget (``manifest.json``).
-2. ``signatures`` (per shard): signatures into one memory-mapped file; for MinHash, the band
-   keys go to ``partitions`` files by key, so a partition holds every document that could
-   share a bucket; sort keys and per-row errors are kept beside.
+2. ``signatures`` (per shard, a piece at a time): signatures into one memory-mapped file; for
+   MinHash, the band keys go to ``partitions`` files by key, so a partition holds every
+   document that could share a bucket; sort keys and per-row errors are kept beside.
 3. ``candidates`` (per partition): pairs from equal keys, verified (signature agreement, or the
-   128-bit hash for exact dedup) into edge files.
-4. ``clusters``: connected components of all edges, the kept member of each cluster.
-5. ``write`` (per shard): the filtered shard and its part of ``clusters.parquet``; then
-   ``clusters.parquet`` and ``summary.json``.
+   128-bit hash for exact dedup) into edge files; for SimHash, ``search`` finds the pairs
+   within the Hamming distance in one piece.
+4. ``clusters``: connected components of all edges and the kept member of each cluster, on
+   one node by union-find, or by large-star/small-star rounds over edge files partitioned by
+   document (:mod:`mmdedup.components`), each round a set of units; ``auto`` picks the rounds
+   when union-find would not fit the budget; the rounds' labels, kept flags and statuses are
+   written a chunk of documents at a time.
+5. ``write`` (per shard, a row group or block of lines at a time): the filtered shard and its
+   part of ``clusters.parquet``; then ``clusters.parquet`` and ``summary.json``.
 
-Memory is bounded by the largest shard batch and the largest partition, not by the corpus:
-the partition count grows with the corpus so that one partition fits the ``memory`` budget.
-Union-find holds 4 bytes per document.
+Memory is bounded by the budget, not by the corpus or its largest shard: the partition count
+grows with the corpus so that one partition fits, shards are read in pieces that fit, and
+components leave one node when union-find (about 48 bytes per document and 40 per edge) would
+not fit. What a unit cannot split is one Parquet row group, one output row group of
+``clusters.parquet`` (1Mi rows), and, in the last rounds of distributed components, one
+cluster (its members in one partition).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import _core
+from .components import Graph, MapUnits, local_bytes, partitions_for
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
-from .io import Shard, atomic_write, discover, read_columns, shard_rows, write_filtered, write_table
+from .io import (
+    Shard,
+    atomic_write,
+    discover,
+    iter_columns,
+    shard_stats,
+    write_filtered,
+    write_table,
+)
 from .storage import Location
 
 __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
 
 STATUSES = ("unique", "kept", "duplicate", "empty", "error")
 _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
-_VERSION = 1
+_VERSION = 2
+COMPONENTS = ("auto", "local", "distributed")
 
 
 def parse_size(text: str) -> int:
@@ -119,6 +140,8 @@ class Plan:
     inputs: list[str] = field(default_factory=list)
     index: str | None = None
     index_rows: int = 0
+    memory: int = 4 * 2**30
+    components: str = "auto"
 
     def shard(self, i: int) -> Shard:
         s = self.shards[i]
@@ -168,7 +191,12 @@ def make_plan(
     on_error: str,
     memory: int,
     index: Path | None = None,
+    components: str = "auto",
 ) -> Plan:
+    if components not in COMPONENTS:
+        raise ParameterError(
+            f"components must be one of {', '.join(COMPONENTS)}, got {components!r}"
+        )
     shards = discover(list(inputs))
     index_root, index_rows = None, 0
     if index is not None:
@@ -182,8 +210,10 @@ def make_plan(
             )
         index_rows = old.rows
     listed, offset = [], index_rows
+    rule = parse_keep(keep_rule)
+    columns = [c for c in (column, id_column, rule[1]) if c]
     for s in shards:
-        n = shard_rows(s)
+        n, size = shard_stats(s, columns)
         listed.append(
             {
                 "path": str(s.path),
@@ -192,6 +222,7 @@ def make_plan(
                 "gzipped": s.gzipped,
                 "rows": n,
                 "offset": offset,
+                "bytes": size,
             }
         )
         offset += n
@@ -217,6 +248,8 @@ def make_plan(
     )
     plan.index = str(index_root) if index_root else None
     plan.index_rows = index_rows
+    plan.memory = memory
+    plan.components = components
     return plan
 
 
@@ -224,8 +257,10 @@ def make_plan(
 
 
 def _text_column(
-    table: pa.Table, column: str, shard: Shard, on_error: str
+    table: pa.Table, column: str, shard: Shard, on_error: str, start: int = 0
 ) -> tuple[pa.ChunkedArray, dict[int, str]]:
+    """The text column as strings, and the rows (of ``table``) that are not valid UTF-8; an error
+    names the row of the shard (``start`` is the table's first row there)."""
     texts = table[column]
     t = texts.type
     errors: dict[int, str] = {}
@@ -243,7 +278,7 @@ def _text_column(
             raise InputError(
                 f"column {column!r} is not valid UTF-8 (use --on-error keep to keep such rows)",
                 path=str(shard.path),
-                row=int(bad[0]),
+                row=start + int(bad[0]),
             )
         if len(bad):
             mask = np.zeros(len(texts), dtype=np.bool_)
@@ -298,42 +333,97 @@ def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
     return np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
 
 
+def _piece_rows(plan: Plan, i: int) -> int:
+    """Rows of shard ``i`` read at a time: a quarter of the budget holds the piece's columns
+    (decoded, counted three times for copies), its signatures and its band keys; at least 1024
+    rows."""
+    cfg = _dedup_config(plan)
+    s = plan.shards[i]
+    text = -(-int(s.get("bytes", 0)) // max(int(s["rows"]), 1))
+    sig = {"minhash": 4 * cfg.num_perm, "simhash": 8, "exact": 16}[cfg.method]
+    bands = cfg.band_geometry()[0] if cfg.method == "minhash" else 1
+    per_row = 3 * text + 2 * sig + 36 * bands + 64
+    return int(max(1024, min(max(int(s["rows"]), 1), plan.memory // 4 // per_row)))
+
+
 def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
-    """Signatures of shard ``i`` and its rows in each partition."""
+    """Signatures of shard ``i`` and its rows in each partition, a piece of the shard at a
+    time (see :func:`_piece_rows`)."""
     unit = f"signatures-{i:06d}"
     if work.done(unit):
         return
     cfg, shard, rule = _dedup_config(plan), plan.shard(i), parse_keep(plan.keep)
     columns = [plan.column] + [c for c in (plan.id_column, rule[1]) if c and c != plan.column]
-    table = read_columns(shard, columns)
-    if table.num_rows != plan.shards[i]["rows"]:
-        raise InputError(
-            "changed since the run was planned; start again without --resume", path=str(shard.path)
+    off, rows, tag = plan.offset(i), int(plan.shards[i]["rows"]), f"{i:06d}"
+    changed = InputError(
+        "changed since the run was planned; start again without --resume", path=str(shard.path)
+    )
+    errors: dict[int, str] = {}
+    ids: list[Path] = []
+    parts = _PartitionRows(work, plan.partitions, tag)
+    start = 0
+    with ExitStack() as stack:
+        out_empty = stack.enter_context(
+            _npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
         )
-    texts, errors = _text_column(table, plan.column, shard, plan.on_error)
-    sigs = compute_signatures(texts, cfg)
-    off, n = plan.offset(i), table.num_rows
-    mm = _signature_file(work)
-    mm[off : off + n] = sigs.data
-    mm.flush()
-    del mm
-    tag = f"{i:06d}"
-    work.save(f"empty/{tag}.npy", sigs.empty)
-    key = _sort_key(rule, table, texts, shard)
-    if key is not None:
-        work.save(f"keys/{tag}.npy", key)
+        out_key = None
+        if rule[0] != "first":
+            out_key = stack.enter_context(
+                _npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
+            )
+        for piece, table in enumerate(iter_columns(shard, columns, _piece_rows(plan, i))):
+            n = table.num_rows
+            if start + n > rows:
+                raise changed
+            texts, errs = _text_column(table, plan.column, shard, plan.on_error, start)
+            sigs = compute_signatures(texts, cfg)
+            # A fresh mapping per piece: its pages leave the process with it.
+            mm = _signature_file(work)
+            mm[off + start : off + start + n] = sigs.data
+            mm.flush()
+            del mm
+            out_empty(sigs.empty)
+            key = _sort_key(rule, table, texts, shard)
+            if out_key is not None and key is not None:
+                out_key(key)
+            if plan.id_column:
+                ids.append(work.path(f"ids/{tag}-{piece:05d}.parquet"))
+                write_table(pa.table({plan.id_column: table[plan.id_column]}), ids[-1])
+            del table, texts, key
+            skip = sigs.empty.copy()
+            skip[list(errs)] = True
+            errors.update({start + k: v for k, v in errs.items()})
+            _add_partition_rows(parts, plan, cfg, sigs.data, skip, off + start)
+            start += n
+        if start != rows:
+            raise changed
+        parts.close()
     if plan.id_column:
-        write_table(
-            pa.table({plan.id_column: table[plan.id_column]}), work.path(f"ids/{tag}.parquet")
-        )
+        _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
     if errors:
         with atomic_write(work.path(f"errors/{tag}.json")) as f:
             f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
-    skip = sigs.empty.copy()
-    if errors:
-        skip[list(errors)] = True
-    _write_partitions(work, plan, cfg, sigs.data, skip, off, tag)
     work.mark(unit)
+
+
+def _join_ids(pieces: list[Path], column: str, target: Path) -> None:
+    """One id file from the pieces' files, one piece in memory at a time. JSON Lines pieces
+    each have the types of their own values; the file gets the type all of them fit (as
+    reading the whole shard at once infers)."""
+    types = [pq.read_schema(p).field(column).type for p in pieces]
+    unified = types[0]
+    if any(t != unified for t in types):
+        frame = pl.concat(
+            [cast(pl.DataFrame, pl.from_arrow(pa.table({column: pa.nulls(0, t)}))) for t in types],
+            how="vertical_relaxed",
+        )
+        unified = frame.to_arrow(compat_level=pl.CompatLevel.oldest()).schema.field(column).type
+    schema = pa.schema([pa.field(column, unified)])
+    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+        for p in pieces:
+            writer.write_table(pq.ParquetFile(p).read().cast(schema))
+    for p in pieces:
+        p.unlink()
 
 
 def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
@@ -345,6 +435,35 @@ def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.
     return np.ascontiguousarray(data[:, :8]).view(">u8").astype(np.uint64)
 
 
+_ROW = np.dtype([("key", "<u8"), ("doc", "<u4")])
+
+
+class _PartitionRows:
+    """The (key, doc) rows of one shard (or of the index) for each partition, appended a piece at
+    a time to temporary files that are renamed into place when all are written: one file per
+    shard and partition, however many pieces the shard is read in."""
+
+    def __init__(self, work: WorkDir, partitions: int, tag: str) -> None:
+        self.final = [work.path(f"partitions/{p:05d}/{tag}.rows") for p in range(partitions)]
+        self.tmp = [f.with_name(f".{f.name}.tmp") for f in self.final]
+        for t in self.tmp:  # left by an interrupted attempt
+            t.unlink(missing_ok=True)
+        self.used = [False] * partitions
+
+    def add(self, p: int, rows: npt.NDArray[Any]) -> None:
+        if len(rows):
+            with open(self.tmp[p], "ab") as f:
+                f.write(rows.tobytes())
+            self.used[p] = True
+
+    def close(self) -> None:
+        for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
+            if used:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, final)
+
+
 def _write_partitions(
     work: WorkDir,
     plan: Plan,
@@ -353,6 +472,21 @@ def _write_partitions(
     skip: npt.NDArray[np.bool_],
     off: int,
     tag: str,
+) -> None:
+    """The rows of documents ``off ..`` (signatures ``data``) in each partition, as ``tag``'s
+    files."""
+    out = _PartitionRows(work, plan.partitions, tag)
+    _add_partition_rows(out, plan, cfg, data, skip, off)
+    out.close()
+
+
+def _add_partition_rows(
+    out: _PartitionRows,
+    plan: Plan,
+    cfg: DedupConfig,
+    data: npt.NDArray[Any],
+    skip: npt.NDArray[np.bool_],
+    off: int,
 ) -> None:
     if cfg.method == "simhash":
         return  # searched in one piece: 8 bytes per document
@@ -366,9 +500,9 @@ def _write_partitions(
     bounds = np.searchsorted(part[order], np.arange(plan.partitions + 1))
     for p in range(plan.partitions):
         sel = order[bounds[p] : bounds[p + 1]]
-        rows = np.empty(len(sel), dtype=[("key", "<u8"), ("doc", "<u4")])
+        rows = np.empty(len(sel), dtype=_ROW)
         rows["key"], rows["doc"] = keys[sel], docs[sel]
-        work.save(f"partitions/{p:05d}/{tag}.npy", rows)
+        out.add(p, rows)
 
 
 def stage_index(work: WorkDir, plan: Plan) -> None:
@@ -381,12 +515,12 @@ def stage_index(work: WorkDir, plan: Plan) -> None:
     skip = np.load(old / "status.npy") >= 3  # empty or error
     mm = _signature_file(work)
     chunk = 1 << 17
-    for c, start in enumerate(range(0, plan.index_rows, chunk)):
+    parts = _PartitionRows(work, plan.partitions, "index")
+    for start in range(0, plan.index_rows, chunk):
         data = np.asarray(src[start : start + chunk])
         mm[start : start + len(data)] = data
-        _write_partitions(
-            work, plan, cfg, data, skip[start : start + len(data)], start, f"index-{c:06d}"
-        )
+        _add_partition_rows(parts, plan, cfg, data, skip[start : start + len(data)], start)
+    parts.close()
     mm.flush()
     work.save("empty/index.npy", skip)
     work.mark("index")
@@ -401,10 +535,14 @@ def stage_candidates(work: WorkDir, plan: Plan, p: int) -> None:
     if work.done(unit):
         return
     cfg = _dedup_config(plan)
-    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.npy"))
-    rows = np.empty(0, dtype=[("key", "<u8"), ("doc", "<u4")])
-    if files:
-        rows = np.concatenate([np.load(f, allow_pickle=False) for f in files])
+    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.rows"))
+    rows = np.empty(sum(f.stat().st_size for f in files) // _ROW.itemsize, dtype=_ROW)
+    at = 0
+    for path in files:
+        piece = np.fromfile(path, dtype=_ROW)
+        rows[at : at + len(piece)] = piece
+        at += len(piece)
+        del piece
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
     window = _WINDOW[cfg.verify] if cfg.method == "minhash" else 8
@@ -443,44 +581,76 @@ def _verify(
 # -- stage 4: clusters -----------------------------------------------------------------------
 
 
+def stage_simhash(work: WorkDir, plan: Plan) -> None:
+    """SimHash pairs within the Hamming distance, searched in one piece (8 bytes per document)."""
+    if work.done("search"):
+        return
+    cfg = _dedup_config(plan)
+    fps = np.asarray(work.load("signatures.npy", mmap=True))
+    skip = _concat_parts(work, plan, "empty")
+    skip[list(_load_errors(work, plan))] = True
+    equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
+    del fps, skip
+    edges = np.concatenate([equal, near])
+    with atomic_write(work.path("edges/simhash.json")) as f:
+        f.write(json.dumps({"candidates": len(edges)}).encode())
+    work.save("edges/simhash.npy", edges)
+    work.mark("search")
+
+
+def _edge_files(work: WorkDir, plan: Plan) -> list[Path]:
+    if _dedup_config(plan).method == "simhash":
+        return [work.root / "edges" / "simhash.npy"]
+    return [work.root / "edges" / f"{p:05d}.npy" for p in range(plan.partitions)]
+
+
+def components_plan(work: WorkDir, plan: Plan) -> tuple[str, int]:
+    """``("local", 1)`` or ``("distributed", partitions)``: union-find on one node unless
+    ``--components distributed`` or its estimate for the documents and edges exceeds the memory
+    budget."""
+    if plan.components == "local":
+        return "local", 1
+    edges = sum(int(np.load(f, mmap_mode="r").shape[0]) for f in _edge_files(work, plan))
+    fits = local_bytes(plan.rows, edges) <= plan.memory
+    if plan.components == "auto" and fits:
+        return "local", 1
+    return "distributed", partitions_for(plan.rows, edges, plan.memory)
+
+
+def _candidate_count(work: WorkDir, plan: Plan) -> int:
+    return sum(
+        json.loads(f.with_suffix(".json").read_text())["candidates"]
+        for f in _edge_files(work, plan)
+    )
+
+
 def stage_clusters(work: WorkDir, plan: Plan) -> None:
+    """Connected components of all edges on one node (union-find), and the kept members."""
     if work.done("clusters"):
         return
     cfg = _dedup_config(plan)
     n = plan.rows
-    tags = [f"{i:06d}" for i in range(len(plan.shards))]
-    empty_parts = [work.load(f"empty/{t}.npy") for t in (["index"] if plan.index else []) + tags]
-    empty = np.concatenate(empty_parts) if empty_parts else np.zeros(0, np.bool_)
+    empty = _concat_parts(work, plan, "empty")
     errors = _load_errors(work, plan)
-    if cfg.method == "simhash":
-        fps = np.asarray(work.load("signatures.npy", mmap=True))
-        skip = empty.copy()
-        skip[list(errors)] = True
-        equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
-        edges = np.concatenate([equal, near])
-        candidates = len(edges)
-    else:
-        candidates = sum(
-            json.loads((work.root / "edges" / f"{p:05d}.json").read_text())["candidates"]
-            for p in range(plan.partitions)
-        )
-        files = [work.load(f"edges/{p:05d}.npy") for p in range(plan.partitions)]
-        edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
+    files = [work.load(str(f.relative_to(work.root))) for f in _edge_files(work, plan)]
+    edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
+    del files
+    if cfg.method != "simhash":
         # A pair sharing bands whose keys fall in two partitions is found twice.
         edges = np.unique(edges, axis=0) if len(edges) else edges
         if cfg.method == "minhash" and cfg.verify == "jaccard":
             edges = _jaccard_filter(plan, cfg, edges)
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
+    accepted = len(edges)
+    del edges
     if errors:
         labels[list(errors)] = -1
     rule = parse_keep(plan.keep)
     key = None
     if rule[0] != "first":
-        # The index's documents were kept before: they stay, whatever the rule.
-        best = np.inf if rule[0] != "min" else -np.inf
-        keys = [work.load(f"keys/{t}.npy") for t in tags]
-        key = np.concatenate([np.full(plan.index_rows, best), *keys])
+        key = _concat_parts(work, plan, "keys")
     keep = choose_keep(labels, rule, key)
+    del key
     status = np.zeros(n, dtype=np.uint8)  # index into STATUSES
     status[empty] = 3
     status[(labels >= 0) & keep] = 1
@@ -489,11 +659,178 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     work.save("labels.npy", labels)
     work.save("keep.npy", keep)
     work.save("status.npy", status)
-    with atomic_write(work.path("pairs.json")) as f:
-        f.write(
-            json.dumps({"candidate_pairs": int(candidates), "accepted_pairs": len(edges)}).encode()
-        )
+    new = slice(plan.index_rows, None)
+    clusters = len(np.unique(labels[new][labels[new] >= 0]))
+    counts = _Counts()
+    counts.add(keep[new], status[new])
+    _save_counts(work, plan, counts, clusters, accepted, {"mode": "local"})
     work.mark("clusters")
+
+
+def stage_components(work: WorkDir, plan: Plan, partitions: int, each: MapUnits) -> None:
+    """Connected components by large-star/small-star rounds (see :mod:`mmdedup.components`):
+    every step's units go through ``each``; then the labels, kept members and statuses are
+    written in chunks of documents."""
+    if work.done("clusters"):
+        return
+    rule = parse_keep(plan.keep)
+    graph = Graph(work.root / "components", work, plan.rows, partitions)
+    sources = [functools.partial(_edges_for_components, plan, f) for f in _edge_files(work, plan)]
+    info = graph.run(
+        sources,
+        each,
+        key_of=None if rule[0] == "first" else functools.partial(_keys_of, work, plan),
+        best_min=rule[0] == "min",
+        first_new=plan.index_rows,
+    )
+    each("clusters", lambda _: _assemble(work, plan, graph, info), 1)
+
+
+def _edges_for_components(plan: Plan, path: Path) -> npt.NDArray[np.uint32]:
+    edges: npt.NDArray[np.uint32] = np.load(path, allow_pickle=False)
+    cfg = _dedup_config(plan)
+    if cfg.method == "minhash" and cfg.verify == "jaccard" and len(edges):
+        edges = _jaccard_filter(plan, cfg, np.unique(edges, axis=0))
+    return edges
+
+
+def _keys_of(work: WorkDir, plan: Plan, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """The keep rule's key of documents ``ids``; the index's documents win (they stay)."""
+    rule = parse_keep(plan.keep)
+    out = np.full(len(ids), np.inf if rule[0] != "min" else -np.inf)
+    starts = np.array([plan.offset(i) for i in range(len(plan.shards))], dtype=np.int64)
+    shard = np.searchsorted(starts, ids, side="right") - 1
+    for i in np.unique(shard[ids >= plan.index_rows]):
+        sel = shard == i
+        keys = work.load(f"keys/{i:06d}.npy", mmap=True)
+        out[sel] = keys[ids[sel] - starts[i]]
+        del keys
+    return out
+
+
+def _assemble(work: WorkDir, plan: Plan, graph: Graph, info: dict[str, Any]) -> None:
+    """Labels, kept members and statuses of all documents from the final stars, written a chunk
+    of documents at a time."""
+    if work.done("clusters"):
+        return
+    rule = parse_keep(plan.keep)
+    n, p = plan.rows, graph.p
+    errors = np.array(sorted(_load_errors(work, plan)), dtype=np.int64)
+    chunk = max(1, (1 << 20) // p) * p
+    counts = _Counts()
+    with (
+        _npy_out(work.path("labels.npy"), np.dtype(np.int64), n) as out_labels,
+        _npy_out(work.path("keep.npy"), np.dtype(np.bool_), n) as out_keep,
+        _npy_out(work.path("status.npy"), np.dtype(np.uint8), n) as out_status,
+    ):
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            labels = graph.labels(a, b)
+            err = errors[(errors >= a) & (errors < b)] - a
+            labels[err] = -1
+            if rule[0] == "first":
+                keep = (labels < 0) | (labels == np.arange(a, b))
+            else:
+                keep = labels < 0
+                keep[graph.kept_best(a, b).astype(np.int64) - a] = True
+            status = np.zeros(b - a, dtype=np.uint8)
+            status[_slice_parts(work, plan, "empty", a, b)] = 3
+            status[(labels >= 0) & keep] = 1
+            status[(labels >= 0) & ~keep] = 2
+            status[err] = 4
+            out_labels(labels)
+            out_keep(keep)
+            out_status(status)
+            new = slice(max(plan.index_rows - a, 0), None)
+            counts.add(keep[new], status[new])
+    mode = {"mode": "distributed", "partitions": graph.p, "rounds": info["rounds"]}
+    _save_counts(work, plan, counts, info["clusters"], info["edges"], mode)
+    work.mark("clusters")
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.kept = self.removed = 0
+        self.status = [0] * len(STATUSES)
+
+    def add(self, keep: npt.NDArray[np.bool_], status: npt.NDArray[np.uint8]) -> None:
+        k = int(np.count_nonzero(keep))
+        self.kept += k
+        self.removed += len(keep) - k
+        for i, c in enumerate(np.bincount(status, minlength=len(STATUSES))):
+            self.status[i] += int(c)
+
+
+def _save_counts(
+    work: WorkDir,
+    plan: Plan,
+    counts: _Counts,
+    clusters: int,
+    accepted: int,
+    mode: dict[str, Any],
+) -> None:
+    pairs = {"candidate_pairs": _candidate_count(work, plan), "accepted_pairs": int(accepted)}
+    out = {
+        "kept": counts.kept,
+        "removed": counts.removed,
+        "clusters": int(clusters),
+        "pairs": pairs,
+        "status": dict(zip(STATUSES, counts.status, strict=True)),
+        "components": mode,
+    }
+    with atomic_write(work.path("counts.json")) as f:
+        f.write(json.dumps(out).encode())
+
+
+def _part_files(work: WorkDir, plan: Plan, kind: str) -> list[tuple[int, Path | None]]:
+    """``(first row, file)`` of each part of a per-document array: the index's (``empty``
+    only; ``None`` for ``keys``, whose index part is the winning key) and each shard's."""
+    parts: list[tuple[int, Path | None]] = []
+    if plan.index is not None:
+        parts.append((0, work.root / kind / "index.npy" if kind == "empty" else None))
+    parts += [(plan.offset(i), work.root / kind / f"{i:06d}.npy") for i in range(len(plan.shards))]
+    return parts
+
+
+def _concat_parts(work: WorkDir, plan: Plan, kind: str) -> npt.NDArray[Any]:
+    return _slice_parts(work, plan, kind, 0, plan.rows)
+
+
+def _slice_parts(work: WorkDir, plan: Plan, kind: str, a: int, b: int) -> npt.NDArray[Any]:
+    """Rows ``a .. b`` of the per-document array ``kind`` (``empty`` or ``keys``)."""
+    if kind == "empty":
+        out: npt.NDArray[Any] = np.zeros(b - a, dtype=np.bool_)
+    else:
+        best = np.inf if parse_keep(plan.keep)[0] != "min" else -np.inf
+        out = np.full(b - a, best, dtype=np.float64)
+    parts = _part_files(work, plan, kind)
+    ends = [s for s, _ in parts[1:]] + [plan.rows]
+    for (start, path), end in zip(parts, ends, strict=True):
+        lo, hi = max(start, a), min(end, b)
+        if lo >= hi or path is None:
+            continue
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        out[lo - a : hi - a] = arr[lo - start : hi - start]
+        del arr
+    return out
+
+
+@contextmanager
+def _npy_out(path: Path, dtype: np.dtype[Any], length: int) -> Iterator[Callable[[Any], None]]:
+    """Writes a 1-D ``.npy`` of known length in pieces, atomically: yields ``write(piece)``."""
+    written = 0
+    with atomic_write(path) as f:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
+        np.lib.format.write_array_header_1_0(f, {**header, "shape": (length,)})
+
+        def write(arr: npt.NDArray[Any]) -> None:
+            nonlocal written
+            f.write(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+            written += len(arr)
+
+        yield write
+        if written != length:
+            raise AssertionError(f"{path}: wrote {written} of {length} rows")
 
 
 def _load_errors(work: WorkDir, plan: Plan) -> dict[int, str]:
@@ -516,11 +853,15 @@ def _jaccard_filter(
     for i in range(len(plan.shards)):
         off, n = plan.offset(i), plan.shards[i]["rows"]
         local = involved[(involved >= off) & (involved < off + n)] - off
-        if len(local):
-            col, _ = _text_column(
-                read_columns(plan.shard(i), [plan.column]), plan.column, plan.shard(i), "keep"
-            )
-            texts.append(col.take(pa.array(local)).combine_chunks().cast(pa.large_string()))
+        if len(local) == 0:
+            continue
+        start = 0
+        for table in iter_columns(plan.shard(i), [plan.column], _piece_rows(plan, i)):
+            rows = local[(local >= start) & (local < start + table.num_rows)] - start
+            start += table.num_rows
+            if len(rows):
+                col, _ = _text_column(table, plan.column, plan.shard(i), "keep")
+                texts.append(col.take(pa.array(rows)).combine_chunks().cast(pa.large_string()))
     remapped = np.searchsorted(involved, edges).astype(np.uint32)
     sim = _core.jaccard(
         pa.chunked_array(texts, pa.large_string()),
@@ -535,35 +876,67 @@ def _jaccard_filter(
 # -- stage 5: write --------------------------------------------------------------------------
 
 
+# Rows per row group of the per-shard parts of ``clusters.parquet``: pyarrow's default, which
+# ``clusters.parquet`` has always had.
+_PART_ROWS = 1024 * 1024
+
+
 def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
+    """The filtered shard ``i`` and its part of ``clusters.parquet``, a piece at a time: a row
+    group or a block of lines of the shard, then ``_PART_ROWS`` rows of the part."""
     unit = f"write-{i:06d}"
     if work.done(unit):
         return
     off, n, shard = plan.offset(i), plan.shards[i]["rows"], plan.shard(i)
-    keep = work.load("keep.npy", mmap=True)[off : off + n]
-    labels = work.load("labels.npy", mmap=True)[off : off + n]
-    status = work.load("status.npy", mmap=True)[off : off + n]
-    kept = write_filtered(shard, np.asarray(keep), outdir)
+    kept = write_filtered(
+        shard, work.load("keep.npy", mmap=True)[off : off + n], outdir, rows=_piece_rows(plan, i)
+    )
     errors = _load_errors(work, plan)
-    cols: dict[str, Any] = {
-        "shard": pa.array([shard.name] * n, pa.string()).dictionary_encode(),
-        "row": pa.array(np.arange(n), pa.int64()),
-    }
-    if plan.id_column:
-        cols[plan.id_column] = pq.read_table(work.root / "ids" / f"{i:06d}.parquet")[plan.id_column]
-    cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
-    cols["keep"] = pa.array(np.asarray(keep))
-    cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
-    err = [errors.get(off + r) for r in range(n)] if errors else None
-    cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(n, pa.string())
-    write_table(pa.table(cols), work.path(f"clusters/{i:06d}.parquet"))
+    ids = (
+        pq.ParquetFile(work.root / "ids" / f"{i:06d}.parquet").iter_batches(_PART_ROWS)
+        if plan.id_column
+        else None
+    )
+    with atomic_write(work.path(f"clusters/{i:06d}.parquet")) as f:
+        writer = None
+        for a in range(0, max(n, 1), _PART_ROWS):
+            b = min(a + _PART_ROWS, n)
+            keep = np.asarray(work.load("keep.npy", mmap=True)[off + a : off + b])
+            labels = np.asarray(work.load("labels.npy", mmap=True)[off + a : off + b])
+            status = np.asarray(work.load("status.npy", mmap=True)[off + a : off + b])
+            cols: dict[str, Any] = {
+                "shard": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(b - a, np.int32)), pa.array([shard.name], pa.string())
+                ),
+                "row": pa.array(np.arange(a, b), pa.int64()),
+            }
+            if plan.id_column:
+                assert ids is not None
+                cols[plan.id_column] = next(ids, None) if b > a else None
+                if cols[plan.id_column] is None:  # an empty shard
+                    schema = pq.read_schema(work.root / "ids" / f"{i:06d}.parquet")
+                    cols[plan.id_column] = schema.empty_table()[plan.id_column]
+                else:
+                    cols[plan.id_column] = cols[plan.id_column].column(0)
+            cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
+            cols["keep"] = pa.array(keep)
+            cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
+            err = [errors.get(off + r) for r in range(a, b)] if errors else None
+            cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(b - a, pa.string())
+            table = pa.table(cols)
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema)
+            writer.write_table(table)
+        assert writer is not None
+        writer.close()
     with atomic_write(work.path(f"kept/{i:06d}.json")) as f:
         f.write(json.dumps({"kept": kept}).encode())
     work.mark(unit)
 
 
 def _merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
-    """Concatenates the per-shard parts into ``clusters.parquet``, one part in memory at a time."""
+    """Concatenates the per-shard parts into ``clusters.parquet``, one row group in memory at a
+    time."""
     parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
     if not parts:
         write_table(
@@ -574,7 +947,14 @@ def _merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
     schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
     with target.write() as f, pq.ParquetWriter(f, schema) as writer:
         for p in parts:
-            writer.write_table(pq.read_table(p).cast(schema))
+            part = pq.ParquetFile(p)
+            if part.num_row_groups == 0:
+                writer.write_table(part.schema_arrow.empty_table().cast(schema))
+            for g in range(part.num_row_groups):
+                # Batches as ``pq.read_table`` cuts them, so the output stays byte for byte.
+                batches = part.iter_batches(batch_size=131_072, row_groups=[g])
+                table = pa.Table.from_batches(list(batches), schema=part.schema_arrow)
+                writer.write_table(table.cast(schema))
 
 
 def run(
@@ -591,6 +971,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     index: Path | None = None,
+    components: str = "auto",
     progress: Callable[[str, int], Any] | None = None,
     map_units: Callable[[str, Callable[[int], None], int], None] | None = None,
 ) -> dict[str, Any]:
@@ -601,6 +982,9 @@ def run(
             ``inputs`` that duplicate one of its documents are removed; its own are left alone.
             Its signatures are reused, not recomputed. The new work directory holds the index's
             documents and the new ones, so it serves as the index of the next run.
+        components: ``local`` (union-find on one node), ``distributed`` (large-star/small-star
+            rounds over partitioned edge files, each round's units through ``map_units``) or
+            ``auto``: distributed when union-find would not fit ``memory``. Same results.
         progress: Called as ``progress(stage, units)`` before each stage (for progress bars);
             returns a callable ticked once per unit, or None.
         map_units: Runs ``fn(unit)`` for ``unit in range(count)`` of a stage; the local engine
@@ -625,6 +1009,7 @@ def run(
         on_error=on_error,
         memory=memory,
         index=index,
+        components=components,
     )
     if plan.index is not None and Path(plan.index).resolve() == work.root.resolve():
         raise InputError("the index is this run's own work directory; write to another -o")
@@ -646,7 +1031,7 @@ def run(
     seconds: dict[str, float] = {}
     each = map_units or _map_local
 
-    def stage(name: str, count: int, fn: Callable[[int], None]) -> None:
+    def stage(name: str, count: int, fn: Callable[[int], None], key: str | None = None) -> None:
         t = time.perf_counter()
         tick = progress(name, count) if progress else None
 
@@ -656,16 +1041,23 @@ def run(
                 tick(1)
 
         each(name, unit, count)
-        seconds[name] = round(time.perf_counter() - t, 3)
+        key = key or name
+        seconds[key] = round(seconds.get(key, 0.0) + time.perf_counter() - t, 3)
 
     create_signature_file(work, plan)
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
     stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i))
     cfg = _dedup_config(plan)
-    if cfg.method != "simhash":
+    if cfg.method == "simhash":
+        stage("search", 1, lambda _: stage_simhash(work, plan))
+    else:
         stage("candidates", plan.partitions, lambda p: stage_candidates(work, plan, p))
-    stage("clusters", 1, lambda _: stage_clusters(work, plan))
+    mode, parts = components_plan(work, plan)
+    if mode == "local":
+        stage("clusters", 1, lambda _: stage_clusters(work, plan))
+    else:
+        stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
     if out.is_local:
         out.local().mkdir(parents=True, exist_ok=True)
     stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
@@ -702,15 +1094,11 @@ def _clear(root: Path) -> None:
 def _summary(
     work: WorkDir, plan: Plan, inputs: list[str], seconds: dict[str, float], total: float
 ) -> dict[str, Any]:
-    new = slice(plan.index_rows, None)
-    keep = work.load("keep.npy")[new]
-    labels = work.load("labels.npy", mmap=True)[new]
-    status = work.load("status.npy")[new]
+    counts = json.loads((work.root / "counts.json").read_text())
     shards = []
     for i, s in enumerate(plan.shards):
         kept = json.loads((work.root / "kept" / f"{i:06d}.json").read_text())["kept"]
         shards.append({"shard": s["name"], "documents": s["rows"], "kept": kept})
-    pairs = json.loads((work.root / "pairs.json").read_text())
     seconds["total"] = round(total, 3)
     return {
         "mmdedup_version": _core.__version__,
@@ -722,14 +1110,15 @@ def _summary(
         "parameters": _dedup_config(plan).to_dict(),
         "counts": {
             "documents": plan.rows - plan.index_rows,
-            "kept": int(keep.sum()),
-            "removed": int((~keep).sum()),
-            "clusters": len(np.unique(labels[labels >= 0])),
-            **pairs,
+            "kept": counts["kept"],
+            "removed": counts["removed"],
+            "clusters": counts["clusters"],
+            **counts["pairs"],
         },
-        "status": {name: int((status == k).sum()) for k, name in enumerate(STATUSES)},
+        "status": counts["status"],
         "shards": shards,
         "partitions": plan.partitions,
+        "components": counts["components"],
         "index": {"path": plan.index, "documents": plan.index_rows} if plan.index else None,
         "seconds": seconds,
         "threads": _core.get_num_threads(),
