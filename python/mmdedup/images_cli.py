@@ -1,4 +1,19 @@
-"""``mmdedup images``: hash every image of a corpus and cluster near-duplicates."""
+"""``mmdedup images``: hash every image of a corpus and cluster near-duplicates.
+
+Two stages over files in a work directory (``OUTDIR/.mmdedup-work`` or ``--work-dir``), so that
+an interrupted run resumes with ``--resume`` and gives byte-identical results:
+
+1. ``hash``, one unit per batch of images, in input order: a run of ``batch`` image files, a
+   record batch of ``batch`` rows of a Parquet file, a run of ``batch`` image members of a tar
+   shard. Each unit's
+   hashes go to ``hashes/<unit>.parquet`` (written under a temporary name and renamed), then the
+   unit is marked done; a unit that is done is not read or decoded again.
+2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``;
+   ``summary.json`` last.
+
+``manifest.json`` records the parameters and the inputs (path and size of every file);
+``--resume`` refuses a work directory whose manifest differs.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +21,7 @@ import json
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +35,14 @@ from . import _core
 from .errors import InputError, MmdedupError, ParameterError
 from .image import hamming_clusters, image_hashes, neighbour_counts
 from .io import atomic_write, write_table
+from .pipeline import WorkDir
 
-__all__ = ["images"]
+__all__ = ["images", "run_images"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 BATCH = 2048
-
-
-@dataclass
-class _Batch:
-    source: str
-    rows: list[int | None]
-    keys: list[str]
-    hashes: pa.Table
+_VERSION = 1
+WORK_DIR_NAME = ".mmdedup-work"
 
 
 def _discover(inputs: tuple[str, ...]) -> tuple[list[Path], list[Path], list[Path]]:
@@ -44,7 +53,7 @@ def _discover(inputs: tuple[str, ...]) -> tuple[list[Path], list[Path], list[Pat
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = [q for q in p.rglob("*") if q.is_file()]
+            found = [q for q in p.rglob("*") if q.is_file() and WORK_DIR_NAME not in q.parts]
         elif p.exists():
             found = [p]
         elif any(c in item for c in "*?["):
@@ -95,28 +104,179 @@ def _bytes_of(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return col
 
 
-def _file_batches(imgs: list[Path], hash_kw: dict[str, Any]) -> Iterator[_Batch]:
-    for i in range(0, len(imgs), BATCH):
-        chunk = imgs[i : i + BATCH]
-        yield _Batch(
-            "", [None] * len(chunk), [str(p) for p in chunk], image_hashes(chunk, **hash_kw)
-        )
+# -- stage 1: hashes, one unit per batch of images ---------------------------------------------
 
 
-def _parquet_batches(path: Path, column: str | None, hash_kw: dict[str, Any]) -> Iterator[_Batch]:
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
-    col = _image_column(pf, column, str(path))
-    names = pf.schema_arrow.names
-    key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
-    start = 0
-    for rb in pf.iter_batches(batch_size=BATCH, columns=[col] + ([key_col] if key_col else [])):
-        t = image_hashes(_bytes_of(rb.column(0)), **hash_kw)
-        keys = [str(k) for k in rb.column(1).to_pylist()] if key_col else [""] * rb.num_rows
-        yield _Batch(str(path), list(range(start, start + rb.num_rows)), keys, t)
-        start += rb.num_rows
+@dataclass
+class _Plan:
+    """What a run hashes and how; saved as ``manifest.json`` and compared on ``--resume``."""
+
+    parameters: dict[str, Any]
+    files: list[list[Any]] = field(default_factory=list)  # [path, size]
+    parquets: list[list[Any]] = field(default_factory=list)
+    tars: list[list[Any]] = field(default_factory=list)
+    batch: int = BATCH
+    version: int = _VERSION
+
+    @staticmethod
+    def listing(paths: list[Path]) -> list[list[Any]]:
+        return [[str(p), p.stat().st_size] for p in paths]
+
+    def differences(self, old: dict[str, Any]) -> list[str]:
+        """What differs from an earlier run's manifest, in words (empty: the same work)."""
+        new = asdict(self)
+        out = []
+        was_params, now_params = old.get("parameters", {}), new["parameters"]
+        for k in sorted(set(was_params) | set(now_params)):
+            if was_params.get(k) != now_params.get(k):
+                out.append(f"{k} was {was_params.get(k)!r}, now {now_params.get(k)!r}")
+        for kind, what in (
+            ("files", "image files"),
+            ("parquets", "Parquet files"),
+            ("tars", "tar shards"),
+        ):
+            was = {p: size for p, size in old.get(kind, [])}
+            now = {p: size for p, size in new[kind]}
+            if was != now:
+                changed = sum(1 for p in now.keys() & was.keys() if now[p] != was[p])
+                out.append(
+                    f"{what}: {len(now.keys() - was.keys())} new, "
+                    f"{len(was.keys() - now.keys())} gone, {changed} of another size"
+                )
+        for k in ("batch", "version"):
+            if old.get(k) != new[k]:
+                out.append(f"{k} was {old.get(k)!r}, now {new[k]!r}")
+        return out
+
+
+class _Hasher:
+    """Hashes every unit of a plan that is not done yet into ``hashes/<unit>.parquet``, and
+    lists all units in input order."""
+
+    def __init__(self, work: WorkDir, plan: _Plan, column: str | None, bar: Any) -> None:
+        self.work, self.plan, self.column, self.bar = work, plan, column, bar
+        p = plan.parameters
+        self.hash_kw = {
+            "methods": [p["method"]],
+            "hash_size": p["hash_size"],
+            "mode": p["mode"],
+            "pixel_limit": p["pixel_limit"],
+        }
+        self.units: list[str] = []
+
+    def run(self) -> list[str]:
+        self.files()
+        for f, (path, _) in enumerate(self.plan.parquets):
+            self.parquet(f, Path(path))
+        for f, (path, _) in enumerate(self.plan.tars):
+            self.tar(f, Path(path))
+        return self.units
+
+    def _unit(
+        self,
+        unit: str,
+        source: str,
+        rows: list[int | None],
+        keys: list[str],
+        images: Any,
+    ) -> None:
+        self.units.append(unit)
+        if self.work.done(unit):
+            return
+        t = image_hashes(images, **self.hash_kw)
+        cols: dict[str, Any] = {
+            "source": pa.array([source or k for k in keys], pa.string()),
+            "row": pa.array(rows, pa.int64()),
+            "key": pa.array(keys, pa.string()),
+        }
+        cols.update({name: t[name] for name in t.column_names})
+        write_table(pa.table(cols), self.work.path(f"hashes/{unit}.parquet"))
+        self.bar.update(t.num_rows)
+        self.work.mark(unit)
+
+    def files(self) -> None:
+        paths = [str(p) for p, _ in self.plan.files]
+        size = self.plan.batch
+        for b, i in enumerate(range(0, len(paths), size)):
+            chunk = paths[i : i + size]
+            self._unit(f"hash-files-{b:06d}", "", [None] * len(chunk), chunk, chunk)
+
+    def parquet(self, f: int, path: Path) -> None:
+        """Record batches of ``batch`` rows; only the image and key columns are read."""
+        name = f"parquet-{f:06d}"
+        if self.work.done(name):
+            self.units.extend(self._listed(name))
+            return
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
+        col = _image_column(pf, self.column, str(path))
+        names = pf.schema_arrow.names
+        key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
+        start, first = 0, len(self.units)
+        columns = [col] + ([key_col] if key_col else [])
+        for b, rb in enumerate(pf.iter_batches(batch_size=self.plan.batch, columns=columns)):
+            keys = [str(k) for k in rb.column(1).to_pylist()] if key_col else [""] * rb.num_rows
+            self._unit(
+                f"hash-{name}-{b:06d}",
+                str(path),
+                list(range(start, start + rb.num_rows)),
+                keys,
+                _bytes_of(rb.column(0)),
+            )
+            start += rb.num_rows
+        self._list(name, self.units[first:])
+
+    def tar(self, f: int, path: Path) -> None:
+        """Runs of ``batch`` image members of a webdataset shard; ``row`` is the member's index
+        in the archive. The members of a unit that is done are passed over unread."""
+        name = f"tar-{f:06d}"
+        if self.work.done(name):
+            self.units.extend(self._listed(name))
+            return
+        first, b = len(self.units), 0
+        rows: list[int | None] = []
+        keys: list[str] = []
+        data: list[bytes] = []
+
+        def flush() -> None:
+            self._unit(
+                f"hash-{name}-{b:06d}",
+                str(path),
+                list(rows),
+                list(keys),
+                pa.array(data, pa.binary()),
+            )
+            rows.clear()
+            keys.clear()
+            data.clear()
+
+        with _open_tar(path) as tf:
+            for idx, m in enumerate(tf):
+                if not m.isfile() or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                if not self.work.done(f"hash-{name}-{b:06d}"):
+                    member = tf.extractfile(m)
+                    data.append(member.read() if member else b"")
+                rows.append(idx)
+                keys.append(m.name)
+                if len(rows) == self.plan.batch:
+                    flush()
+                    b += 1
+        if rows:
+            flush()
+        self._list(name, self.units[first:])
+
+    def _list(self, name: str, units: list[str]) -> None:
+        """Records the units of a whole input file, which is then done."""
+        with atomic_write(self.work.path(f"units/{name}.json")) as fh:
+            fh.write(json.dumps(units).encode())
+        self.work.mark(name)
+
+    def _listed(self, name: str) -> list[str]:
+        units: list[str] = json.loads((self.work.root / "units" / f"{name}.json").read_text())
+        return units
 
 
 def _open_tar(path: Path) -> tarfile.TarFile:
@@ -126,40 +286,22 @@ def _open_tar(path: Path) -> tarfile.TarFile:
         raise InputError(f"not a readable tar file: {e}", path=str(path)) from e
 
 
-def _tar_batches(path: Path, hash_kw: dict[str, Any]) -> Iterator[_Batch]:
-    """Image members of a webdataset shard; ``row`` is the member's index in the archive."""
-    rows: list[int | None] = []
-    keys: list[str] = []
-    data: list[bytes] = []
-    with _open_tar(path) as tf:
-        for idx, m in enumerate(tf):
-            if not m.isfile() or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            f = tf.extractfile(m)
-            data.append(f.read() if f else b"")
-            rows.append(idx)
-            keys.append(m.name)
-            if len(data) == BATCH:
-                yield _Batch(
-                    str(path), rows, keys, image_hashes(pa.array(data, pa.binary()), **hash_kw)
-                )
-                rows, keys, data = [], [], []
-    if data:
-        yield _Batch(str(path), rows, keys, image_hashes(pa.array(data, pa.binary()), **hash_kw))
-
-
-def _batches(
-    imgs: list[Path],
-    parquets: list[Path],
-    tars: list[Path],
-    column: str | None,
-    hash_kw: dict[str, Any],
-) -> Iterator[_Batch]:
-    yield from _file_batches(imgs, hash_kw)
-    for path in parquets:
-        yield from _parquet_batches(path, column, hash_kw)
-    for path in tars:
-        yield from _tar_batches(path, hash_kw)
+def _empty_hashes(method: str) -> pa.Table:
+    """The table of a run without images."""
+    cols: dict[str, pa.Array] = {
+        "source": pa.array([], pa.string()),
+        "row": pa.array([], pa.int64()),
+        "key": pa.array([], pa.string()),
+        method: pa.array([], pa.binary(32) if method == "pdq" else pa.uint64()),
+    }
+    if method == "pdq":
+        cols["pdq_quality"] = pa.array([], pa.uint8())
+    cols.update(
+        width=pa.array([], pa.uint32()),
+        height=pa.array([], pa.uint32()),
+        error=pa.array([], pa.string()),
+    )
+    return pa.table(cols)
 
 
 @click.command()
@@ -232,6 +374,25 @@ def _batches(
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same inputs and options): batches of images already "
+    "hashed are not read again; the results are identical to an uninterrupted run.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the hashes of each batch go (default: OUTDIR/.mmdedup-work).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=BATCH,
+    show_default=True,
+    help="Images per unit of work: image files, rows of a Parquet record batch, tar members.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def images(
     inputs: tuple[str, ...],
@@ -245,6 +406,9 @@ def images(
     pixel_limit: int | None,
     threads: int | None,
     overwrite: bool,
+    resume: bool,
+    work_dir: Path | None,
+    batch_size: int,
     quiet: bool,
 ) -> None:
     """Hash images and find their near-duplicates.
@@ -261,11 +425,16 @@ def images(
 
     Images that cannot be decoded get status 'error' with the reason, and are kept.
 
+    Images are hashed in batches (--batch-size image files, Parquet rows or tar members), each
+    saved to the work directory as it finishes: after an interruption (Ctrl-C,
+    kill -9, a full disk), the same command with --resume hashes only the batches not done.
+
     \b
     Examples:
       mmdedup images photos/ -o out/
       mmdedup images 'shards/*.parquet' -o out/ --column jpg -k 5
       mmdedup images data/*.tar -o out/ --method dhash --keep first
+      mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
     """
     try:
         summary = run_images(
@@ -280,6 +449,9 @@ def images(
             pixel_limit=pixel_limit,
             threads=threads,
             overwrite=overwrite,
+            resume=resume,
+            work_dir=work_dir,
+            batch_size=batch_size,
             quiet=quiet,
         )
     except MmdedupError as e:
@@ -305,6 +477,9 @@ def run_images(
     pixel_limit: int | None = None,
     threads: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
+    work_dir: Path | None = None,
+    batch_size: int = BATCH,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """What ``mmdedup images`` does; returns the summary."""
@@ -312,42 +487,95 @@ def run_images(
     if threads is not None:
         _core.set_num_threads(threads)
     outdir = Path(outdir)
-    if (outdir / "summary.json").exists() and not overwrite:
+    if (outdir / "summary.json").exists() and not (overwrite or resume):
         raise InputError(
-            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
+            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them "
+            "(or --resume to finish an interrupted one)"
         )
     bits = 256 if method == "pdq" else hash_size * hash_size
     if max_distance is None:
         max_distance = 31 if method == "pdq" else 8
     if max_distance > bits:
         raise ParameterError(f"--max-distance {max_distance} exceeds the hash's {bits} bits")
-    imgs, parquets, tars = _discover(tuple(inputs))
-    hash_kw = {
-        "methods": [method],
-        "hash_size": hash_size,
-        "mode": mode,
-        "pixel_limit": pixel_limit,
-    }
     if bits > 64 and method != "pdq":
         raise ParameterError(
             "near-duplicate search needs hashes of at most 64 bits (hash size ≤ 8)"
         )
-    batches: list[_Batch] = []
+    imgs, parquets, tars = _discover(tuple(inputs))
+    plan = _Plan(
+        parameters={
+            "method": method,
+            "hash_size": hash_size,
+            "mode": mode,
+            "max_distance": max_distance,
+            "keep": keep_rule,
+            "column": column,
+            "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
+        },
+        files=_Plan.listing(imgs),
+        parquets=_Plan.listing(parquets),
+        tars=_Plan.listing(tars),
+        batch=batch_size,
+    )
+    root = Path(work_dir) if work_dir is not None else outdir / WORK_DIR_NAME
+    manifest = root / "manifest.json"
+    if manifest.exists():
+        if resume:
+            diff = plan.differences(json.loads(manifest.read_text()))
+            if diff:
+                raise InputError(
+                    f"{root} belongs to a run with other inputs or parameters "
+                    f"({'; '.join(diff)}); drop --resume to start again"
+                )
+        else:
+            import shutil
+
+            shutil.rmtree(root)
+    work = WorkDir(root)
+    with atomic_write(manifest) as f:
+        f.write(json.dumps(asdict(plan), indent=1).encode())
+
     with tqdm(
         desc="hashing", unit="img", disable=quiet or None, file=sys.stderr, leave=False
     ) as bar:
-        for b in _batches(imgs, parquets, tars, column, hash_kw):
-            batches.append(b)
-            bar.update(b.hashes.num_rows)
+        units = _Hasher(work, plan, column, bar).run()
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
-    table = pa.concat_tables([b.hashes for b in batches]) if batches else None
-    n = table.num_rows if table is not None else 0
-    sources = [s for b in batches for s in [b.source or k for k in b.keys]] if batches else []
-    rows = [r for b in batches for r in b.rows]
-    keys = [k for b in batches for k in b.keys]
-    hashes = table[method] if table is not None else pa.chunked_array([], pa.uint64())
-    errors = table["error"] if table is not None else pa.chunked_array([], pa.string())
+    if not (work.done("clusters") and (outdir / "clusters.parquet").exists()):
+        _clusters(work, plan, units, outdir / "clusters.parquet")
+    t_cluster = time.perf_counter() - t
+    c = json.loads((work.root / "counts.json").read_text())
+    summary: dict[str, Any] = {
+        "mmdedup_version": _core.__version__,
+        "inputs": list(inputs),
+        "parameters": {k: v for k, v in plan.parameters.items() if k != "column"},
+        "counts": {
+            **c,
+            "files": len(imgs),
+            "parquet_shards": len(parquets),
+            "tar_shards": len(tars),
+        },
+        "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
+        "threads": _core.get_num_threads(),
+    }
+    summary["seconds"]["total"] = round(time.perf_counter() - t0, 3)
+    with atomic_write(outdir / "summary.json") as f:
+        f.write(json.dumps(summary, indent=2).encode() + b"\n")
+    return summary
+
+
+# -- stage 2: clusters -------------------------------------------------------------------------
+
+
+def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path) -> None:
+    """The near-duplicate search over every unit's hashes; writes ``clusters.parquet`` and the
+    counts for the summary."""
+    p = plan.parameters
+    method, max_distance = p["method"], p["max_distance"]
+    parts = [pq.read_table(work.root / "hashes" / f"{u}.parquet") for u in units]
+    table = pa.concat_tables(parts) if parts else _empty_hashes(method)
+    n = table.num_rows
+    hashes, errors = table[method], table["error"]
     failed = np.asarray(errors.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     if n == 0:
         labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
@@ -356,7 +584,7 @@ def run_images(
         counts = neighbour_counts(hashes, max_distance=max_distance)
     from .dedup import choose_keep
 
-    if keep_rule == "largest" and table is not None:
+    if p["keep"] == "largest":
         area = table["width"].to_numpy().astype(np.float64) * table["height"].to_numpy().astype(
             np.float64
         )
@@ -367,17 +595,15 @@ def run_images(
     status[(labels >= 0) & keep] = "kept"
     status[(labels >= 0) & ~keep] = "duplicate"
     status[failed] = "error"
-    t_cluster = time.perf_counter() - t
-    t = time.perf_counter()
     out: dict[str, Any] = {
-        "source": pa.array(sources, pa.string()),
-        "row": pa.array(rows, pa.int64()),
-        "key": pa.array(keys, pa.string()),
-        "width": table["width"] if table is not None else pa.array([], pa.uint32()),
-        "height": table["height"] if table is not None else pa.array([], pa.uint32()),
+        "source": table["source"],
+        "row": table["row"],
+        "key": table["key"],
+        "width": table["width"],
+        "height": table["height"],
         "hash": hashes,
     }
-    if method == "pdq" and table is not None:
+    if method == "pdq":
         out["quality"] = table["pdq_quality"]
     out.update(
         count=pa.array(counts, pa.uint64()),
@@ -386,34 +612,20 @@ def run_images(
         status=pa.array(status, pa.string()),
         error=errors,
     )
-    meta = {"mmdedup.method": method, "mmdedup.mode": mode, "mmdedup.hash_size": str(hash_size)}
-    write_table(pa.table(out).replace_schema_metadata(meta), outdir / "clusters.parquet")
-    summary: dict[str, Any] = {
-        "mmdedup_version": _core.__version__,
-        "inputs": list(inputs),
-        "parameters": {
-            "method": method,
-            "hash_size": hash_size,
-            "mode": mode,
-            "max_distance": max_distance,
-            "keep": keep_rule,
-            "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
-        },
-        "counts": {
-            "images": n,
-            "kept": int(keep.sum()),
-            "removed": int((~keep).sum()),
-            "clusters": len(np.unique(labels[labels >= 0])),
-            "errors": int(failed.sum()),
-            "files": len(imgs),
-            "parquet_shards": len(parquets),
-            "tar_shards": len(tars),
-        },
-        "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
-        "threads": _core.get_num_threads(),
+    meta = {
+        "mmdedup.method": method,
+        "mmdedup.mode": p["mode"],
+        "mmdedup.hash_size": str(p["hash_size"]),
     }
-    summary["seconds"]["write"] = round(time.perf_counter() - t, 3)
-    summary["seconds"]["total"] = round(time.perf_counter() - t0, 3)
-    with atomic_write(outdir / "summary.json") as f:
-        f.write(json.dumps(summary, indent=2).encode() + b"\n")
-    return summary
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_table(pa.table(out).replace_schema_metadata(meta), target)
+    counts_out = {
+        "images": n,
+        "kept": int(keep.sum()),
+        "removed": int((~keep).sum()),
+        "clusters": len(np.unique(labels[labels >= 0])),
+        "errors": int(failed.sum()),
+    }
+    with atomic_write(work.path("counts.json")) as f:
+        f.write(json.dumps(counts_out).encode())
+    work.mark("clusters")

@@ -3,18 +3,18 @@
 //! First equal hashes are grouped (real hash sets repeat heavily: logos, boilerplate). The
 //! distinct values are then searched with multi-index hashing (Norouzi, Punjani & Fleet, "Fast
 //! exact search in Hamming space with multi-index hashing", TPAMI 2014): the 64 bits are cut into
-//! `m` blocks, and by the pigeonhole principle two hashes within distance `k` agree to within
-//! `⌊k/m⌋` bits on at least one block. For every value and block, every block value within that
-//! radius is looked up in a per-block index and the candidates are verified with a popcount. A
-//! pair is reported only from the first block where it qualifies, so no pair is found twice. `m`
-//! is chosen from a cost model of lookups against candidates to verify.
+//! `m` blocks with radii `t_j`, `Σ (t_j + 1) > k`, so by the pigeonhole principle two hashes
+//! within distance `k` differ by at most `t_j` bits on some block `j`. Each block is searched as
+//! a self-join of buckets of equal block key ([`join`]); candidates are verified with a
+//! popcount, and a pair is reported only from the first block where it qualifies, so no pair is
+//! found twice. Blocks are about `log2(n)` bits wide: `m` comes from a cost model of probes
+//! against candidates to verify.
 
 mod index;
+pub mod join;
 mod wide;
 
 use rayon::prelude::*;
-
-use index::BlockIndex;
 
 /// The result of a search: edges between the first index of each group of equal hashes and its
 /// other members, plus edges between group representatives within distance `k`.
@@ -63,55 +63,13 @@ pub fn neighbour_counts(n: &Neighbours, skip: &[bool]) -> Vec<u64> {
         .collect()
 }
 
-/// Splits 64 bits into `m` blocks of near-equal size: (shift, width) pairs.
-fn blocks(m: usize) -> Vec<(u32, u32)> {
-    let mut out = Vec::with_capacity(m);
-    let mut start = 0u32;
-    for j in 0..m as u32 {
-        let width = (64 - start) / (m as u32 - j);
-        out.push((start, width));
-        start += width;
-    }
-    out
-}
-
-fn binomial_ball(bits: u32, radius: u32) -> f64 {
-    let mut total = 0.0;
-    let mut c = 1.0;
-    for e in 0..=radius.min(bits) {
-        total += c;
-        c = c * (bits - e) as f64 / (e + 1) as f64;
-    }
-    total
-}
-
-/// Picks the block count with the lowest expected cost per query.
-pub fn choose_blocks(distinct: usize, k: u32) -> usize {
-    let mut best = (f64::INFINITY, 1);
-    for m in 1..=((k as usize + 1).min(16)) {
-        let t = k / m as u32;
-        let bs = blocks(m);
-        let cost: f64 = bs
-            .iter()
-            .map(|&(_, w)| {
-                let lookups = binomial_ball(w, t);
-                lookups * (2.0 + distinct as f64 / 2f64.powi(w as i32))
-            })
-            .sum();
-        if cost < best.0 {
-            best = (cost, m);
-        }
-    }
-    best.1
-}
-
 /// Finds all pairs within distance `k` among `hashes` (entries with `skip[i]` take no part).
 pub fn search(hashes: &[u64], k: u32, skip: &[bool]) -> Neighbours {
     group_then(hashes, skip, |values| {
         if k == 0 {
             Vec::new()
         } else {
-            near_pairs(values, k)
+            join::near_pairs(values, k)
         }
     })
 }
@@ -167,48 +125,6 @@ fn group_then<H: Ord + Copy + Send>(
     Neighbours { equal, near }
 }
 
-/// Pairs of positions in `values` (distinct) within distance `k`.
-fn near_pairs(values: &[u64], k: u32) -> Vec<(u32, u32)> {
-    let m = choose_blocks(values.len(), k);
-    let t = k / m as u32;
-    let geometry = blocks(m);
-    let indexes: Vec<BlockIndex> = crate::parallel::install(values.len(), || {
-        geometry
-            .par_iter()
-            .map(|&(shift, width)| BlockIndex::new(values, shift, width))
-            .collect()
-    });
-    let block_of = |v: u64, j: usize| -> u64 {
-        let (shift, width) = geometry[j];
-        (v >> shift) & ((1u64 << width) - 1)
-    };
-    crate::parallel::install(values.len(), || {
-        (0..values.len())
-            .into_par_iter()
-            .with_min_len(1024)
-            .flat_map_iter(|p| {
-                let vp = values[p];
-                let mut found = Vec::new();
-                for (j, idx) in indexes.iter().enumerate() {
-                    idx.for_each_within(block_of(vp, j), t, |q| {
-                        let q = q as usize;
-                        if q <= p || (vp ^ values[q]).count_ones() > k {
-                            return;
-                        }
-                        // Report the pair from the first block where it qualifies only.
-                        let earlier = (0..j)
-                            .any(|i| (block_of(vp, i) ^ block_of(values[q], i)).count_ones() <= t);
-                        if !earlier {
-                            found.push((p as u32, q as u32));
-                        }
-                    });
-                }
-                found
-            })
-            .collect()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,15 +177,6 @@ mod tests {
         }
         out.sort_unstable();
         out
-    }
-
-    #[test]
-    fn block_geometry_covers_64_bits() {
-        for m in 1..=16 {
-            let b = blocks(m);
-            assert_eq!(b.iter().map(|x| x.1).sum::<u32>(), 64);
-            assert_eq!(b.len(), m);
-        }
     }
 
     proptest! {

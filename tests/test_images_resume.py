@@ -1,0 +1,171 @@
+"""``mmdedup images`` as a restartable run: kill -9 after any unit, then ``--resume``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from mmdedup import images_cli
+from mmdedup.images_cli import run_images
+from PIL import Image
+
+
+def _picture(rng: np.random.Generator, w: int, h: int) -> Image.Image:
+    small = rng.integers(0, 256, size=(h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR)
+
+
+def _encode(img: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five image files, a Parquet shard of five rows and a tar shard of four images (plus a
+    JSON member), with near-duplicates across them and one broken image."""
+    rng = np.random.default_rng(21)
+    pics = [_picture(rng, 160, 120) for _ in range(4)]
+    src = tmp_path_factory.mktemp("images") / "in"
+    src.mkdir()
+    for i, p in enumerate(pics[:3]):
+        p.save(src / f"p{i}.png")
+    pics[0].resize((80, 60)).save(src / "p0-small.jpg", quality=80)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    blobs = [_encode(p, "JPEG") for p in pics] + [_encode(pics[1].resize((120, 90)), "PNG")]
+    pq.write_table(
+        pa.table({"key": [f"r{i}" for i in range(5)], "jpg": blobs}), src / "shard.parquet"
+    )
+    with tarfile.open(src / "shard.tar", "w") as tf:
+        members = [(f"{i:03d}.jpg", _encode(p, "JPEG")) for i, p in enumerate(pics)]
+        for name, blob in [*members[:2], ("001.json", b"{}"), *members[2:]]:
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+    return src
+
+
+ARGS = ["-k", "6", "--batch-size", "2", "-q"]
+
+
+@pytest.fixture(scope="module")
+def clean(corpus: Path) -> Path:
+    """An uninterrupted run."""
+    out = corpus.parent / "clean"
+    done = cli(str(corpus), *ARGS, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmdedup", "images", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "hash-files-000000",
+        "hash-files-000002",
+        "hash-parquet-000000-000001",
+        "parquet-000000",
+        "hash-tar-000000-000000",
+        "clusters",
+    ],
+)
+def test_kill_and_resume_is_byte_identical(
+    corpus: Path, clean: Path, tmp_path: Path, unit: str
+) -> None:
+    out = tmp_path / "x"
+    killed = cli(str(corpus), *ARGS, "-o", str(out), env={"MMDEDUP_CRASH_AFTER": unit})
+    assert killed.returncode == -9, killed.stderr
+    assert not (out / "summary.json").exists()
+    resumed = cli(str(corpus), *ARGS, "-o", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "clusters.parquet").read_bytes() == (clean / "clusters.parquet").read_bytes()
+    s1 = json.loads((out / "summary.json").read_text())
+    s2 = json.loads((clean / "summary.json").read_text())
+    assert s1["counts"] == s2["counts"] and s1["counts"]["images"] == 14
+    assert s1["counts"]["errors"] == 1 and s1["counts"]["removed"] > 0
+
+
+def test_resume_with_other_parameters_is_refused(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    killed = cli(
+        str(corpus), *ARGS, "-o", str(out), env={"MMDEDUP_CRASH_AFTER": "hash-files-000000"}
+    )
+    assert killed.returncode == -9
+    for other, what in (
+        (["-k", "4"], "max_distance was 6, now 4"),
+        (["--method", "dhash"], "method was 'phash', now 'dhash'"),
+        (["--batch-size", "3"], "batch was 2, now 3"),
+    ):
+        refused = cli(str(corpus), *ARGS, *other, "-o", str(out), "--resume")
+        assert refused.returncode != 0
+        assert "other inputs or parameters" in refused.stderr and what in refused.stderr, (
+            refused.stderr
+        )
+
+
+def test_done_units_are_not_hashed_again(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    killed = cli(
+        str(corpus), *ARGS, "-o", str(out), env={"MMDEDUP_CRASH_AFTER": "hash-tar-000000-000000"}
+    )
+    assert killed.returncode == -9
+    hashed: list[int] = []
+    real = images_cli.image_hashes
+
+    def counting(images: Any, **kw: Any) -> pa.Table:
+        t = real(images, **kw)
+        hashed.append(t.num_rows)
+        return t
+
+    monkeypatch.setattr(images_cli, "image_hashes", counting)
+    summary = run_images([str(corpus)], out, max_distance=6, batch_size=2, resume=True)
+    # 5 files, 5 Parquet rows and the tar's first 2 members were done: only 2 members are left.
+    assert hashed == [2]
+    assert summary["counts"]["images"] == 14
+
+
+def test_changed_inputs_refuse_resume(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        _picture(rng, 64, 48).save(src / f"p{i}.png")
+    out = tmp_path / "out"
+    killed = cli(str(src), "-q", "-o", str(out), env={"MMDEDUP_CRASH_AFTER": "hash-files-000000"})
+    assert killed.returncode == -9
+    (src / "p1.png").write_bytes((src / "p1.png").read_bytes() + b"\0")
+    refused = cli(str(src), "-q", "-o", str(out), "--resume")
+    assert refused.returncode != 0
+    assert "image files: 0 new, 0 gone, 1 of another size" in refused.stderr, refused.stderr
+    # Without --resume the old work is cleared and the run starts again.
+    assert run_images([str(src)], out)["counts"]["images"] == 3
+
+
+def test_results_do_not_depend_on_the_batch_size(corpus: Path, tmp_path: Path) -> None:
+    run_images([str(corpus)], tmp_path / "a", batch_size=1)
+    run_images([str(corpus)], tmp_path / "b")
+    a = pq.read_table(tmp_path / "a" / "clusters.parquet")
+    b = pq.read_table(tmp_path / "b" / "clusters.parquet")
+    assert a.equals(b)
