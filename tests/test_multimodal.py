@@ -297,6 +297,19 @@ def test_resume_after_a_crash_gives_the_same_results(tmp_path: Path) -> None:
             assert pq.read_table(clean / name).equals(pq.read_table(crashed / name)), name
 
 
+def test_resume_refuses_an_older_work_directory_format(tmp_path: Path) -> None:
+    # Format 1 holds MinHash signatures of the native scheme's first definition.
+    src = write_obelics(tmp_path / "web.parquet", corpus())
+    dedup([src], tmp_path / "out")
+    manifest = tmp_path / "out" / ".mmdedup-work" / "manifest-interleaved.json"
+    m = json.loads(manifest.read_text())
+    assert m["version"] == 2
+    manifest.write_text(json.dumps({**m, "version": 1}))
+    r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(tmp_path / "out"), "--resume"])
+    assert r.exit_code != 0
+    assert "format 1" in r.output and "drop --resume" in r.output
+
+
 def test_run_refuses_a_text_method() -> None:
     from mmdedup.dedup import DedupConfig
     from mmdedup.errors import ParameterError

@@ -37,7 +37,12 @@ def minhash(
     scheme: str = "mmdedup",
     a: npt.NDArray[np.uint64] | None = None,
     b: npt.NDArray[np.uint64] | None = None,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """(signatures, shingle counts). The native scheme (``"mmdedup"``, definition version 2):
+    slot ``i`` is the minimum over the shingles of ``(a_i·x + b_i) mod 2^32`` with
+    ``x = xxh3_64(shingle) mod 2^32``, ``a_i = (s_2i mod 2^32) | 1``, ``b_i = s_2i+1 mod 2^32``
+    and ``s_0, s_1, ...`` the outputs of SplitMix64(``seed``); ``2^32 - 1`` with no shingle."""
+
 def minhash_sets(
     sets: Any,
     *,
@@ -46,7 +51,10 @@ def minhash_sets(
     scheme: str = "mmdedup",
     a: npt.NDArray[np.uint64] | None = None,
     b: npt.NDArray[np.uint64] | None = None,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """(signatures, token counts) of ready-made token sets, each token one shingle: the same
+    schemes as :func:`minhash`."""
+
 def simhash(
     texts: Any,
     *,

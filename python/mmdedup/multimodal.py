@@ -83,7 +83,8 @@ REASONS = (
 )
 """Why something was removed (``removals.parquet`` ``reason``)."""
 
-_VERSION = 1
+# 2: MinHash signatures of the native scheme's second definition (see pipeline._VERSION).
+_VERSION = 2
 _BLANK = re.compile(r"\n[ \t]*\n")
 _DOC_STATUS = ("unique", "kept", "near_duplicate", "identical_images", "empty", "error")
 # A paragraph row on disk: scope, hash, global document, segment, paragraph.
@@ -1176,6 +1177,11 @@ def run(
     manifest = work.root / "manifest-interleaved.json"
     if manifest.exists():
         old = _Manifest(**json.loads(manifest.read_text()))
+        if resume and old.version != m.version:
+            raise InputError(
+                f"{work.root} was written by another mmdedup version (work directory format "
+                f"{old.version}, this version writes {m.version}); drop --resume"
+            )
         if resume and asdict(old) != asdict(m):
             raise InputError(
                 f"{work.root} belongs to a run with other inputs or parameters; drop --resume"

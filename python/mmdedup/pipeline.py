@@ -68,7 +68,10 @@ __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
 
 STATUSES = ("unique", "kept", "duplicate", "empty", "error")
 _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
-_VERSION = 2
+# Version of the work directory's contents: 2 added the distributed components' files; 3 holds
+# MinHash signatures of the native scheme's second definition (32-bit affine permutations), not
+# comparable with earlier ones.
+_VERSION = 3
 COMPONENTS = ("auto", "local", "distributed")
 
 
@@ -202,6 +205,13 @@ def make_plan(
     if index is not None:
         index_root = find_work_dir(index)
         old = Plan(**json.loads((index_root / "manifest.json").read_text()))
+        if old.version != _VERSION:
+            raise ParameterError(
+                f"the index at {index} was built by another mmdedup version (work directory "
+                f"format {old.version}, this version writes {_VERSION}): its signatures are not "
+                "comparable with this version's (the native MinHash scheme changed in format 2); "
+                "rebuild the index with this version"
+            )
         mismatch = [k for k in _SIGNATURE_PARAMS if old.config[k] != getattr(config, k)]
         if mismatch:
             raise ParameterError(
@@ -1019,6 +1029,11 @@ def run(
         raise InputError(f"output would overwrite input {clash[0].path}; choose another -o")
     if manifest.exists():
         old = Plan(**json.loads(manifest.read_text()))
+        if resume and old.version != plan.version:
+            raise InputError(
+                f"{work.root} was written by another mmdedup version (work directory format "
+                f"{old.version}, this version writes {plan.version}); drop --resume"
+            )
         if resume and not old.same_work(plan):
             raise InputError(
                 f"{work.root} belongs to a run with other inputs or parameters; drop --resume"

@@ -121,9 +121,10 @@ def minhash(
 ) -> npt.NDArray[np.unsignedinteger]:
     """MinHash signatures, one row per text.
 
-    The native scheme (``"mmdedup"``) is fixed across versions and platforms: shingle hash
-    ``x = xxh3_64(utf8)``, slot ``i`` = ``((a_i·x + b_i) mod 2^64) >> 32`` with ``a_i`` (odd),
-    ``b_i`` drawn in turn from SplitMix64(``seed``). ``"datasketch-legacy"`` and
+    The native scheme (``"mmdedup"``, definition version 2) is fixed across platforms: shingle
+    hash ``x = xxh3_64(utf8) mod 2^32``; slot ``i`` is the minimum of ``(a_i·x + b_i) mod 2^32``
+    with ``a_i = (s_2i mod 2^32) | 1`` and ``b_i = s_2i+1 mod 2^32``, where ``s_0, s_1, ...`` are
+    the outputs of SplitMix64(``seed``). ``"datasketch-legacy"`` and
     ``"datasketch-affine32"`` reproduce datasketch 2.x signatures bit for bit when each shingle
     is one of its tokens (``MinHash(num_perm, seed, scheme=...).update(shingle.encode())``).
 

@@ -20,8 +20,8 @@ fn sha1_hash32(token: &[u8]) -> u32 {
 
 /// The token hash of the legacy scheme.
 #[inline]
-pub fn legacy_token_hash(token: &[u8]) -> u64 {
-    sha1_hash32(token) as u64
+pub fn legacy_token_hash(token: &[u8]) -> u32 {
+    sha1_hash32(token)
 }
 
 /// MurmurHash3's 32-bit finalizer.
@@ -36,6 +36,6 @@ pub fn fmix32(mut h: u32) -> u32 {
 
 /// The token hash of the affine32 scheme (SHA-1, then fmix32).
 #[inline]
-pub fn affine32_token_hash(token: &[u8]) -> u64 {
-    fmix32(sha1_hash32(token)) as u64
+pub fn affine32_token_hash(token: &[u8]) -> u32 {
+    fmix32(sha1_hash32(token))
 }

@@ -1,14 +1,21 @@
 //! MinHash signatures (Broder 1997, "On the resemblance and containment of documents").
 //!
 //! A signature has `num_perm` slots; slot `i` is the minimum over a document's shingles of a
-//! hash function `h_i`. Two documents agree on a slot with probability equal to the Jaccard
+//! hash function `h_i`. Two documents agree on a slot with probability (close to) the Jaccard
 //! similarity of their shingle sets. Three schemes:
 //!
-//! * [`Scheme::Native`] (mmdedup's own, stable across versions and platforms): the shingle hash is
-//!   `x = xxh3_64(shingle UTF-8 bytes, seed 0)`; the permutation parameters `a_i` (odd) and `b_i`
-//!   are successive outputs of SplitMix64 seeded with `seed`, drawn `a_0, b_0, a_1, b_1, ...`
-//!   (`a_i |= 1`); slot `i` is `((a_i · x + b_i) mod 2^64) >> 32`, a multiply-shift hash
-//!   (Dietzfelbinger et al. 1997). Empty documents have every slot `2^32 − 1`.
+//! * [`Scheme::Native`] (mmdedup's own, stable across versions and platforms; version 2): the
+//!   shingle hash is `x = xxh3_64(shingle UTF-8 bytes, seed 0) mod 2^32` (its low 32 bits); the
+//!   permutation parameters are successive outputs `s_0, s_1, ...` of SplitMix64 seeded with
+//!   `seed`: `a_i = (s_{2i} mod 2^32) | 1` (odd) and `b_i = s_{2i+1} mod 2^32`; slot `i` is the
+//!   minimum of `(a_i · x + b_i) mod 2^32`. This is the affine family of datasketch 2.x's default
+//!   scheme (on another shingle hash): one 32-bit multiply, add and unsigned minimum per slot,
+//!   eight slots per AVX2 instruction. With `a_i` odd each slot is a bijection of the 32-bit
+//!   hashes, so two documents agree on a slot only when they share its minimizing shingle (or,
+//!   with probability 2^-32, two shingles' hashes collide). Empty documents have every slot
+//!   `2^32 − 1`. (Version 1, mmdedup 0.1 before this change, computed
+//!   `((a · xxh3_64 + b) mod 2^64) >> 32` with 64-bit `a`, `b`; its signatures are not
+//!   comparable with version 2's.)
 //! * [`Scheme::DatasketchLegacy`] and [`Scheme::DatasketchAffine32`] reproduce datasketch 2.x bit
 //!   for bit (see `datasketch.rs`); their parameters are drawn by NumPy in Python and passed in.
 
@@ -23,6 +30,10 @@ use crate::{Error, Result};
 
 pub use datasketch::{affine32_token_hash, fmix32, legacy_token_hash, MERSENNE61};
 
+/// Version of the native scheme's definition; stored with signatures written to disk so that
+/// signatures of another version are refused rather than silently compared.
+pub const NATIVE_SCHEME_VERSION: u32 = 2;
+
 /// Which hash family fills the slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -31,12 +42,18 @@ pub enum Scheme {
     DatasketchAffine32,
 }
 
+/// Per-slot parameters: 32-bit for the affine schemes, 64-bit for datasketch's legacy one.
+#[derive(Clone, Debug)]
+enum Params {
+    Affine32 { a: Vec<u32>, b: Vec<u32> },
+    Legacy { a: Vec<u64>, b: Vec<u64> },
+}
+
 /// Hash functions for one signature layout: a scheme and its per-slot parameters.
 #[derive(Clone, Debug)]
 pub struct MinHasher {
     scheme: Scheme,
-    a: Vec<u64>,
-    b: Vec<u64>,
+    params: Params,
 }
 
 /// SplitMix64 (Steele et al. 2014): a tiny, well-mixed generator with a fixed definition.
@@ -66,6 +83,12 @@ fn check_num_perm(n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The native scheme's shingle hash: the low 32 bits of xxh3-64.
+#[inline]
+pub fn native_token_hash(shingle: &[u8]) -> u32 {
+    xxh3_64(shingle) as u32
+}
+
 impl MinHasher {
     /// mmdedup's native scheme with `num_perm` slots drawn from `seed`.
     pub fn native(num_perm: usize, seed: u64) -> Result<Self> {
@@ -73,33 +96,48 @@ impl MinHasher {
         let mut rng = SplitMix64::new(seed);
         let (mut a, mut b) = (Vec::with_capacity(num_perm), Vec::with_capacity(num_perm));
         for _ in 0..num_perm {
-            a.push(rng.next() | 1);
-            b.push(rng.next());
+            a.push(rng.next() as u32 | 1);
+            b.push(rng.next() as u32);
         }
         Ok(MinHasher {
             scheme: Scheme::Native,
-            a,
-            b,
+            params: Params::Affine32 { a, b },
         })
     }
 
-    /// A datasketch scheme with parameters drawn by NumPy (`a`, `b` of equal length).
+    /// A datasketch scheme with parameters drawn by NumPy (`a`, `b` of equal length; for
+    /// affine32 they are below 2^32).
     pub fn datasketch(scheme: Scheme, a: Vec<u64>, b: Vec<u64>) -> Result<Self> {
-        if scheme == Scheme::Native {
-            return Err(Error::param(
-                "scheme",
-                "use MinHasher::native for the native scheme",
-            ));
-        }
         check_num_perm(a.len())?;
         if a.len() != b.len() {
             return Err(Error::param("b", "must have as many values as `a`"));
         }
-        Ok(MinHasher { scheme, a, b })
+        let params = match scheme {
+            Scheme::Native => {
+                return Err(Error::param(
+                    "scheme",
+                    "use MinHasher::native for the native scheme",
+                ))
+            }
+            Scheme::DatasketchLegacy => Params::Legacy { a, b },
+            Scheme::DatasketchAffine32 => {
+                if a.iter().chain(&b).any(|&v| v > u32::MAX as u64) {
+                    return Err(Error::param("a", "affine32 parameters must be below 2^32"));
+                }
+                Params::Affine32 {
+                    a: a.iter().map(|&v| v as u32).collect(),
+                    b: b.iter().map(|&v| v as u32).collect(),
+                }
+            }
+        };
+        Ok(MinHasher { scheme, params })
     }
 
     pub fn num_perm(&self) -> usize {
-        self.a.len()
+        match &self.params {
+            Params::Affine32 { a, .. } => a.len(),
+            Params::Legacy { a, .. } => a.len(),
+        }
     }
 
     pub fn scheme(&self) -> Scheme {
@@ -108,45 +146,30 @@ impl MinHasher {
 
     /// The per-shingle hash the scheme's permutations are applied to.
     #[inline]
-    pub fn token_hash(&self, shingle: &[u8]) -> u64 {
+    pub fn token_hash(&self, shingle: &[u8]) -> u32 {
         match self.scheme {
-            Scheme::Native => xxh3_64(shingle),
+            Scheme::Native => native_token_hash(shingle),
             Scheme::DatasketchLegacy => legacy_token_hash(shingle),
             Scheme::DatasketchAffine32 => affine32_token_hash(shingle),
         }
     }
 
-    /// Folds a block of token hashes into the running minima `acc` (one per slot). `acc` starts
-    /// at `u64::MAX` and is turned into a signature by [`MinHasher::finish`].
-    pub fn update(&self, acc: &mut [u64], hashes: &[u64]) {
-        match self.scheme {
-            Scheme::Native => kernel::update_native(acc, &self.a, &self.b, hashes),
-            Scheme::DatasketchLegacy => kernel::update_legacy(acc, &self.a, &self.b, hashes),
-            Scheme::DatasketchAffine32 => kernel::update_affine32(acc, &self.a, &self.b, hashes),
-        }
-    }
-
-    /// Writes the signature for running minima `acc` into `out`.
-    pub fn finish(&self, acc: &[u64], out: &mut [u32]) {
-        for (o, &m) in out.iter_mut().zip(acc) {
-            *o = match self.scheme {
-                // An untouched slot (no shingle) is u64::MAX, so empty signatures are 2^32 − 1.
-                Scheme::Native => (m >> 32) as u32,
-                Scheme::DatasketchLegacy | Scheme::DatasketchAffine32 => {
-                    m.min(u32::MAX as u64) as u32
-                }
-            };
+    /// Folds a block of token hashes into the running minima `sig` (one per slot), which start
+    /// at `u32::MAX` (the value of a slot no shingle reached, in every scheme) and end as the
+    /// signature.
+    pub fn update(&self, sig: &mut [u32], hashes: &[u32]) {
+        match &self.params {
+            Params::Affine32 { a, b } => kernel::update_affine32(sig, a, b, hashes),
+            Params::Legacy { a, b } => kernel::update_legacy(sig, a, b, hashes),
         }
     }
 
     /// The signature of a set of shingles given as byte strings.
     pub fn signature_of<'a>(&self, shingles: impl IntoIterator<Item = &'a [u8]>) -> Vec<u32> {
-        let hashes: Vec<u64> = shingles.into_iter().map(|s| self.token_hash(s)).collect();
-        let mut acc = vec![u64::MAX; self.num_perm()];
-        self.update(&mut acc, &hashes);
-        let mut out = vec![0u32; self.num_perm()];
-        self.finish(&acc, &mut out);
-        out
+        let hashes: Vec<u32> = shingles.into_iter().map(|s| self.token_hash(s)).collect();
+        let mut sig = vec![u32::MAX; self.num_perm()];
+        self.update(&mut sig, &hashes);
+        sig
     }
 }
 
@@ -154,65 +177,76 @@ impl MinHasher {
 /// no more memory than a short one.
 const BLOCK: usize = 1024;
 
-/// Running minima of one signature, fed token hashes in blocks.
-struct Folder {
-    hashes: Vec<u64>,
-    acc: Vec<u64>,
+/// Feeds one signature: hashes shingles (with `hash`, the scheme's token hash, resolved once
+/// per call rather than per shingle) into a block, folded into the minima when full.
+pub struct Folder<'a, H> {
+    hash: H,
+    hasher: &'a MinHasher,
+    hashes: &'a mut Vec<u32>,
+    sig: &'a mut [u32],
 }
 
-impl Folder {
-    fn new(k: usize) -> Self {
-        Folder {
-            hashes: Vec::with_capacity(BLOCK),
-            acc: vec![u64::MAX; k],
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, hasher: &MinHasher, token: &[u8]) {
-        self.hashes.push(hasher.token_hash(token));
+impl<H: Fn(&[u8]) -> u32> Folder<'_, H> {
+    /// Adds one shingle.
+    #[inline(always)]
+    pub fn push(&mut self, shingle: &[u8]) {
+        self.hashes.push((self.hash)(shingle));
         if self.hashes.len() == BLOCK {
-            hasher.update(&mut self.acc, &self.hashes);
+            self.hasher.update(self.sig, self.hashes);
             self.hashes.clear();
         }
     }
 
-    /// Writes the signature into `sig` and resets for the next one.
-    fn finish(&mut self, hasher: &MinHasher, sig: &mut [u32]) {
-        hasher.update(&mut self.acc, &self.hashes);
-        hasher.finish(&self.acc, sig);
+    fn finish(self) {
+        self.hasher.update(self.sig, self.hashes);
         self.hashes.clear();
-        self.acc.fill(u64::MAX);
     }
 }
 
-/// Fills `out` with one signature per item, in parallel over items: `feed` pushes an item's
-/// shingles into the folder (with per-thread scratch `S`) and returns how many it pushed.
-fn fill<T: Sync, S>(
-    items: &[T],
+/// Calls `$go` (a generic function's name) with the trailing arguments and the scheme's token
+/// hash function, so that the per-shingle loop is compiled once per scheme.
+macro_rules! with_token_hash {
+    ($hasher:expr, $go:ident($($arg:expr),*)) => {
+        match $hasher.scheme() {
+            Scheme::Native => $go($($arg,)* native_token_hash),
+            Scheme::DatasketchLegacy => $go($($arg,)* legacy_token_hash),
+            Scheme::DatasketchAffine32 => $go($($arg,)* affine32_token_hash),
+        }
+    };
+}
+
+/// Fills `out` with one signature per item `0..n`, in parallel over items: `feed` pushes item
+/// `i`'s shingles into the folder (with per-thread scratch `S`) and returns how many it pushed.
+fn fill<S, H: Fn(&[u8]) -> u32 + Copy + Sync + Send>(
+    n: usize,
     hasher: &MinHasher,
+    hash: H,
     out: &mut [u32],
     scratch: impl Fn() -> S + Sync + Send,
-    feed: impl Fn(&mut S, &T, &mut Folder) -> usize + Sync + Send,
+    feed: impl Fn(&mut S, usize, &mut Folder<'_, H>) -> usize + Sync + Send,
 ) -> Vec<u32> {
     let k = hasher.num_perm();
-    assert_eq!(
-        out.len(),
-        items.len() * k,
-        "output must hold one signature per item"
-    );
-    let mut counts = vec![0u32; items.len()];
-    crate::parallel::install(items.len(), || {
+    assert_eq!(out.len(), n * k, "output must hold one signature per item");
+    let mut counts = vec![0u32; n];
+    crate::parallel::install(n, || {
         out.par_chunks_mut(k)
             .zip(counts.par_iter_mut())
-            .zip(items.par_iter())
+            .enumerate()
             .with_min_len(16)
             .for_each_init(
-                || (scratch(), Folder::new(k)),
-                |(s, f), ((sig, count), item)| {
-                    let n = feed(s, item, f);
-                    f.finish(hasher, sig);
-                    *count = n.min(u32::MAX as usize) as u32;
+                || (scratch(), Vec::with_capacity(BLOCK)),
+                |(s, hashes), (i, (sig, count))| {
+                    // Each worker initializes its own rows (first touch of fresh pages too).
+                    sig.fill(u32::MAX);
+                    let mut f = Folder {
+                        hash,
+                        hasher,
+                        hashes,
+                        sig,
+                    };
+                    let pushed = feed(s, i, &mut f);
+                    f.finish();
+                    *count = pushed.min(u32::MAX as usize) as u32;
                 },
             );
     });
@@ -228,35 +262,67 @@ pub fn signatures(
     hasher: &MinHasher,
     out: &mut [u32],
 ) -> Vec<u32> {
-    fill(
-        texts,
-        hasher,
-        out,
-        || shingler.clone(),
-        |sh, text, f| sh.for_each(text.unwrap_or(""), |t| f.push(hasher, t)),
-    )
+    fn go<H: Fn(&[u8]) -> u32 + Copy + Sync + Send>(
+        texts: &[Option<&str>],
+        shingler: &Shingler,
+        hasher: &MinHasher,
+        out: &mut [u32],
+        hash: H,
+    ) -> Vec<u32> {
+        fill(
+            texts.len(),
+            hasher,
+            hash,
+            out,
+            || shingler.clone(),
+            |sh, i, f| sh.for_each(texts[i].unwrap_or(""), |t| f.push(t)),
+        )
+    }
+    with_token_hash!(hasher, go(texts, shingler, hasher, out))
+}
+
+/// Rows of ready-made tokens, read in place (an Arrow list column, or vectors in tests).
+pub trait TokenSets: Sync {
+    /// Number of rows.
+    fn rows(&self) -> usize;
+    /// Calls `f` with each token of row `row` (none for a null row); returns how many.
+    fn for_each_token(&self, row: usize, f: impl FnMut(&[u8])) -> usize;
+}
+
+impl TokenSets for [Option<Vec<&[u8]>>] {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn for_each_token(&self, row: usize, f: impl FnMut(&[u8])) -> usize {
+        let tokens = self[row].as_deref().unwrap_or(&[]);
+        tokens.iter().copied().for_each(f);
+        tokens.len()
+    }
 }
 
 /// Signatures of ready-made token sets (each token one shingle, as datasketch's `update` takes
-/// them); `None` rows are empty. Same layout and result as [`signatures`].
-pub fn set_signatures(
-    sets: &[Option<Vec<&[u8]>>],
+/// them); null rows are empty. Same layout and result as [`signatures`].
+pub fn set_signatures<T: TokenSets + ?Sized>(
+    sets: &T,
     hasher: &MinHasher,
     out: &mut [u32],
 ) -> Vec<u32> {
-    fill(
-        sets,
-        hasher,
-        out,
-        || (),
-        |_, set, f| {
-            let tokens = set.as_deref().unwrap_or(&[]);
-            for t in tokens {
-                f.push(hasher, t);
-            }
-            tokens.len()
-        },
-    )
+    fn go<T: TokenSets + ?Sized, H: Fn(&[u8]) -> u32 + Copy + Sync + Send>(
+        sets: &T,
+        hasher: &MinHasher,
+        out: &mut [u32],
+        hash: H,
+    ) -> Vec<u32> {
+        fill(
+            sets.rows(),
+            hasher,
+            hash,
+            out,
+            || (),
+            |_, i, f| sets.for_each_token(i, |t| f.push(t)),
+        )
+    }
+    with_token_hash!(hasher, go(sets, hasher, out))
 }
 
 #[cfg(test)]

@@ -23,14 +23,43 @@ fn native_matches_definition() {
     let sig = h.signature_of(sh.iter().map(|s| s.as_slice()));
     let mut rng = SplitMix64::new(7);
     for (i, &slot) in sig.iter().enumerate() {
-        let (a, b) = (rng.next() | 1, rng.next());
+        let a = (rng.next() & 0xFFFF_FFFF) | 1;
+        let b = rng.next() & 0xFFFF_FFFF;
+        // In u64 arithmetic, reduced mod 2^32 at the end: independent of the u32 kernel.
         let want = sh
             .iter()
-            .map(|s| (a.wrapping_mul(xxh3_64(s)).wrapping_add(b) >> 32) as u32)
+            .map(|s| (a * (xxh3_64(s) & 0xFFFF_FFFF) + b) % (1 << 32))
             .min()
             .unwrap();
-        assert_eq!(slot, want, "slot {i}");
+        assert_eq!(slot as u64, want, "slot {i}");
     }
+}
+
+#[test]
+fn sets_and_texts_give_the_same_signatures() {
+    let texts = ["the quick brown fox jumps over the lazy dog", "", "a b"];
+    let sh = Shingler::new(ShingleKind::Word, 3, NormalizeOptions::default()).unwrap();
+    let h = MinHasher::native(40, 5).unwrap();
+    let refs: Vec<Option<&str>> = texts.iter().map(|&t| Some(t)).collect();
+    let mut from_text = vec![0; 3 * 40];
+    let counts = signatures(&refs, &sh, &h, &mut from_text);
+    let owned: Vec<Vec<Vec<u8>>> = texts
+        .iter()
+        .map(|t| {
+            let mut out = Vec::new();
+            sh.clone().for_each(t, |b| out.push(b.to_vec()));
+            out
+        })
+        .collect();
+    let sets: Vec<Option<Vec<&[u8]>>> = owned
+        .iter()
+        .map(|v| Some(v.iter().map(|s| s.as_slice()).collect()))
+        .collect();
+    let mut from_sets = vec![0; 3 * 40];
+    assert_eq!(set_signatures(&sets[..], &h, &mut from_sets), counts);
+    assert_eq!(from_text, from_sets);
+    assert_eq!(counts, [7, 0, 1]);
+    assert!(from_text[40..80].iter().all(|&v| v == u32::MAX));
 }
 
 #[test]

@@ -181,42 +181,134 @@ impl TokenSets {
         }
     }
 
-    /// The token sets, one per row (None for null rows).
-    pub(crate) fn sets(&self) -> Result<Vec<Option<Vec<&[u8]>>>> {
-        let mut out = Vec::new();
+    /// The token sets, read in place: no copy of the strings or of the row structure.
+    pub(crate) fn view(&self) -> Result<SetsView<'_>> {
+        let mut rows = Vec::new();
+        let mut values = Vec::with_capacity(self.chunks.len());
         for chunk in &self.chunks {
-            let (offsets, values): (Vec<usize>, &ArrayRef) = match chunk.data_type() {
+            let v = values.len();
+            let push_rows = |offsets: &mut dyn Iterator<Item = (usize, usize)>,
+                             rows: &mut Vec<Option<Row>>| {
+                for (row, (start, end)) in offsets.enumerate() {
+                    rows.push((!chunk.is_null(row)).then_some(Row {
+                        values: v,
+                        start,
+                        end,
+                    }));
+                }
+            };
+            let child = match chunk.data_type() {
                 DataType::List(_) => {
                     let l = chunk.as_list::<i32>();
-                    (
-                        l.value_offsets().iter().map(|&o| o as usize).collect(),
-                        l.values(),
-                    )
+                    let o = l.value_offsets();
+                    push_rows(
+                        &mut o.windows(2).map(|w| (w[0] as usize, w[1] as usize)),
+                        &mut rows,
+                    );
+                    l.values()
                 }
                 DataType::LargeList(_) => {
                     let l = chunk.as_list::<i64>();
-                    (
-                        l.value_offsets().iter().map(|&o| o as usize).collect(),
-                        l.values(),
-                    )
+                    let o = l.value_offsets();
+                    push_rows(
+                        &mut o.windows(2).map(|w| (w[0] as usize, w[1] as usize)),
+                        &mut rows,
+                    );
+                    l.values()
                 }
                 other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
             };
-            let mut tokens = Vec::with_capacity(values.len());
-            push_bytes(values, &mut tokens)?;
-            for row in 0..chunk.len() {
-                if chunk.is_null(row) {
-                    out.push(None);
-                } else {
-                    let set: Vec<&[u8]> = tokens[offsets[row]..offsets[row + 1]]
-                        .iter()
-                        .flatten()
-                        .copied()
-                        .collect();
-                    out.push(Some(set));
+            values.push(Values::new(child)?);
+        }
+        Ok(SetsView { rows, values })
+    }
+}
+
+/// One row of a list column: a range of its chunk's values.
+#[derive(Clone, Copy)]
+pub(crate) struct Row {
+    values: usize,
+    start: usize,
+    end: usize,
+}
+
+/// The values (tokens) of one chunk of a list column.
+enum Values<'a> {
+    Str(&'a arrow_array::StringArray),
+    LargeStr(&'a arrow_array::LargeStringArray),
+    StrView(&'a arrow_array::StringViewArray),
+    Bin(&'a arrow_array::BinaryArray),
+    LargeBin(&'a arrow_array::LargeBinaryArray),
+    BinView(&'a arrow_array::BinaryViewArray),
+    Null,
+}
+
+impl<'a> Values<'a> {
+    fn new(a: &'a ArrayRef) -> Result<Self> {
+        Ok(match a.data_type() {
+            DataType::Utf8 => Values::Str(a.as_string::<i32>()),
+            DataType::LargeUtf8 => Values::LargeStr(a.as_string::<i64>()),
+            DataType::Utf8View => Values::StrView(a.as_string_view()),
+            DataType::Binary => Values::Bin(a.as_binary::<i32>()),
+            DataType::LargeBinary => Values::LargeBin(a.as_binary::<i64>()),
+            DataType::BinaryView => Values::BinView(a.as_binary_view()),
+            DataType::Null => Values::Null,
+            other => return Err(Error::Input(format!("unsupported Arrow type {other}"))),
+        })
+    }
+
+    /// Calls `f` with the non-null values `range`; returns how many.
+    #[inline]
+    fn for_each(&self, range: std::ops::Range<usize>, mut f: impl FnMut(&[u8])) -> usize {
+        /// One loop per array type; the null check only where the array has nulls.
+        #[inline(always)]
+        fn each<'b, A: Array>(
+            a: &'b A,
+            range: std::ops::Range<usize>,
+            value: impl Fn(usize) -> &'b [u8],
+            f: &mut impl FnMut(&[u8]),
+        ) -> usize {
+            if a.null_count() == 0 {
+                let n = range.len();
+                range.for_each(|j| f(value(j)));
+                return n;
+            }
+            let mut n = 0;
+            for j in range {
+                if !a.is_null(j) {
+                    f(value(j));
+                    n += 1;
                 }
             }
+            n
         }
-        Ok(out)
+        match *self {
+            Values::Str(a) => each(a, range, |j| a.value(j).as_bytes(), &mut f),
+            Values::LargeStr(a) => each(a, range, |j| a.value(j).as_bytes(), &mut f),
+            Values::StrView(a) => each(a, range, |j| a.value(j).as_bytes(), &mut f),
+            Values::Bin(a) => each(a, range, |j| a.value(j), &mut f),
+            Values::LargeBin(a) => each(a, range, |j| a.value(j), &mut f),
+            Values::BinView(a) => each(a, range, |j| a.value(j), &mut f),
+            Values::Null => 0,
+        }
+    }
+}
+
+/// A list column's token sets, borrowed from the Arrow buffers (null tokens are skipped).
+pub(crate) struct SetsView<'a> {
+    rows: Vec<Option<Row>>,
+    values: Vec<Values<'a>>,
+}
+
+impl crate::minhash::TokenSets for SetsView<'_> {
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn for_each_token(&self, row: usize, f: impl FnMut(&[u8])) -> usize {
+        match self.rows[row] {
+            Some(r) => self.values[r.values].for_each(r.start..r.end, f),
+            None => 0,
+        }
     }
 }

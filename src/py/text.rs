@@ -11,7 +11,7 @@ use pyo3_arrow::PyArray;
 
 use super::arrow::{TextColumn, TokenSets};
 use super::{run, to_pyerr};
-use crate::minhash::{set_signatures, signatures, MinHasher, Scheme};
+use crate::minhash::{set_signatures, signatures, MinHasher, Scheme, TokenSets as _};
 use crate::simhash::fingerprints;
 use crate::text::{self, NormalizeOptions, ShingleKind, Shingler};
 use crate::{exact, Error};
@@ -180,8 +180,8 @@ fn minhash_sets<'py>(
     let col = TokenSets::extract(py, sets)?;
     let k = hasher.num_perm();
     let (sigs, counts) = run(py, || {
-        let sets = col.sets()?;
-        let mut sigs = vec![0u32; sets.len() * k];
+        let sets = col.view()?;
+        let mut sigs = vec![0u32; sets.rows() * k];
         let counts = set_signatures(&sets, &hasher, &mut sigs);
         Ok((sigs, counts))
     })?;

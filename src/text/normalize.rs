@@ -66,31 +66,132 @@ pub fn normalize_into(text: &str, opts: NormalizeOptions, out: &mut String) {
         let composed: String = out.nfc().collect();
         *out = composed;
     } else if text.is_ascii() {
-        // NFKC is the identity on ASCII, and every ASCII character is one byte: a byte loop
-        // with the same rules as `push`.
+        // NFKC is the identity on ASCII, and every ASCII character is one byte.
         let mut bytes = std::mem::take(out).into_bytes();
-        let mut pending = false;
-        for &b in text.as_bytes() {
-            if b.is_ascii_alphanumeric() {
-                if pending && !bytes.is_empty() {
-                    bytes.push(b' ');
-                }
-                pending = false;
-                bytes.push(if opts.fold_digits && b.is_ascii_digit() {
-                    b'0'
-                } else {
-                    b.to_ascii_lowercase()
-                });
-            } else {
-                pending = true;
-            }
-        }
+        normalize_ascii_words(
+            text.as_bytes(),
+            opts.fold_digits,
+            &mut bytes,
+            &mut false,
+            |_, _| {},
+        );
         // SAFETY: only ASCII bytes were pushed, so the buffer is valid UTF-8.
         *out = unsafe { String::from_utf8_unchecked(bytes) };
     } else {
-        for c in text.nfkc() {
-            push(c, out);
+        let mut bytes = std::mem::take(out).into_bytes();
+        normalize_mixed(text, opts.fold_digits, &mut bytes);
+        // SAFETY: whole characters were pushed, so the buffer is valid UTF-8.
+        *out = unsafe { String::from_utf8_unchecked(bytes) };
+    }
+}
+
+/// The default normalization (no accent stripping) of text that is not all ASCII, appended to
+/// the empty `out`. Runs of ASCII take the byte path; NFKC runs on the rest, in pieces cut just
+/// before ASCII characters: NFKC never joins an ASCII character to what precedes it, so the
+/// pieces normalize independently. The ASCII character right before a non-ASCII one goes with
+/// the latter (it may compose with a following combining mark: `<` + U+0338 is `≮`).
+fn normalize_mixed(text: &str, fold_digits: bool, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    // A separator was seen since the last kept character (see `normalize_into`).
+    let mut pending = false;
+    let mut i = 0;
+    while i < len {
+        let Some(off) = bytes[i..].iter().position(|b| !b.is_ascii()) else {
+            normalize_ascii_words(&bytes[i..], fold_digits, out, &mut pending, |_, _| {});
+            return;
+        };
+        let p = i + off;
+        let s = if p > i { p - 1 } else { p };
+        normalize_ascii_words(&bytes[i..s], fold_digits, out, &mut pending, |_, _| {});
+        // The piece ends before an ASCII character followed by another ASCII one (or the end).
+        let mut q = p;
+        loop {
+            while q < len && !bytes[q].is_ascii() {
+                q += 1;
+            }
+            if q + 1 >= len || bytes[q + 1].is_ascii() {
+                break;
+            }
+            q += 1;
         }
+        let q = q.min(len);
+        for c in text[s..q].nfkc() {
+            let keep = c.is_alphanumeric() || is_combining_mark(c);
+            if !keep {
+                pending = true;
+                continue;
+            }
+            if pending && !out.is_empty() {
+                out.push(b' ');
+            }
+            pending = false;
+            let mut utf8 = [0u8; 4];
+            if fold_digits && c.is_numeric() {
+                out.push(b'0');
+            } else if c.is_uppercase() {
+                for l in c.to_lowercase() {
+                    out.extend_from_slice(l.encode_utf8(&mut utf8).as_bytes());
+                }
+            } else {
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+        i = q;
+    }
+}
+
+/// ASCII letters and digits: the ASCII characters normalization keeps.
+#[inline(always)]
+fn is_word_byte(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26 || b.wrapping_sub(b'0') < 10
+}
+
+/// The default normalization of ASCII `text` (the same rules as the general path: letters and
+/// digits kept, letters lowercased, every other byte a separator, one space between words),
+/// appended to `out`. `pending` says a separator was seen since the last kept character, and is
+/// updated (a space goes before the next word unless `out` is empty). `word(start, out)` is
+/// called after each word is appended, with the word's start in `out` (it ends at `out.len()`).
+/// One pass, a word at a time.
+#[inline]
+pub(crate) fn normalize_ascii_words(
+    text: &[u8],
+    fold_digits: bool,
+    out: &mut Vec<u8>,
+    pending: &mut bool,
+    mut word: impl FnMut(usize, &[u8]),
+) {
+    out.reserve(text.len());
+    let (mut i, len) = (0, text.len());
+    loop {
+        let sep = i;
+        while i < len && !is_word_byte(text[i]) {
+            i += 1;
+        }
+        *pending |= i > sep;
+        if i == len {
+            return;
+        }
+        let s = i;
+        while i < len && is_word_byte(text[i]) {
+            i += 1;
+        }
+        if *pending && !out.is_empty() {
+            out.push(b' ');
+        }
+        *pending = false;
+        let start = out.len();
+        // `| 0x20` lowercases an ASCII letter and leaves an ASCII digit as it is.
+        if fold_digits {
+            out.extend(
+                text[s..i]
+                    .iter()
+                    .map(|&b| if b <= b'9' { b'0' } else { b | 0x20 }),
+            );
+        } else {
+            out.extend(text[s..i].iter().map(|&b| b | 0x20));
+        }
+        word(start, out);
     }
 }
 
@@ -170,6 +271,50 @@ mod tests {
                 assert_eq!(format!("{fast} é").trim_start(), general, "{text:?}");
             }
         }
+    }
+
+    /// The definition, one character at a time over the NFKC of the whole text.
+    fn reference(text: &str, fold_digits: bool) -> String {
+        let mut out = String::new();
+        let mut pending = false;
+        for c in text.nfkc() {
+            if !(c.is_alphanumeric() || is_combining_mark(c)) {
+                pending = true;
+                continue;
+            }
+            if pending && !out.is_empty() {
+                out.push(' ');
+            }
+            pending = false;
+            if fold_digits && c.is_numeric() {
+                out.push('0');
+            } else if c.is_uppercase() {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        // ASCII runs next to combining marks that compose with them (`<` + U+0338 is `≮`,
+        // `e` + U+0301 is `é`), compatibility characters, digits of other scripts.
+        #[test]
+        fn pieces_normalize_like_the_whole_text(
+            text in "[aZ9<=> ,.\u{301}\u{338}\u{308}ﬁＡ①٣éÅǅ中\u{ad}]{0,30}",
+            fold_digits: bool,
+        ) {
+            let o = NormalizeOptions { fold_digits, ..Default::default() };
+            proptest::prop_assert_eq!(normalize(&text, o), reference(&text, fold_digits));
+        }
+    }
+
+    #[test]
+    fn composes_across_ascii() {
+        assert_eq!(n("a<\u{338}b e\u{301}"), "a b é");
+        assert_eq!(n("x\u{301}y"), "x\u{301}y");
     }
 
     #[test]

@@ -8,18 +8,51 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::script::is_unspaced;
 
 /// Calls `emit` with each token of `text`, in order, as a slice of `text`.
+///
+/// Space-separated runs of ASCII letters and digits are words as they are (letters and digits
+/// always join: WB5, WB8–WB10), so UAX #29 only runs over the rest, in regions that start at a
+/// boundary no rule crosses: the start of the text, a run beginning with an ASCII character
+/// right after a space (only Extend, Format and ZWJ characters attach to a preceding space, WB4),
+/// or the spaces before a run that begins with another character. The tokens are exactly those
+/// of UAX #29 over the whole text; normalized text in Latin script rarely needs the segmenter.
 pub fn for_each_token<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
-    // Normalized ASCII text holds only letters, digits and single spaces; there UAX #29 words
-    // are exactly the space-separated runs (letters and digits always join: WB5, WB8–WB10), so
-    // the segmenter can be skipped. The check is one pass over the bytes.
-    if text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
-        for word in text.split(' ') {
-            if !word.is_empty() {
-                emit(word);
-            }
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    // Start of the region not yet segmented, if any.
+    let mut region: Option<usize> = None;
+    let mut i = 0;
+    while i < len {
+        let spaces = i;
+        while i < len && bytes[i] == b' ' {
+            i += 1;
         }
-        return;
+        if i == len {
+            break;
+        }
+        let start = i;
+        while i < len && bytes[i] != b' ' {
+            i += 1;
+        }
+        if bytes[start].is_ascii() {
+            if let Some(r) = region.take() {
+                segment(&text[r..spaces], &mut emit);
+            }
+            if bytes[start..i].iter().all(u8::is_ascii_alphanumeric) {
+                emit(&text[start..i]);
+            } else {
+                region = Some(start);
+            }
+        } else if region.is_none() {
+            region = Some(spaces);
+        }
     }
+    if let Some(r) = region {
+        segment(&text[r..], &mut emit);
+    }
+}
+
+/// UAX #29 words of `text` with a letter or number, unspaced scripts split into characters.
+fn segment<'a>(text: &'a str, emit: &mut impl FnMut(&'a str)) {
     for word in text.unicode_words() {
         if !word.chars().any(is_unspaced) {
             emit(word);
@@ -59,6 +92,27 @@ pub fn tokens(text: &str) -> Vec<&str> {
 mod tests {
     use super::tokens;
     use unicode_segmentation::UnicodeSegmentation;
+
+    /// The definition: UAX #29 over the whole text, unspaced scripts split.
+    fn reference(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        super::segment(text, &mut |t| out.push(t));
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        // Spaces next to marks (U+0301, U+093E which is alphabetic), ZWJ, format characters,
+        // ideographic space, CJK, Thai, punctuation and digits, normalized or not.
+        #[test]
+        fn regions_give_the_same_tokens_as_the_whole_text(
+            text in "[a-c1 .,'_\u{301}\u{93e}\u{200d}\u{ad}\u{3000}\u{1f642}\u{1f1e6}中文ภาé\t]{0,30}"
+        ) {
+            proptest::prop_assert_eq!(tokens(&text), reference(&text));
+            let norm = crate::text::normalize(&text, Default::default());
+            proptest::prop_assert_eq!(tokens(&norm), reference(&norm));
+        }
+    }
 
     #[test]
     fn ascii_fast_path_agrees_with_uax29() {
