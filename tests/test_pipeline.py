@@ -184,17 +184,17 @@ def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> 
 
 
 def test_index_of_an_older_format_is_refused(corpus: Path, tmp_path: Path) -> None:
-    # A work directory from before the native MinHash scheme changed (format 1) holds
+    # A work directory from before the native MinHash scheme changed (formats 1 and 2) holds
     # signatures that cannot be compared with new ones: refused, for --index and --resume.
     run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
     manifest = tmp_path / "a" / ".mmdedup-work" / "manifest.json"
     plan = json.loads(manifest.read_text())
-    assert plan["version"] == 2
-    plan["version"] = 1
+    assert plan["version"] == 3
+    plan["version"] = 2
     manifest.write_text(json.dumps(plan))
-    with pytest.raises(mmdedup.ParameterError, match=r"format 1.*not comparable"):
+    with pytest.raises(mmdedup.ParameterError, match=r"format 2.*not comparable"):
         run_dedup([str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(), index=tmp_path / "a")
-    with pytest.raises(mmdedup.InputError, match=r"format 1.*drop --resume"):
+    with pytest.raises(mmdedup.InputError, match=r"format 2.*drop --resume"):
         run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig(), resume=True)
 
 
