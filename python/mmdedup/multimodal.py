@@ -44,7 +44,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _core
+from .convert_cli import _copy_images
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
 from .formats import FORMATS, parse_markdown, read_documents, write_documents
@@ -1090,24 +1091,6 @@ def _removal(
         "reason": reason,
         "cluster": c,
     }
-
-
-def _copy_images(table: pa.Table, src_dir: Path, dst_dir: Path) -> int:
-    """Copies the relative image files (PIN ``content_image/``) of ``table`` beside the output."""
-    if src_dir.resolve() == dst_dir.resolve():
-        return 0
-    copied = 0
-    for segs in table.column("segments").to_pylist():
-        for seg in segs or []:
-            rel = seg["image_path"]
-            if not rel or "://" in rel or PurePosixPath(rel).is_absolute() or ".." in rel:
-                continue
-            src, dst = src_dir / rel, dst_dir / rel
-            if src.is_file() and not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-                copied += 1
-    return copied
 
 
 def _merge(work: WorkDir, m: _Manifest, kind: str, schema: pa.Schema, target: Path) -> None:
