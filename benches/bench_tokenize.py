@@ -57,6 +57,7 @@ def load_texts(mb: float | None) -> list[str]:
     texts += mmdedup.render(docs, template="idefics").to_pylist()
     if mb is None:
         return texts
+    # Some texts spread over both sources first, then the texts in order, up to about `mb`.
     out, size = [], 0
     for t in texts[:: max(1, int(len(texts) * 2e6 / (mb * 1e6) / 13))] + texts:
         if size >= mb * 1e6:
