@@ -68,13 +68,8 @@ pub fn normalize_into(text: &str, opts: NormalizeOptions, out: &mut String) {
     } else if text.is_ascii() {
         // NFKC is the identity on ASCII, and every ASCII character is one byte.
         let mut bytes = std::mem::take(out).into_bytes();
-        normalize_ascii_words(
-            text.as_bytes(),
-            opts.fold_digits,
-            &mut bytes,
-            &mut false,
-            |_, _| {},
-        );
+        ascii_into(text.as_bytes(), opts.fold_digits, &mut bytes, false);
+        trim_space(&mut bytes);
         // SAFETY: only ASCII bytes were pushed, so the buffer is valid UTF-8.
         *out = unsafe { String::from_utf8_unchecked(bytes) };
     } else {
@@ -93,17 +88,19 @@ pub fn normalize_into(text: &str, opts: NormalizeOptions, out: &mut String) {
 fn normalize_mixed(text: &str, fold_digits: bool, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     let len = bytes.len();
-    // A separator was seen since the last kept character (see `normalize_into`).
-    let mut pending = false;
+    // Spaces are written eagerly, at the first separator after a kept character (`open`: the
+    // last byte out is a kept character), and a trailing one is removed at the end: the same
+    // output as deferring each space to the next kept character.
+    let mut open = false;
     let mut i = 0;
     while i < len {
         let Some(off) = bytes[i..].iter().position(|b| !b.is_ascii()) else {
-            normalize_ascii_words(&bytes[i..], fold_digits, out, &mut pending, |_, _| {});
-            return;
+            ascii_into(&bytes[i..], fold_digits, out, open);
+            break;
         };
         let p = i + off;
         let s = if p > i { p - 1 } else { p };
-        normalize_ascii_words(&bytes[i..s], fold_digits, out, &mut pending, |_, _| {});
+        open = ascii_into(&bytes[i..s], fold_digits, out, open);
         // The piece ends before an ASCII character followed by another ASCII one (or the end).
         let mut q = p;
         loop {
@@ -117,15 +114,14 @@ fn normalize_mixed(text: &str, fold_digits: bool, out: &mut Vec<u8>) {
         }
         let q = q.min(len);
         for c in text[s..q].nfkc() {
-            let keep = c.is_alphanumeric() || is_combining_mark(c);
-            if !keep {
-                pending = true;
+            if !(c.is_alphanumeric() || is_combining_mark(c)) {
+                if open {
+                    out.push(b' ');
+                }
+                open = false;
                 continue;
             }
-            if pending && !out.is_empty() {
-                out.push(b' ');
-            }
-            pending = false;
+            open = true;
             let mut utf8 = [0u8; 4];
             if fold_digits && c.is_numeric() {
                 out.push(b'0');
@@ -139,59 +135,87 @@ fn normalize_mixed(text: &str, fold_digits: bool, out: &mut Vec<u8>) {
         }
         i = q;
     }
+    trim_space(out);
 }
 
-/// ASCII letters and digits: the ASCII characters normalization keeps.
-#[inline(always)]
-fn is_word_byte(b: u8) -> bool {
-    (b | 0x20).wrapping_sub(b'a') < 26 || b.wrapping_sub(b'0') < 10
+/// The normalized byte of each ASCII character: the letter lowercased or the digit (`0` when
+/// folding digits); 0 for a separator.
+const fn ascii_table(fold_digits: bool) -> [u8; 128] {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            if fold_digits {
+                b'0'
+            } else {
+                c
+            }
+        } else if c.is_ascii_alphabetic() {
+            c.to_ascii_lowercase()
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
 }
 
-/// The default normalization of ASCII `text` (the same rules as the general path: letters and
-/// digits kept, letters lowercased, every other byte a separator, one space between words),
-/// appended to `out`. `pending` says a separator was seen since the last kept character, and is
-/// updated (a space goes before the next word unless `out` is empty). `word(start, out)` is
-/// called after each word is appended, with the word's start in `out` (it ends at `out.len()`).
-/// One pass, a word at a time.
+static ASCII: [[u8; 128]; 2] = [ascii_table(false), ascii_table(true)];
+
+/// Appends the default normalization of ASCII `text` to `out`, one byte per input byte without
+/// branches: a kept character's normalized byte, or a space for the first separator after a kept
+/// character (`open` says the last byte already out is one; the new value is returned). A
+/// trailing space is the caller's to remove ([`trim_space`]).
 #[inline]
-pub(crate) fn normalize_ascii_words(
+pub(crate) fn ascii_into(text: &[u8], fold_digits: bool, out: &mut Vec<u8>, open: bool) -> bool {
+    ascii_run::<false>(text, fold_digits, out, open, &mut Vec::new())
+}
+
+/// [`ascii_into`] that also appends the start in `out` of every word to `starts` (a word
+/// continuing the last one already out, `open`, is not a new start).
+#[inline(always)]
+pub(crate) fn ascii_run<const STARTS: bool>(
     text: &[u8],
     fold_digits: bool,
     out: &mut Vec<u8>,
-    pending: &mut bool,
-    mut word: impl FnMut(usize, &[u8]),
-) {
-    out.reserve(text.len());
-    let (mut i, len) = (0, text.len());
-    loop {
-        let sep = i;
-        while i < len && !is_word_byte(text[i]) {
-            i += 1;
+    mut open: bool,
+    starts: &mut Vec<usize>,
+) -> bool {
+    let table = &ASCII[fold_digits as usize];
+    let base = out.len();
+    out.resize(base + text.len(), 0);
+    let buf = &mut out[base..];
+    let first = starts.len();
+    if STARTS {
+        starts.resize(first + text.len() / 2 + 1, 0);
+    }
+    let (mut j, mut nw) = (0usize, first);
+    for &b in text {
+        let c = table[(b & 0x7F) as usize];
+        let kept = c != 0;
+        // `j` never passes the input position, and a word needs a byte plus a separator, so
+        // both writes are in bounds.
+        buf[j] = if kept { c } else { b' ' };
+        if STARTS {
+            starts[nw] = base + j;
+            nw += (kept & !open) as usize;
         }
-        *pending |= i > sep;
-        if i == len {
-            return;
-        }
-        let s = i;
-        while i < len && is_word_byte(text[i]) {
-            i += 1;
-        }
-        if *pending && !out.is_empty() {
-            out.push(b' ');
-        }
-        *pending = false;
-        let start = out.len();
-        // `| 0x20` lowercases an ASCII letter and leaves an ASCII digit as it is.
-        if fold_digits {
-            out.extend(
-                text[s..i]
-                    .iter()
-                    .map(|&b| if b <= b'9' { b'0' } else { b | 0x20 }),
-            );
-        } else {
-            out.extend(text[s..i].iter().map(|&b| b | 0x20));
-        }
-        word(start, out);
+        j += (kept | open) as usize;
+        open = kept;
+    }
+    out.truncate(base + j);
+    if STARTS {
+        starts.truncate(nw);
+    }
+    open
+}
+
+/// Removes the trailing space that eager spacing leaves after a final separator.
+#[inline]
+pub(crate) fn trim_space(out: &mut Vec<u8>) {
+    if out.last() == Some(&b' ') {
+        out.pop();
     }
 }
 

@@ -2,7 +2,7 @@
 //! text. A text with fewer than `n` units yields one shingle made of all of them, so short texts
 //! still have a signature; a text with no unit yields none (it is "empty").
 
-use super::normalize::{normalize_ascii_words, normalize_into, NormalizeOptions};
+use super::normalize::{ascii_run, normalize_into, trim_space, NormalizeOptions};
 use super::tokenize::for_each_token;
 use crate::{Error, Result};
 
@@ -88,12 +88,11 @@ impl Shingler {
     }
 }
 
-/// Word shingles of ASCII text with default normalization, in one pass: normalization and
-/// tokenization fused ([`normalize_ascii_words`]; the words of normalized ASCII are exactly its
-/// space-separated runs, as in [`for_each_token`]'s fast path). A shingle is the slice of the
-/// normalized bytes from its first word's start to its last word's end, which is the words
-/// joined by one space: nothing is copied per shingle. `starts` is a ring of the last `n` word
-/// starts.
+/// Word shingles of ASCII text with default normalization: one branch-free pass normalizes
+/// the bytes and records where each word starts ([`ascii_run`]; the words of normalized ASCII
+/// are exactly its space-separated runs, as in [`for_each_token`]'s fast path). A shingle is
+/// then the slice of the normalized bytes from its first word's start to its last word's end,
+/// which is the words joined by one space: nothing is copied per shingle.
 fn ascii_word_shingles(
     text: &[u8],
     n: usize,
@@ -104,22 +103,22 @@ fn ascii_word_shingles(
 ) -> usize {
     out.clear();
     starts.clear();
-    starts.resize(n, 0);
-    let (mut seen, mut slot) = (0usize, 0usize);
-    normalize_ascii_words(text, fold_digits, out, &mut false, |start, out| {
-        // `slot` is `seen % n`: the oldest start in the ring, replaced by this word's.
-        starts[slot] = start;
-        seen += 1;
-        slot = if slot + 1 == n { 0 } else { slot + 1 };
-        if seen >= n {
-            emit(&out[starts[slot]..]);
-        }
-    });
-    if seen > 0 && seen < n {
+    ascii_run::<true>(text, fold_digits, out, false, starts);
+    trim_space(out);
+    let words = starts.len();
+    if words == 0 {
+        return 0;
+    }
+    if words < n {
         emit(out);
         return 1;
     }
-    seen.saturating_sub(n - 1)
+    for i in 0..=words - n {
+        // The word after the window starts one space after the window's end.
+        let end = starts.get(i + n).map_or(out.len(), |&s| s - 1);
+        emit(&out[starts[i]..end]);
+    }
+    words - n + 1
 }
 
 /// A word of the normalized text: its byte range.
