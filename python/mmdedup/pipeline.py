@@ -562,18 +562,21 @@ def stage_candidates(work: WorkDir, plan: Plan, p: int) -> None:
     del keys, docs
     with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
         f.write(json.dumps({"candidates": len(edges)}).encode())
-    work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges))
+    work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, plan.memory))
     work.mark(unit)
 
 
 def _verify(
-    work: WorkDir, cfg: DedupConfig, edges: npt.NDArray[np.uint32]
+    work: WorkDir, cfg: DedupConfig, edges: npt.NDArray[np.uint32], memory: int = 4 * 2**30
 ) -> npt.NDArray[np.uint32]:
     if len(edges) == 0:
         return edges
     keep = np.zeros(len(edges), dtype=np.bool_)
-    for s in range(0, len(edges), 1 << 17):
-        e = edges[s : s + (1 << 17)]
+    # Per edge: its two signatures, their comparison, and up to two pages of the mapped file.
+    row = int(np.prod(work.load("signatures.npy", mmap=True).shape[1:], dtype=np.int64)) * 4
+    chunk = max(1024, min(1 << 17, memory // 4 // (3 * row + 2 * 4096)))
+    for s in range(0, len(edges), chunk):
+        e = edges[s : s + chunk]
         # A fresh mapping per chunk: the pages a chunk touched leave the process (and its RSS)
         # with the mapping, so verification never holds more than one chunk's rows.
         sigs = work.load("signatures.npy", mmap=True)
