@@ -267,6 +267,11 @@ def test_canonical_jpeg_decodes_at_reduced_scale_with_full_size_reported() -> No
         assert bin(a ^ b).count("1") <= 2, m
     a, b = (int.from_bytes(x, "big") for x in t["pdq"].to_pylist())
     assert bin(a ^ b).count("1") <= 16
+    # Asked for alone, pHash and aHash come from the 1/8 decode (block means only), dHash from
+    # the 1/4 one: all still within 2 bits of the lossless copy.
+    for m in ("phash", "ahash", "dhash"):
+        a, b = (int(x) for x in mmdedup.image_hashes([jpeg, png], methods=[m])[m].to_pylist())
+        assert bin(a ^ b).count("1") <= 2, m
 
 
 def test_pdq_clusters_and_counts_match_brute_force() -> None:

@@ -40,9 +40,30 @@ pub enum Mode {
 }
 
 /// Canonical mode works on planes of at most this side for the ImageHash family (wHash's scale
-/// is capped to it), so a JPEG is decoded at the smallest scale keeping its shorter side at
-/// least this long: the hashes do not depend on the stored resolution above it.
+/// is capped to it), so for wHash a JPEG is decoded at the smallest scale keeping its shorter
+/// side at least this long: the hashes do not depend on the stored resolution above it.
 const CANONICAL_SIDE: u32 = 256;
+/// pHash and aHash area-average the image down to a plane of `4 · hash_size` (pHash) or
+/// `hash_size` (aHash) pixels a side; a JPEG is decoded at the smallest scale keeping its shorter
+/// side at least this many times the plane's (and at least 64 pixels): for 8-bit hashes of 1080p
+/// photos, 1/8, where the decoder computes only the block means (DC coefficients, no IDCT). dHash
+/// keeps [`CANONICAL_SIDE`]: its bits compare neighbouring plane pixels and flip on smaller
+/// changes.
+const PLANE_MARGIN: u32 = 4;
+
+/// The shorter side a canonical JPEG decode must keep for `spec`.
+fn decode_side(spec: &HashSpec) -> u32 {
+    let hs = spec.hash_size as u32;
+    match spec.kind {
+        HashKind::Pdq(_) => 0,
+        HashKind::PHash | HashKind::PHashSimple => {
+            (PLANE_MARGIN * 4 * hs).clamp(64, CANONICAL_SIDE)
+        }
+        HashKind::AHash => (PLANE_MARGIN * hs).clamp(64, CANONICAL_SIDE),
+        HashKind::DHash | HashKind::DHashVertical | HashKind::WHash => CANONICAL_SIDE,
+    }
+}
+
 /// PDQ works on a 512-pixel thumbnail; JPEGs are decoded with the longer side at least this.
 const PDQ_SIDE: u32 = 512;
 
@@ -200,8 +221,7 @@ fn hash_sized(bytes: &[u8], specs: &[HashSpec], mode: Mode, pixel_limit: u64) ->
             // Canonical hashes are taken from small planes: decode JPEGs at a reduced scale.
             Mode::Canonical => {
                 let pdq = specs.iter().any(|s| matches!(s.kind, HashKind::Pdq(_)));
-                let other = specs.iter().any(|s| !matches!(s.kind, HashKind::Pdq(_)));
-                let min_side = if other { CANONICAL_SIDE } else { 0 };
+                let min_side = specs.iter().map(decode_side).max().unwrap_or(0);
                 let min_long = if pdq { PDQ_SIDE } else { 0 };
                 decode::decode_jpeg_reduced(bytes, min_side, min_long, pixel_limit)
             }
