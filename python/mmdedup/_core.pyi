@@ -113,6 +113,7 @@ def image_hashes(
     hash_size: int = 8,
     mode: str = "canonical",
     pixel_limit: int = ...,
+    frames: int = 1,
 ) -> dict[str, Any]: ...
 def image_hashes_files(
     paths: list[str],
@@ -121,6 +122,7 @@ def image_hashes_files(
     hash_size: int = 8,
     mode: str = "canonical",
     pixel_limit: int = ...,
+    frames: int = 1,
 ) -> dict[str, Any]: ...
 def hamming_counts(
     hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int

@@ -68,6 +68,8 @@ def image_hashes(
     hash_size: int = 8,
     mode: ImageMode = "canonical",
     pixel_limit: int | None = None,
+    frames: Literal["first", "all"] = "first",
+    max_frames: int = 1000,
 ) -> pa.Table:
     """Several perceptual hashes of each image from one decode.
 
@@ -83,13 +85,22 @@ def image_hashes(
             16-bit scaled, area-averaged reduction) or ``"compatible"`` (bit-identical to
             ImageHash 4.3 on Pillow and to the PDQ reference).
         pixel_limit: Images with more pixels are refused (decompression bombs); default
-            ``mmdedup._core.DEFAULT_PIXEL_LIMIT`` (twice Pillow's limit).
+            ``mmdedup._core.DEFAULT_PIXEL_LIMIT`` (twice Pillow's limit). With ``frames="all"``
+            it bounds the pixels of all frames together.
+        frames: ``"first"`` (default): the first frame of an animation, as ImageHash sees it.
+            ``"all"``: every frame of an animated GIF, WebP or PNG (each composited onto the
+            logical screen as the format's disposal rules say), one row per frame; a still
+            image has one row.
+        max_frames: With ``frames="all"``, the frames after this many are left out.
 
     Returns:
         A table with one column per method (``uint64`` for hashes of up to 64 bits, the integer
         of ImageHash's hex string; ``fixed_size_binary`` otherwise), ``pdq_quality`` when PDQ is
         asked for, ``width`` and ``height`` as decoded, and ``error`` (null, or why the row has
-        no hash). The schema metadata records ``mode`` and ``hash_size``.
+        no hash). The schema metadata records ``mode`` and ``hash_size``. With
+        ``frames="all"`` two ``uint32`` columns come first: ``item`` (the image's position in
+        ``images``) and ``frame`` (0 for the first); the first frame's hashes are those of
+        ``frames="first"``, and an image that failed has one row, frame 0.
 
     >>> import io, zlib, struct
     >>> def png(w, h):  # a tiny gradient PNG
@@ -108,15 +119,30 @@ def image_hashes(
     limit = _core.DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     if limit <= 0:
         raise ParameterError(f"`pixel_limit` must be positive, got {limit}")
+    if frames not in ("first", "all"):
+        raise ParameterError(f"`frames` must be 'first' or 'all', got {frames!r}")
+    if max_frames < 1:
+        raise ParameterError(f"`max_frames` must be at least 1, got {max_frames}")
+    count = max_frames if frames == "all" else 1
     if _is_paths(images):
         paths = [os.fspath(p) for p in images]
         out = _core.image_hashes_files(
-            paths, methods=list(methods), hash_size=hash_size, mode=mode, pixel_limit=limit
+            paths,
+            methods=list(methods),
+            hash_size=hash_size,
+            mode=mode,
+            pixel_limit=limit,
+            frames=count,
         )
     else:
         arr = to_arrow(images, "images")
         out = _core.image_hashes(
-            arr, methods=list(methods), hash_size=hash_size, mode=mode, pixel_limit=limit
+            arr,
+            methods=list(methods),
+            hash_size=hash_size,
+            mode=mode,
+            pixel_limit=limit,
+            frames=count,
         )
     n = len(out["width"])
     failed = np.zeros(n, dtype=np.bool_)
@@ -125,6 +151,9 @@ def image_hashes(
         failed[row] = True
         messages[row] = msg
     cols: dict[str, pa.Array] = {}
+    if frames == "all":
+        cols["item"] = pa.array(out["item"], pa.uint32())
+        cols["frame"] = pa.array(out["frame"], pa.uint32())
     for name, raw in zip(methods, out["hashes"], strict=True):
         cols[name] = _column(raw, _bits(name, hash_size), failed)
     if any(m.startswith("pdq") for m in methods):
@@ -144,11 +173,19 @@ def image_hash(
     hash_size: int = 8,
     mode: ImageMode = "canonical",
     pixel_limit: int | None = None,
+    frames: Literal["first", "all"] = "first",
+    max_frames: int = 1000,
 ) -> pa.Table:
-    """One perceptual hash per image: :func:`image_hashes` with a single method, whose column
-    is named ``hash`` (and ``quality`` for PDQ)."""
+    """One perceptual hash per image (per frame with ``frames="all"``): :func:`image_hashes`
+    with a single method, whose column is named ``hash`` (and ``quality`` for PDQ)."""
     t = image_hashes(
-        images, methods=[method], hash_size=hash_size, mode=mode, pixel_limit=pixel_limit
+        images,
+        methods=[method],
+        hash_size=hash_size,
+        mode=mode,
+        pixel_limit=pixel_limit,
+        frames=frames,
+        max_frames=max_frames,
     )
     return t.rename_columns(
         ["hash" if c == method else "quality" if c == "pdq_quality" else c for c in t.column_names]

@@ -101,6 +101,65 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
     })
 }
 
+/// Decodes every frame of an animation (GIF, animated WebP, APNG), at most `max_frames` of them,
+/// each composited onto the logical screen as the format's disposal rules say. The first frame is
+/// exactly [`decode`]'s; the others are RGBA. A still image gives one frame.
+///
+/// The pixel limit bounds the frames together (each is screen-sized), so an animation of many
+/// large frames is refused like one huge image.
+pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Result<Vec<Decoded>> {
+    use image::AnimationDecoder;
+    let first = decode(bytes, pixel_limit)?;
+    if max_frames <= 1 {
+        return Ok(vec![first]);
+    }
+    let format = image::guess_format(bytes).map_err(decode_error)?;
+    let cursor = Cursor::new(bytes);
+    let frames = match format {
+        ImageFormat::Gif => image::codecs::gif::GifDecoder::new(cursor)
+            .map_err(decode_error)?
+            .into_frames(),
+        ImageFormat::WebP => {
+            let d = image::codecs::webp::WebPDecoder::new(cursor).map_err(decode_error)?;
+            if !d.has_animation() {
+                return Ok(vec![first]);
+            }
+            d.into_frames()
+        }
+        ImageFormat::Png => {
+            let d = image::codecs::png::PngDecoder::new(cursor).map_err(decode_error)?;
+            if !d.is_apng().map_err(decode_error)? {
+                return Ok(vec![first]);
+            }
+            d.apng().map_err(decode_error)?.into_frames()
+        }
+        _ => return Ok(vec![first]),
+    };
+    let (w, h) = first.full_size;
+    let per_frame = u64::from(w) * u64::from(h);
+    let mut out = vec![first];
+    // The animation decoder yields the first frame again: skip it, keep `decode`'s.
+    for (i, frame) in frames.enumerate().skip(1).take(max_frames - 1) {
+        let frame = frame.map_err(|e| Error::Input(format!("cannot decode frame {i}: {e}")))?;
+        let total = per_frame.saturating_mul(i as u64 + 1);
+        if total > pixel_limit {
+            return Err(Error::Input(format!(
+                "animation of {w}×{h} frames exceeds the limit of {pixel_limit} pixels at frame {i}"
+            )));
+        }
+        let buffer = frame.into_buffer();
+        out.push(Decoded {
+            image: DynamicImage::ImageRgba8(buffer),
+            orientation: out[0].orientation,
+            has_alpha: true,
+            bit_depth: 8,
+            full_size: (w, h),
+            palette: false,
+        });
+    }
+    Ok(out)
+}
+
 /// Decodes a baseline or progressive JPEG directly at a reduced scale (1/2, 1/4 or 1/8, by
 /// scaled IDCT), the smallest that keeps the shorter side at least `min_side` and the longer at
 /// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or

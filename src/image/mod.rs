@@ -231,21 +231,81 @@ fn hash_sized(bytes: &[u8], specs: &[HashSpec], mode: Mode, pixel_limit: u64) ->
             Some(d) => d?,
             None => decode(bytes, pixel_limit)?,
         };
-        let p = Prepared::new(&decoded, mode);
-        // The canonical front end hashes the image as displayed: report that size.
-        let turned = mode == Mode::Canonical && decoded.orientation >= 5;
-        let (w, h) = decoded.full_size;
-        Ok(Hashed {
-            width: if turned { h } else { w },
-            height: if turned { w } else { h },
-            values: specs.iter().map(|s| p.hash(s)).collect(),
-        })
+        Ok(hashed(&decoded, specs, mode))
     })
-    .unwrap_or_else(|_| {
-        Err(Error::Input(
-            "cannot decode image: the decoder panicked".into(),
-        ))
+    .unwrap_or_else(|_| Err(panicked()))
+}
+
+fn panicked() -> Error {
+    Error::Input("cannot decode image: the decoder panicked".into())
+}
+
+/// The hashes of a decoded image, with its size as the front end sees it.
+fn hashed(decoded: &Decoded, specs: &[HashSpec], mode: Mode) -> Hashed {
+    let p = Prepared::new(decoded, mode);
+    // The canonical front end hashes the image as displayed: report that size.
+    let turned = mode == Mode::Canonical && decoded.orientation >= 5;
+    let (w, h) = decoded.full_size;
+    Hashed {
+        width: if turned { h } else { w },
+        height: if turned { w } else { h },
+        values: specs.iter().map(|s| p.hash(s)).collect(),
+    }
+}
+
+/// The hashes of each frame of an animation (GIF, animated WebP, APNG), at most `max_frames`;
+/// one entry for a still image. The first frame's hashes equal [`hash_image`]'s.
+pub fn hash_frames(
+    bytes: &[u8],
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+    max_frames: usize,
+) -> Result<Vec<Hashed>> {
+    specs.iter().try_for_each(HashSpec::validate)?;
+    hash_frames_sized(bytes, specs, mode, pixel_limit, max_frames)
+}
+
+fn hash_frames_sized(
+    bytes: &[u8],
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+    max_frames: usize,
+) -> Result<Vec<Hashed>> {
+    let animated = matches!(
+        image::guess_format(bytes),
+        Ok(image::ImageFormat::Gif | image::ImageFormat::WebP | image::ImageFormat::Png)
+    );
+    if max_frames <= 1 || !animated {
+        return hash_sized(bytes, specs, mode, pixel_limit).map(|h| vec![h]);
+    }
+    std::panic::catch_unwind(|| {
+        let frames = decode::decode_frames(bytes, pixel_limit, max_frames)?;
+        Ok(frames.iter().map(|d| hashed(d, specs, mode)).collect())
     })
+    .unwrap_or_else(|_| Err(panicked()))
+}
+
+/// [`hash_frames`] over any source of encoded bytes, in parallel, results in input order.
+pub fn hash_sources_frames<T: Sync>(
+    items: &[T],
+    load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
+    specs: &[HashSpec],
+    mode: Mode,
+    pixel_limit: u64,
+    max_frames: usize,
+) -> Result<Vec<Result<Vec<Hashed>>>> {
+    specs.iter().try_for_each(HashSpec::validate)?;
+    let work = items
+        .len()
+        .saturating_mul(crate::parallel::PARALLEL_THRESHOLD);
+    Ok(crate::parallel::install(work, || {
+        items
+            .par_iter()
+            .map(|item| hash_frames_sized(&load(item)?, specs, mode, pixel_limit, max_frames))
+            .collect()
+    }))
 }
 
 /// [`hash_image`] over a batch, in parallel, results in input order (independent of threads).

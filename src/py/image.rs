@@ -12,7 +12,10 @@ use pyo3_arrow::input::AnyArray;
 
 use super::arrow::TextColumn;
 use super::{run, to_pyerr};
-use crate::image::{hash_sources, Dihedral, HashKind, HashSpec, Hashed, Mode, DEFAULT_PIXEL_LIMIT};
+use crate::image::{
+    hash_sources, hash_sources_frames, Dihedral, HashKind, HashSpec, Hashed, Mode,
+    DEFAULT_PIXEL_LIMIT,
+};
 use crate::{hamming, Error, Result};
 
 fn kind(name: &str) -> Result<HashKind> {
@@ -122,6 +125,39 @@ fn pack<'py>(
     Ok(d)
 }
 
+/// [`pack`] with one row per frame, and `item` (the input's position) and `frame` ((m,) uint32
+/// each) to say whose frame a row holds. An item that failed has one row, frame 0.
+fn pack_frames<'py>(
+    py: Python<'py>,
+    specs: &[HashSpec],
+    results: Vec<Result<Vec<Hashed>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut rows: Vec<Result<Hashed>> = Vec::with_capacity(results.len());
+    let (mut item, mut frame) = (Vec::new(), Vec::new());
+    for (i, r) in results.into_iter().enumerate() {
+        let i = u32::try_from(i)
+            .map_err(|_| to_pyerr(py, Error::param("images", "at most 2^32 images per call")))?;
+        match r {
+            Ok(frames) => {
+                for (f, h) in frames.into_iter().enumerate() {
+                    item.push(i);
+                    frame.push(f as u32);
+                    rows.push(Ok(h));
+                }
+            }
+            Err(e) => {
+                item.push(i);
+                frame.push(0);
+                rows.push(Err(e));
+            }
+        }
+    }
+    let d = pack(py, specs, rows)?;
+    d.set_item("item", PyArray1::from_vec(py, item))?;
+    d.set_item("frame", PyArray1::from_vec(py, frame))?;
+    Ok(d)
+}
+
 /// The hashes asked for and the front end, from the Python arguments.
 fn request(
     py: Python<'_>,
@@ -147,9 +183,22 @@ fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<H
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// An item of a binary column: nulls are errors.
+fn load_item<'a>(b: &'a Option<&[u8]>) -> Result<Cow<'a, [u8]>> {
+    b.map(Cow::Borrowed)
+        .ok_or_else(|| Error::Input("null image".into()))
+}
+
+/// A file, read by the worker thread that hashes it.
+fn load_path(p: &String) -> Result<Cow<'_, [u8]>> {
+    std::fs::read(p)
+        .map(Cow::Owned)
+        .map_err(|e| Error::Input(format!("cannot read {p}: {e}")))
+}
+
 /// Hashes of images given as an Arrow binary column (nulls are errors).
 #[pyfunction]
-#[pyo3(signature = (images, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT))]
+#[pyo3(signature = (images, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT, frames = 1))]
 fn image_hashes<'py>(
     py: Python<'py>,
     images: AnyArray,
@@ -157,28 +206,27 @@ fn image_hashes<'py>(
     hash_size: usize,
     mode: &str,
     pixel_limit: u64,
+    frames: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (specs, mode) = request(py, &methods, hash_size, mode)?;
     let col = TextColumn::extract(py, images)?;
+    if frames > 1 {
+        let results = run(py, || {
+            let items = col.bytes()?;
+            hash_sources_frames(&items, load_item, &specs, mode, pixel_limit, frames)
+        })?;
+        return pack_frames(py, &specs, results);
+    }
     let results = run(py, || {
         let items = col.bytes()?;
-        hash_sources(
-            &items,
-            |b| {
-                b.map(Cow::Borrowed)
-                    .ok_or_else(|| Error::Input("null image".into()))
-            },
-            &specs,
-            mode,
-            pixel_limit,
-        )
+        hash_sources(&items, load_item, &specs, mode, pixel_limit)
     })?;
     pack(py, &specs, results)
 }
 
 /// Hashes of image files, read by the worker threads.
 #[pyfunction]
-#[pyo3(signature = (paths, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT))]
+#[pyo3(signature = (paths, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT, frames = 1))]
 fn image_hashes_files<'py>(
     py: Python<'py>,
     paths: Vec<String>,
@@ -186,20 +234,17 @@ fn image_hashes_files<'py>(
     hash_size: usize,
     mode: &str,
     pixel_limit: u64,
+    frames: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (specs, mode) = request(py, &methods, hash_size, mode)?;
+    if frames > 1 {
+        let results = run(py, || {
+            hash_sources_frames(&paths, load_path, &specs, mode, pixel_limit, frames)
+        })?;
+        return pack_frames(py, &specs, results);
+    }
     let results = run(py, || {
-        hash_sources(
-            &paths,
-            |p| {
-                std::fs::read(p)
-                    .map(Cow::Owned)
-                    .map_err(|e| Error::Input(format!("cannot read {p}: {e}")))
-            },
-            &specs,
-            mode,
-            pixel_limit,
-        )
+        hash_sources(&paths, load_path, &specs, mode, pixel_limit)
     })?;
     pack(py, &specs, results)
 }
