@@ -123,27 +123,17 @@ def image_hashes(
         raise ParameterError(f"`frames` must be 'first' or 'all', got {frames!r}")
     if max_frames < 1:
         raise ParameterError(f"`max_frames` must be at least 1, got {max_frames}")
-    count = max_frames if frames == "all" else 1
+    kw: dict[str, Any] = {
+        "methods": list(methods),
+        "hash_size": hash_size,
+        "mode": mode,
+        "pixel_limit": limit,
+        "frames": max_frames if frames == "all" else 1,
+    }
     if _is_paths(images):
-        paths = [os.fspath(p) for p in images]
-        out = _core.image_hashes_files(
-            paths,
-            methods=list(methods),
-            hash_size=hash_size,
-            mode=mode,
-            pixel_limit=limit,
-            frames=count,
-        )
+        out = _core.image_hashes_files([os.fspath(p) for p in images], **kw)
     else:
-        arr = to_arrow(images, "images")
-        out = _core.image_hashes(
-            arr,
-            methods=list(methods),
-            hash_size=hash_size,
-            mode=mode,
-            pixel_limit=limit,
-            frames=count,
-        )
+        out = _core.image_hashes(to_arrow(images, "images"), **kw)
     n = len(out["width"])
     failed = np.zeros(n, dtype=np.bool_)
     messages = np.full(n, None, dtype=object)

@@ -297,15 +297,18 @@ pub fn hash_sources_frames<T: Sync>(
     max_frames: usize,
 ) -> Result<Vec<Result<Vec<Hashed>>>> {
     specs.iter().try_for_each(HashSpec::validate)?;
+    Ok(per_item(items, |item| {
+        hash_frames_sized(&load(item)?, specs, mode, pixel_limit, max_frames)
+    }))
+}
+
+/// `f` of every item, in parallel, results in input order (independent of threads).
+fn per_item<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    // One image costs as much as hundreds of text rows, so even small batches go parallel.
     let work = items
         .len()
         .saturating_mul(crate::parallel::PARALLEL_THRESHOLD);
-    Ok(crate::parallel::install(work, || {
-        items
-            .par_iter()
-            .map(|item| hash_frames_sized(&load(item)?, specs, mode, pixel_limit, max_frames))
-            .collect()
-    }))
+    crate::parallel::install(work, || items.par_iter().map(f).collect())
 }
 
 /// [`hash_image`] over a batch, in parallel, results in input order (independent of threads).
@@ -337,14 +340,7 @@ pub fn hash_sources<T: Sync>(
     pixel_limit: u64,
 ) -> Result<Vec<Result<Hashed>>> {
     specs.iter().try_for_each(HashSpec::validate)?;
-    // One image costs as much as hundreds of text rows, so even small batches go parallel.
-    let work = items
-        .len()
-        .saturating_mul(crate::parallel::PARALLEL_THRESHOLD);
-    Ok(crate::parallel::install(work, || {
-        items
-            .par_iter()
-            .map(|item| hash_sized(&load(item)?, specs, mode, pixel_limit))
-            .collect()
+    Ok(per_item(items, |item| {
+        hash_sized(&load(item)?, specs, mode, pixel_limit)
     }))
 }
