@@ -37,7 +37,10 @@ __all__ = ["BYTES_PER_HASH", "EdgeSink", "partitioned_neighbours", "stream_neigh
 #: What the in-memory search of a partition takes per hash, with its input (value and index).
 BYTES_PER_HASH = 96
 _ROW = np.dtype([("value", "<u8"), ("index", "<u8")])
+# Rows read at a time while splitting: at most 4Mi, at least 64Ki, and about a quarter of the
+# budget with the sort's copies (some 4 times the 16-byte rows).
 _CHUNK = 1 << 22
+_MIN_CHUNK = 1 << 16
 
 Edges = npt.NDArray[np.uint64]
 #: Receives the ``(equal, near)`` edges of one searched partition.
@@ -104,6 +107,7 @@ def stream_neighbours(
     if skip is not None and len(skip) != n:
         raise ParameterError("`skip` must have one entry per hash")
     capacity = max(memory // BYTES_PER_HASH, 1)
+    chunk = min(_CHUNK, max(_MIN_CHUNK, memory // (16 * _ROW.itemsize)))
     width = 64 // (k + 1)
     root = Path(tempfile.mkdtemp(prefix="mmdedup-hamming-", dir=work_dir))
     try:
@@ -111,9 +115,9 @@ def stream_neighbours(
         bits = min(width, max(0, int(np.ceil(np.log2(max(n / capacity, 1))))))
         for j in range(k + 1):
             shift = j * width
-            parts = _split(_rows(hashes, skip), shift, 0, bits, root / f"pass-{j}")
+            parts = _split(_rows(hashes, skip, chunk), shift, 0, bits, root / f"pass-{j}")
             for part in parts:
-                for rows in _fitting(part, shift, bits, width, capacity):
+                for rows in _fitting(part, shift, bits, width, capacity, chunk):
                     eq, nr = _search(rows, k, j, width)
                     if j > 0:
                         eq = eq[:0]  # equal hashes agree on every block: pass 0 has them
@@ -125,16 +129,16 @@ def stream_neighbours(
 
 
 def _rows(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_] | None
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_] | None, chunk: int
 ) -> Iterator[npt.NDArray[np.void]]:
     """The hashes with their indices, in chunks, skipped rows left out."""
-    for start in range(0, len(hashes), _CHUNK):
-        values = np.asarray(hashes[start : start + _CHUNK], dtype=np.uint64)
+    for start in range(0, len(hashes), chunk):
+        values = np.asarray(hashes[start : start + chunk], dtype=np.uint64)
         rows = np.empty(len(values), _ROW)
         rows["value"] = values
         rows["index"] = np.arange(start, start + len(values), dtype=np.uint64)
         if skip is not None:
-            rows = rows[~np.asarray(skip[start : start + _CHUNK], dtype=np.bool_)]
+            rows = rows[~np.asarray(skip[start : start + chunk], dtype=np.bool_)]
         yield rows
 
 
@@ -161,7 +165,7 @@ def _split(
 
 
 def _fitting(
-    path: Path, shift: int, used: int, width: int, capacity: int
+    path: Path, shift: int, used: int, width: int, capacity: int, chunk: int
 ) -> Iterator[npt.NDArray[np.void]]:
     """The rows of a partition file, split further by the next bits of the block while a part
     exceeds the budget (as long as the block has bits left)."""
@@ -173,12 +177,12 @@ def _fitting(
         return
     extra = min(width - used, max(1, int(np.ceil(np.log2(size / capacity)))))
     mm = np.memmap(path, dtype=_ROW, mode="r")
-    chunks = (np.asarray(mm[s : s + _CHUNK]) for s in range(0, size, _CHUNK))
+    chunks = (np.asarray(mm[s : s + chunk]) for s in range(0, size, chunk))
     subs = _split(chunks, shift, used, extra, path.with_suffix(""))
     del mm
     path.unlink()
     for sub in subs:
-        yield from _fitting(sub, shift, used + extra, width, capacity)
+        yield from _fitting(sub, shift, used + extra, width, capacity, chunk)
 
 
 def _search(rows: npt.NDArray[np.void], k: int, j: int, width: int) -> tuple[Edges, Edges]:
