@@ -195,3 +195,16 @@ def test_on_disk_search_resumes_byte_identical(
     assert s1["search"]["mode"] == "partitioned" and s2["search"] == {"mode": "memory"}
     assert s1["search"]["components"] == "distributed"
     assert not (out / ".mmdedup-work" / "search").exists()  # removed once the output is written
+
+
+def test_pdq_is_searched_in_memory_under_any_budget(corpus: Path, tmp_path: Path) -> None:
+    small = run_images([str(corpus)], tmp_path / "a", method="pdq", memory=1)
+    big = run_images([str(corpus)], tmp_path / "b", method="pdq")
+    assert small["search"] == big["search"] == {"mode": "memory"}
+    a = (tmp_path / "a" / "clusters.parquet").read_bytes()
+    assert a == (tmp_path / "b" / "clusters.parquet").read_bytes()
+
+
+def test_memory_budget_is_parsed(corpus: Path, tmp_path: Path) -> None:
+    refused = cli(str(corpus), *ARGS, "--memory", "lots", "-o", str(tmp_path / "x"))
+    assert refused.returncode != 0 and "cannot read the size 'lots'" in refused.stderr

@@ -433,7 +433,7 @@ def images(
       clusters.parquet  one row per image: source, row, key, width, height, hash (uint64 for
                         64-bit hashes), [quality], count (images within --max-distance,
                         itself included), cluster, keep, status, error
-      summary.json      counts, parameters, time per stage
+      summary.json      counts, parameters, how the search ran, time per stage
 
     Images that cannot be decoded get status 'error' with the reason, and are kept.
 
@@ -441,12 +441,17 @@ def images(
     saved to the work directory as it finishes: after an interruption (Ctrl-C,
     kill -9, a full disk), the same command with --resume hashes only the batches not done.
 
+    When the hashes and per-row data would not fit --memory, the near-duplicate search runs
+    over on-disk partitions and the clusters and counts come from edge files: the same
+    clusters.parquet, byte for byte.
+
     \b
     Examples:
       mmdedup images photos/ -o out/
       mmdedup images 'shards/*.parquet' -o out/ --column jpg -k 5
       mmdedup images data/*.tar -o out/ --method dhash --keep first
       mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
+      mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
     """
     try:
         summary = run_images(
