@@ -592,12 +592,13 @@ def run_images(
 
 def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory: int) -> None:
     """The near-duplicate search over every unit's hashes; writes ``clusters.parquet`` and the
-    counts for the summary. On disk when a search there has started, or when the in-memory
-    stage would exceed ``memory`` (64-bit hashes only)."""
+    counts for the summary. On disk when an earlier run's on-disk search finished, or when the
+    in-memory stage would exceed ``memory`` (64-bit hashes, ``max_distance`` below 64)."""
     p = plan.parameters
     method, max_distance = p["method"], p["max_distance"]
     paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
-    if paths and method != "pdq" and (work.done("search") or in_memory_bytes(paths) > memory):
+    on_disk = paths and method != "pdq" and max_distance < 64
+    if on_disk and (work.done("search") or in_memory_bytes(paths) > memory):
         counts_out = clusters_on_disk(work, p, paths, target, memory)
         with atomic_write(work.path("counts.json")) as f:
             f.write(json.dumps(counts_out).encode())
