@@ -20,8 +20,11 @@ memory budget (``--memory``): the same ``clusters.parquet``, byte for byte, from
    in-memory stage's table) at a time, its rows read back from the hash files.
 
 Held in memory per row: the counts (8 bytes) and, while they are summed, the group sizes (4),
-plus one row group of the output; the labels (8) only when union-find runs. Everything else is
-bounded by the budget: one partition of the search, one buffer of edges, one components unit.
+plus one row group of the output; the labels, keep flags and areas (17) only when union-find
+runs, which it does only when they fit the budget with the edges (``local_bytes``). Everything
+else is bounded by the budget: one partition of the search, one buffer of edges, one components
+unit. Disk: 17 bytes per row of flat files, the search's partitions (16 bytes per hash, one
+pass at a time), 8 bytes per edge, and the components' files.
 """
 
 from __future__ import annotations
