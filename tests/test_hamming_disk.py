@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from mmdedup import _core
-from mmdedup.hamming_disk import BYTES_PER_HASH, partitioned_neighbours
+from mmdedup.hamming_disk import BYTES_PER_HASH, partitioned_neighbours, stream_neighbours
 
 
 def planted(rng: np.random.Generator, n: int, low_bits: int = 64) -> npt.NDArray[np.uint64]:
@@ -61,3 +61,25 @@ def test_one_partition_when_the_budget_allows(tmp_path: Path) -> None:
     want_eq, want_nr = in_memory(values, np.zeros(len(values), np.bool_), 6)
     assert {tuple(e) for e in eq.tolist()} == want_eq
     assert [tuple(e) for e in nr.tolist()] == want_nr
+
+
+def test_streamed_edges_are_the_returned_ones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    values = planted(rng, 2000)
+    skip = rng.random(len(values)) < 0.02
+    calls: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
+    stream_neighbours(
+        values,
+        lambda eq, nr: calls.append((eq, nr)),
+        max_distance=6,
+        memory=200 * BYTES_PER_HASH,
+        skip=skip,
+        work_dir=tmp_path,
+    )
+    assert len(calls) > 1  # one call per searched partition, not one at the end
+    eq = np.concatenate([c[0] for c in calls])
+    nr = np.concatenate([c[1] for c in calls])
+    want_eq, want_nr = in_memory(values, skip, 6)
+    assert {tuple(e) for e in eq.tolist()} == want_eq and len(eq) == len(want_eq)
+    assert sorted(tuple(e) for e in nr.tolist()) == want_nr
+    assert list(tmp_path.iterdir()) == []

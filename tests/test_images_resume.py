@@ -169,3 +169,42 @@ def test_results_do_not_depend_on_the_batch_size(corpus: Path, tmp_path: Path) -
     a = pq.read_table(tmp_path / "a" / "clusters.parquet")
     b = pq.read_table(tmp_path / "b" / "clusters.parquet")
     assert a.equals(b)
+
+
+@pytest.mark.parametrize(
+    "unit", [None, "search", "cc-large-000-00003", "cc-final-00001", "clusters"]
+)
+def test_on_disk_search_resumes_byte_identical(
+    corpus: Path, clean: Path, tmp_path: Path, unit: str | None
+) -> None:
+    """``--memory 1`` forces the on-disk search and distributed components: killed after any of
+    their units and resumed, the output is the in-memory run's."""
+    out = tmp_path / "x"
+    if unit is not None:
+        killed = cli(
+            str(corpus), *ARGS, "--memory", "1", "-o", str(out), env={"MMDEDUP_CRASH_AFTER": unit}
+        )
+        assert killed.returncode == -9, killed.stderr
+        assert not (out / "summary.json").exists()
+    done = cli(str(corpus), *ARGS, "--memory", "1", "-o", str(out), *(["--resume"] if unit else []))
+    assert done.returncode == 0, done.stderr
+    assert (out / "clusters.parquet").read_bytes() == (clean / "clusters.parquet").read_bytes()
+    s1 = json.loads((out / "summary.json").read_text())
+    s2 = json.loads((clean / "summary.json").read_text())
+    assert s1["counts"] == s2["counts"]
+    assert s1["search"]["mode"] == "partitioned" and s2["search"] == {"mode": "memory"}
+    assert s1["search"]["components"] == "distributed"
+    assert not (out / ".mmdedup-work" / "search").exists()  # removed once the output is written
+
+
+def test_pdq_is_searched_in_memory_under_any_budget(corpus: Path, tmp_path: Path) -> None:
+    small = run_images([str(corpus)], tmp_path / "a", method="pdq", memory=1)
+    big = run_images([str(corpus)], tmp_path / "b", method="pdq")
+    assert small["search"] == big["search"] == {"mode": "memory"}
+    a = (tmp_path / "a" / "clusters.parquet").read_bytes()
+    assert a == (tmp_path / "b" / "clusters.parquet").read_bytes()
+
+
+def test_memory_budget_is_parsed(corpus: Path, tmp_path: Path) -> None:
+    refused = cli(str(corpus), *ARGS, "--memory", "lots", "-o", str(tmp_path / "x"))
+    assert refused.returncode != 0 and "cannot read the size 'lots'" in refused.stderr

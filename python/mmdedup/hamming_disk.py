@@ -13,7 +13,9 @@ edges come from pass 0. The union over passes is exactly what the in-memory sear
 Memory: one partition at a time, about ``BYTES_PER_HASH`` per hash in it. The partition count is
 a power of two chosen from the budget; a partition that still exceeds the budget (hashes that
 share many bits) is split again by more bits of the same block, down to the whole block. Disk:
-one pass writes 16 bytes per hash; ``k + 1`` passes. The edges are returned in memory.
+one pass writes 16 bytes per hash; ``k + 1`` passes. :func:`partitioned_neighbours` returns the
+edges in memory; :func:`stream_neighbours` hands each partition's edges to a callback instead
+(``mmdedup images`` writes them to edge files), so nothing of the size of the edge set is held.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +32,19 @@ import numpy.typing as npt
 from . import _core
 from .errors import ParameterError
 
-__all__ = ["BYTES_PER_HASH", "partitioned_neighbours"]
+__all__ = ["BYTES_PER_HASH", "EdgeSink", "partitioned_neighbours", "stream_neighbours"]
 
 #: What the in-memory search of a partition takes per hash, with its input (value and index).
 BYTES_PER_HASH = 96
 _ROW = np.dtype([("value", "<u8"), ("index", "<u8")])
+# Rows read at a time while splitting: at most 4Mi, at least 64Ki, and about a quarter of the
+# budget with the sort's copies (some 4 times the 16-byte rows).
 _CHUNK = 1 << 22
+_MIN_CHUNK = 1 << 16
 
 Edges = npt.NDArray[np.uint64]
+#: Receives the ``(equal, near)`` edges of one searched partition.
+EdgeSink = Callable[[Edges, Edges], None]
 
 
 def partitioned_neighbours(
@@ -64,32 +71,16 @@ def partitioned_neighbours(
         smallest index; ``near``: pairs of group representatives within ``k``, ``(a, b)`` with
         ``a < b``, sorted. Both ``(m, 2)`` uint64 (global indices, no 2^32 limit).
     """
-    k = int(max_distance)
-    if not 0 <= k < 64:
-        raise ParameterError(f"`max_distance` must be in 0..63, got {k}")
-    n = len(hashes)
-    if skip is not None and len(skip) != n:
-        raise ParameterError("`skip` must have one entry per hash")
-    capacity = max(memory // BYTES_PER_HASH, 1)
-    width = 64 // (k + 1)
-    root = Path(tempfile.mkdtemp(prefix="mmdedup-hamming-", dir=work_dir))
     equal: list[Edges] = []
     near: list[Edges] = []
-    try:
-        # Partitions of the first split: enough for the budget if keys were even.
-        bits = min(width, max(0, int(np.ceil(np.log2(max(n / capacity, 1))))))
-        for j in range(k + 1):
-            shift = j * width
-            parts = _split(_rows(hashes, skip), shift, 0, bits, root / f"pass-{j}")
-            for part in parts:
-                for rows in _fitting(part, shift, bits, width, capacity):
-                    eq, nr = _search(rows, k, j, width)
-                    if j == 0:
-                        equal.append(eq)
-                    near.append(nr)
-            shutil.rmtree(root / f"pass-{j}")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+
+    def collect(eq: Edges, nr: Edges) -> None:
+        equal.append(eq)
+        near.append(nr)
+
+    stream_neighbours(
+        hashes, collect, max_distance=max_distance, memory=memory, skip=skip, work_dir=work_dir
+    )
     e = np.concatenate(equal) if equal else np.zeros((0, 2), np.uint64)
     r = np.concatenate(near) if near else np.zeros((0, 2), np.uint64)
     if len(r):
@@ -97,17 +88,57 @@ def partitioned_neighbours(
     return e, r
 
 
+def stream_neighbours(
+    hashes: npt.NDArray[np.uint64],
+    sink: EdgeSink,
+    *,
+    max_distance: int,
+    memory: int = 4 * 2**30,
+    skip: npt.NDArray[np.bool_] | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """The search of :func:`partitioned_neighbours`, handing the edges of each partition to
+    ``sink(equal, near)`` as it is searched (in no global order; each edge exactly once, over
+    all calls). Arguments as for :func:`partitioned_neighbours`."""
+    k = int(max_distance)
+    if not 0 <= k < 64:
+        raise ParameterError(f"`max_distance` must be in 0..63, got {k}")
+    n = len(hashes)
+    if skip is not None and len(skip) != n:
+        raise ParameterError("`skip` must have one entry per hash")
+    capacity = max(memory // BYTES_PER_HASH, 1)
+    chunk = min(_CHUNK, max(_MIN_CHUNK, memory // (16 * _ROW.itemsize)))
+    width = 64 // (k + 1)
+    root = Path(tempfile.mkdtemp(prefix="mmdedup-hamming-", dir=work_dir))
+    try:
+        # Partitions of the first split: enough for the budget if keys were even.
+        bits = min(width, max(0, int(np.ceil(np.log2(max(n / capacity, 1))))))
+        for j in range(k + 1):
+            shift = j * width
+            parts = _split(_rows(hashes, skip, chunk), shift, 0, bits, root / f"pass-{j}")
+            for part in parts:
+                for rows in _fitting(part, shift, bits, width, capacity, chunk):
+                    eq, nr = _search(rows, k, j, width)
+                    if j > 0:
+                        eq = eq[:0]  # equal hashes agree on every block: pass 0 has them
+                    if len(eq) or len(nr):
+                        sink(eq, nr)
+            shutil.rmtree(root / f"pass-{j}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _rows(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_] | None
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_] | None, chunk: int
 ) -> Iterator[npt.NDArray[np.void]]:
     """The hashes with their indices, in chunks, skipped rows left out."""
-    for start in range(0, len(hashes), _CHUNK):
-        values = np.asarray(hashes[start : start + _CHUNK], dtype=np.uint64)
+    for start in range(0, len(hashes), chunk):
+        values = np.asarray(hashes[start : start + chunk], dtype=np.uint64)
         rows = np.empty(len(values), _ROW)
         rows["value"] = values
         rows["index"] = np.arange(start, start + len(values), dtype=np.uint64)
         if skip is not None:
-            rows = rows[~np.asarray(skip[start : start + _CHUNK], dtype=np.bool_)]
+            rows = rows[~np.asarray(skip[start : start + chunk], dtype=np.bool_)]
         yield rows
 
 
@@ -134,7 +165,7 @@ def _split(
 
 
 def _fitting(
-    path: Path, shift: int, used: int, width: int, capacity: int
+    path: Path, shift: int, used: int, width: int, capacity: int, chunk: int
 ) -> Iterator[npt.NDArray[np.void]]:
     """The rows of a partition file, split further by the next bits of the block while a part
     exceeds the budget (as long as the block has bits left)."""
@@ -146,12 +177,12 @@ def _fitting(
         return
     extra = min(width - used, max(1, int(np.ceil(np.log2(size / capacity)))))
     mm = np.memmap(path, dtype=_ROW, mode="r")
-    chunks = (np.asarray(mm[s : s + _CHUNK]) for s in range(0, size, _CHUNK))
+    chunks = (np.asarray(mm[s : s + chunk]) for s in range(0, size, chunk))
     subs = _split(chunks, shift, used, extra, path.with_suffix(""))
     del mm
     path.unlink()
     for sub in subs:
-        yield from _fitting(sub, shift, used + extra, width, capacity)
+        yield from _fitting(sub, shift, used + extra, width, capacity, chunk)
 
 
 def _search(rows: npt.NDArray[np.void], k: int, j: int, width: int) -> tuple[Edges, Edges]:

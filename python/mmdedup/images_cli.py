@@ -9,7 +9,9 @@ an interrupted run resumes with ``--resume`` and gives byte-identical results:
    hashes go to ``hashes/<unit>.parquet`` (written under a temporary name and renamed), then the
    unit is marked done; a unit that is done is not read or decoded again.
 2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``;
-   ``summary.json`` last.
+   ``summary.json`` last. In memory when the hashes and per-row data fit ``--memory``;
+   otherwise over on-disk partitions, with the edges, the connected components and the counts
+   in files (:mod:`mmdedup.images_disk`): the same ``clusters.parquet``, byte for byte.
 
 ``manifest.json`` records the parameters and the inputs (path and size of every file);
 ``--resume`` refuses a work directory whose manifest differs.
@@ -34,8 +36,9 @@ from tqdm import tqdm
 from . import _core
 from .errors import InputError, MmdedupError, ParameterError
 from .image import hamming_clusters, image_hashes, neighbour_counts
+from .images_disk import clusters_on_disk, in_memory_bytes, remove_search
 from .io import atomic_write, write_table
-from .pipeline import WorkDir
+from .pipeline import WorkDir, parse_size
 
 __all__ = ["images", "run_images"]
 
@@ -393,6 +396,14 @@ def _empty_hashes(method: str) -> pa.Table:
     show_default=True,
     help="Images per unit of work: image files, rows of a Parquet record batch, tar members.",
 )
+@click.option(
+    "--memory",
+    default="4GB",
+    show_default=True,
+    help="Memory budget of the clusters stage: when the hashes and per-row data would not fit, "
+    "the search runs over on-disk partitions and the clusters and counts come from edge files "
+    "(64-bit hashes; PDQ is searched in memory). The results are the same.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def images(
     inputs: tuple[str, ...],
@@ -409,6 +420,7 @@ def images(
     resume: bool,
     work_dir: Path | None,
     batch_size: int,
+    memory: str,
     quiet: bool,
 ) -> None:
     """Hash images and find their near-duplicates.
@@ -421,7 +433,7 @@ def images(
       clusters.parquet  one row per image: source, row, key, width, height, hash (uint64 for
                         64-bit hashes), [quality], count (images within --max-distance,
                         itself included), cluster, keep, status, error
-      summary.json      counts, parameters, time per stage
+      summary.json      counts, parameters, how the search ran, time per stage
 
     Images that cannot be decoded get status 'error' with the reason, and are kept.
 
@@ -429,12 +441,17 @@ def images(
     saved to the work directory as it finishes: after an interruption (Ctrl-C,
     kill -9, a full disk), the same command with --resume hashes only the batches not done.
 
+    When the hashes and per-row data would not fit --memory, the near-duplicate search runs
+    over on-disk partitions and the clusters and counts come from edge files: the same
+    clusters.parquet, byte for byte.
+
     \b
     Examples:
       mmdedup images photos/ -o out/
       mmdedup images 'shards/*.parquet' -o out/ --column jpg -k 5
       mmdedup images data/*.tar -o out/ --method dhash --keep first
       mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
+      mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
     """
     try:
         summary = run_images(
@@ -452,6 +469,7 @@ def images(
             resume=resume,
             work_dir=work_dir,
             batch_size=batch_size,
+            memory=parse_size(memory),
             quiet=quiet,
         )
     except MmdedupError as e:
@@ -480,9 +498,11 @@ def run_images(
     resume: bool = False,
     work_dir: Path | None = None,
     batch_size: int = BATCH,
+    memory: int = 4 * 2**30,
     quiet: bool = True,
 ) -> dict[str, Any]:
-    """What ``mmdedup images`` does; returns the summary."""
+    """What ``mmdedup images`` does; returns the summary. ``memory`` is the clusters stage's
+    budget in bytes (see :mod:`mmdedup.images_disk`)."""
     t0 = time.perf_counter()
     if threads is not None:
         _core.set_num_threads(threads)
@@ -542,9 +562,11 @@ def run_images(
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
     if not (work.done("clusters") and (outdir / "clusters.parquet").exists()):
-        _clusters(work, plan, units, outdir / "clusters.parquet")
+        _clusters(work, plan, units, outdir / "clusters.parquet", memory)
+    remove_search(work)
     t_cluster = time.perf_counter() - t
     c = json.loads((work.root / "counts.json").read_text())
+    search = c.pop("search", {"mode": "memory"})
     summary: dict[str, Any] = {
         "mmdedup_version": _core.__version__,
         "inputs": list(inputs),
@@ -555,6 +577,7 @@ def run_images(
             "parquet_shards": len(parquets),
             "tar_shards": len(tars),
         },
+        "search": search,
         "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
         "threads": _core.get_num_threads(),
     }
@@ -567,12 +590,21 @@ def run_images(
 # -- stage 2: clusters -------------------------------------------------------------------------
 
 
-def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path) -> None:
+def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory: int) -> None:
     """The near-duplicate search over every unit's hashes; writes ``clusters.parquet`` and the
-    counts for the summary."""
+    counts for the summary. On disk when an earlier run's on-disk search finished, or when the
+    in-memory stage would exceed ``memory`` (64-bit hashes, ``max_distance`` below 64)."""
     p = plan.parameters
     method, max_distance = p["method"], p["max_distance"]
-    parts = [pq.read_table(work.root / "hashes" / f"{u}.parquet") for u in units]
+    paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
+    on_disk = paths and method != "pdq" and max_distance < 64
+    if on_disk and (work.done("search") or in_memory_bytes(paths) > memory):
+        counts_out = clusters_on_disk(work, p, paths, target, memory)
+        with atomic_write(work.path("counts.json")) as f:
+            f.write(json.dumps(counts_out).encode())
+        work.mark("clusters")
+        return
+    parts = [pq.read_table(path) for path in paths]
     table = pa.concat_tables(parts) if parts else _empty_hashes(method)
     n = table.num_rows
     hashes, errors = table[method], table["error"]
