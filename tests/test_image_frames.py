@@ -109,3 +109,78 @@ def test_still_images_failures_and_limits(tmp_path: Path) -> None:
         mmdedup.image_hashes([gif], frames="every")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_frames"):
         mmdedup.image_hashes([gif], frames="all", max_frames=0)
+
+
+def test_item_clusters_equal_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 2**63, size=40, dtype=np.uint64)
+    values = np.concatenate([base, base[:15] ^ np.uint64(0b101), base[:5]])
+    items = rng.integers(0, 25, size=len(values))
+    items[:25] = np.arange(25)  # every item owns a row
+    k = 3
+    labels, counts = mmdedup.item_clusters(values, items, max_distance=k)
+    near = [[bin(int(a) ^ int(b)).count("1") <= k for b in values] for a in values]
+    m = 25
+    adj = np.zeros((m, m), dtype=bool)
+    for r in range(len(values)):
+        for c in range(len(values)):
+            if near[r][c]:
+                adj[items[r], items[c]] = True
+    assert counts.tolist() == adj.sum(axis=1).tolist()
+    # Clusters: connected components of the item graph, named by their smallest item.
+    want = list(range(m))
+    for _ in range(m):
+        for i in range(m):
+            for j in range(m):
+                if adj[i, j]:
+                    want[i] = want[j] = min(want[i], want[j])
+    sizes = np.bincount(want, minlength=m)
+    assert labels.tolist() == [w if sizes[w] > 1 else -1 for w in want]
+    # One row per item: the plain functions.
+    one = np.arange(len(values))
+    l1, c1 = mmdedup.item_clusters(values, one, max_distance=k)
+    assert l1.tolist() == mmdedup.hamming_clusters(values, max_distance=k).tolist()
+    assert c1.tolist() == mmdedup.neighbour_counts(values, max_distance=k).tolist()
+
+
+def test_cli_frames_all(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from mmdedup.cli import main
+
+    a = frames_rgb(3)
+    other = [Image.fromarray(255 - np.asarray(f)) for f in frames_rgb(3)]
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.gif").write_bytes(encoded(a, "GIF", duration=40))
+    # b shares a's second frame only; c is a's last frame, still; d is unrelated.
+    (src / "b.gif").write_bytes(encoded([other[0], a[1]], "GIF", duration=40))
+    a[2].save(src / "c.png")
+    other[2].transpose(Image.Transpose.ROTATE_90).save(src / "d.png")
+    (src / "e.gif").write_bytes(b"GIF89a broken")
+    runner = CliRunner()
+    for frames in ("first", "all"):
+        r = runner.invoke(
+            main, ["images", str(src), "-o", str(tmp_path / frames), "--frames", frames, "-q"]
+        )
+        assert r.exit_code == 0, r.output
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(tmp_path / "first" / "clusters.parquet").to_pydict()
+    every = pq.read_table(tmp_path / "all" / "clusters.parquet").to_pydict()
+    names = [Path(k).name for k in every["key"]]
+    assert names == ["a.gif", "b.gif", "c.png", "d.png", "e.gif"]
+    assert every["frames"] == [3, 2, 1, 1, 1]
+    assert every["cluster"] == [0, 0, 0, None, None]
+    assert every["count"] == [3, 2, 2, 1, 0]
+    assert every["status"] == ["kept", "duplicate", "duplicate", "unique", "error"]
+    # The first frames alone do not match; the hashes reported are the first frames' in both.
+    assert first["cluster"] == [None] * 5
+    assert every["hash"] == first["hash"]
+    assert "frames" not in first
+    summary = (tmp_path / "all" / "summary.json").read_text()
+    assert '"frames": 8' in summary
+    # --resume with the other setting is refused, naming it.
+    r = runner.invoke(
+        main, ["images", str(src), "-o", str(tmp_path / "all"), "--frames", "first", "--resume"]
+    )
+    assert r.exit_code != 0 and "frames" in r.output

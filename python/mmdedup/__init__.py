@@ -15,7 +15,14 @@ from ._core import __version__, get_num_threads, set_num_threads
 from .dedup import DedupConfig, choose_keep, compute_signatures, dedup, find_clusters
 from .errors import InputError, MmdedupError, ParameterError
 from .formats import detect_format, parse_markdown, read_documents, write_documents
-from .image import hamming_clusters, image_hash, image_hashes, neighbour_counts, to_hex
+from .image import (
+    hamming_clusters,
+    image_hash,
+    image_hashes,
+    item_clusters,
+    neighbour_counts,
+    to_hex,
+)
 from .text import (
     datasketch_permutations,
     exact_hash,
@@ -51,6 +58,7 @@ __all__ = [
     "hamming_clusters",
     "image_hash",
     "image_hashes",
+    "item_clusters",
     "load_tokenizer",
     "lsh_params",
     "minhash",

@@ -22,6 +22,7 @@ __all__ = [
     "hamming_clusters",
     "image_hash",
     "image_hashes",
+    "item_clusters",
     "neighbour_counts",
     "to_hex",
 ]
@@ -257,3 +258,59 @@ def neighbour_counts(hashes: Any, *, max_distance: int = 8) -> npt.NDArray[np.ui
     if values.ndim == 2:
         return _core.hamming_counts_256(values, skip, k=max_distance)
     return _core.hamming_counts(values, skip, k=max_distance)
+
+
+def item_clusters(
+    hashes: Any, items: npt.NDArray[np.integer[Any]], *, max_distance: int = 8
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """Clusters and counts of items that own several hashes (the frames of an animation): two
+    items are near-duplicates when some hash of one lies within ``max_distance`` bits of some
+    hash of the other.
+
+    Args:
+        hashes: As for :func:`hamming_clusters`, one per row.
+        items: The item of each row, ``0..m-1``, every item with at least one row.
+
+    Returns:
+        Per item: the smallest item of its cluster (-1 for an item with no near-duplicate), and
+        how many items (itself included) own a hash within ``max_distance`` of one of its own
+        (0 when all its hashes are null). With one row per item these are
+        :func:`hamming_clusters` and :func:`neighbour_counts`.
+
+    >>> h = np.array([0b0000, 0xFF00, 0b0001, 0xF0F0], dtype=np.uint64)
+    >>> labels, counts = item_clusters(h, np.array([0, 0, 1, 2]), max_distance=1)
+    >>> labels.tolist(), counts.tolist()
+    ([0, 0, -1], [2, 2, 1])
+    """
+    import polars as pl
+
+    values, skip = _u64(hashes)
+    items = np.asarray(items, dtype=np.int64)
+    if len(items) != len(values):
+        raise ParameterError("`items` must have one entry per hash")
+    m = int(items.max()) + 1 if len(items) else 0
+    bits = 256 if values.ndim == 2 else 64
+    if not 0 <= max_distance <= bits:
+        raise ParameterError(f"`max_distance` must be in 0..{bits}, got {max_distance}")
+    search = _core.hamming_neighbours_256 if values.ndim == 2 else _core.hamming_neighbours
+    equal, near = search(values, skip, k=max_distance)
+    edges = items[np.concatenate([equal, near]).astype(np.int64)]
+    labels = _core.components(m, np.ascontiguousarray(edges.astype(np.uint32)))
+    # Rows of equal hashes form a group named by its first row; `near` joins groups.
+    group = np.arange(len(values), dtype=np.int64)
+    group[equal[:, 1].astype(np.int64)] = equal[:, 0]
+    owned = pl.DataFrame({"g": group[~skip], "i": items[~skip]}).unique()
+    reps = owned["g"].unique().to_numpy()
+    a, b = near[:, 0].astype(np.int64), near[:, 1].astype(np.int64)
+    adjacent = pl.DataFrame({"g": np.concatenate([reps, a, b]), "h": np.concatenate([reps, b, a])})
+    pairs = (
+        owned.join(adjacent, on="g")
+        .join(owned.rename({"g": "h", "i": "j"}), on="h")
+        .select("i", "j")
+        .unique()
+        .group_by("i")
+        .len()
+    )
+    counts = np.zeros(m, dtype=np.uint64)
+    counts[pairs["i"].to_numpy()] = pairs["len"].to_numpy()
+    return labels, counts

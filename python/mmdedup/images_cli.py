@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from . import _core
 from .errors import InputError, MmdedupError, ParameterError
-from .image import hamming_clusters, image_hashes, neighbour_counts
+from .image import hamming_clusters, image_hashes, item_clusters, neighbour_counts
 from .images_disk import clusters_on_disk, in_memory_bytes, remove_search
 from .io import atomic_write, write_table
 from .pipeline import WorkDir, parse_size
@@ -164,6 +164,7 @@ class _Hasher:
             "hash_size": p["hash_size"],
             "mode": p["mode"],
             "pixel_limit": p["pixel_limit"],
+            "frames": p.get("frames", "first"),
         }
         self.units: list[str] = []
 
@@ -192,6 +193,9 @@ class _Hasher:
             "row": pa.array(rows, pa.int64()),
             "key": pa.array(keys, pa.string()),
         }
+        if "item" in t.column_names:  # --frames all: a row per frame, the image's first
+            cols = {name: col.take(t["item"]) for name, col in cols.items()}
+            t = t.drop_columns(["item"])
         cols.update({name: t[name] for name in t.column_names})
         write_table(pa.table(cols), self.work.path(f"hashes/{unit}.parquet"))
         self.bar.update(t.num_rows)
@@ -374,6 +378,14 @@ def _empty_hashes(method: str) -> pa.Table:
     help="Refuse images with more pixels (decompression bombs).",
 )
 @click.option(
+    "--frames",
+    type=click.Choice(["first", "all"]),
+    default="first",
+    show_default=True,
+    help="Animations (GIF, WebP, APNG): hash the first frame, or every frame; with 'all', two "
+    "images are near-duplicates when any frame of one is near any frame of the other.",
+)
+@click.option(
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
@@ -402,7 +414,7 @@ def _empty_hashes(method: str) -> pa.Table:
     show_default=True,
     help="Memory budget of the clusters stage: when the hashes and per-row data would not fit, "
     "the search runs over on-disk partitions and the clusters and counts come from edge files "
-    "(64-bit hashes; PDQ is searched in memory). The results are the same.",
+    "(64-bit hashes; PDQ and --frames all are searched in memory). The results are the same.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def images(
@@ -415,6 +427,7 @@ def images(
     keep_rule: str,
     column: str | None,
     pixel_limit: int | None,
+    frames: str,
     threads: int | None,
     overwrite: bool,
     resume: bool,
@@ -431,8 +444,9 @@ def images(
 
     \b
       clusters.parquet  one row per image: source, row, key, width, height, hash (uint64 for
-                        64-bit hashes), [quality], count (images within --max-distance,
-                        itself included), cluster, keep, status, error
+                        64-bit hashes; the first frame's), [quality], [frames], count
+                        (images within --max-distance, itself included), cluster, keep,
+                        status, error
       summary.json      counts, parameters, how the search ran, time per stage
 
     Images that cannot be decoded get status 'error' with the reason, and are kept.
@@ -452,6 +466,7 @@ def images(
       mmdedup images data/*.tar -o out/ --method dhash --keep first
       mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
       mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
+      mmdedup images stickers/ -o out/ --frames all
     """
     try:
         summary = run_images(
@@ -464,6 +479,7 @@ def images(
             keep_rule=keep_rule,
             column=column,
             pixel_limit=pixel_limit,
+            frames=frames,
             threads=threads,
             overwrite=overwrite,
             resume=resume,
@@ -493,6 +509,7 @@ def run_images(
     keep_rule: str = "largest",
     column: str | None = None,
     pixel_limit: int | None = None,
+    frames: str = "first",
     threads: int | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -531,6 +548,7 @@ def run_images(
             "keep": keep_rule,
             "column": column,
             "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
+            "frames": frames,
         },
         files=_Plan.listing(imgs),
         parquets=_Plan.listing(parquets),
@@ -597,7 +615,8 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
     p = plan.parameters
     method, max_distance = p["method"], p["max_distance"]
     paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
-    on_disk = paths and method != "pdq" and max_distance < 64
+    frames_all = p.get("frames", "first") == "all"
+    on_disk = paths and method != "pdq" and max_distance < 64 and not frames_all
     if on_disk and (work.done("search") or in_memory_bytes(paths) > memory):
         counts_out = clusters_on_disk(work, p, paths, target, memory)
         with atomic_write(work.path("counts.json")) as f:
@@ -606,12 +625,20 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
         return
     parts = [pq.read_table(path) for path in paths]
     table = pa.concat_tables(parts) if parts else _empty_hashes(method)
+    frame_counts = None
+    if frames_all and table.num_rows:
+        # A row per frame, each image's rows together and its first frame first.
+        first = np.asarray(table["frame"].to_numpy()) == 0
+        image = np.cumsum(first) - 1
+        labels, counts = item_clusters(table[method], image, max_distance=max_distance)
+        frame_counts = np.bincount(image).astype(np.uint32)
+        table = table.filter(pa.array(first))
     n = table.num_rows
     hashes, errors = table[method], table["error"]
     failed = np.asarray(errors.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     if n == 0:
         labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    else:
+    elif frame_counts is None:
         labels = hamming_clusters(hashes, max_distance=max_distance)
         counts = neighbour_counts(hashes, max_distance=max_distance)
     from .dedup import choose_keep
@@ -637,6 +664,8 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
     }
     if method == "pdq":
         out["quality"] = table["pdq_quality"]
+    if frame_counts is not None:
+        out["frames"] = pa.array(frame_counts, pa.uint32())
     out.update(
         count=pa.array(counts, pa.uint64()),
         cluster=pa.array(labels, mask=labels < 0, type=pa.int64()),
@@ -658,6 +687,8 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
         "clusters": len(np.unique(labels[labels >= 0])),
         "errors": int(failed.sum()),
     }
+    if frame_counts is not None:
+        counts_out["frames"] = int(frame_counts.sum())
     with atomic_write(work.path("counts.json")) as f:
         f.write(json.dumps(counts_out).encode())
     work.mark("clusters")
