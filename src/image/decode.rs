@@ -106,7 +106,7 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
 /// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or
 /// data the scaled decoder refuses): the caller then decodes at full size.
 ///
-/// At 1/8 the DC-only decoder ([`super::jpeg_dc`]) runs first; it yields the same pixels as
+/// At 1/8 the DC-only decoder (`jpeg_dc`) runs first; it yields the same pixels as
 /// `jpeg-decoder` and leaves it every file it does not handle.
 pub fn decode_jpeg_reduced(
     bytes: &[u8],
