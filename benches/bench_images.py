@@ -44,9 +44,12 @@ warnings.filterwarnings("ignore")  # Pillow's palette-transparency warning on th
 Runner = Callable[[], object]
 
 
-def make_jpegs(root: Path, out: Path, variants: int, grain: float = 0.0) -> list[str]:
+def make_jpegs(
+    root: Path, out: Path, variants: int, grain: float = 0.0, progressive: bool = False
+) -> list[str]:
     """The wallpapers as 1920×1080 JPEG photos, quality 90; ``grain``: Gaussian noise of this
-    standard deviation added first (film grain, sensor noise: the entropy of real photos)."""
+    standard deviation added first (film grain, sensor noise: the entropy of real photos);
+    ``progressive``: stored progressive (libjpeg's default scan script)."""
     from PIL import Image, ImageEnhance, ImageOps
 
     rng = np.random.default_rng(0)
@@ -75,7 +78,7 @@ def make_jpegs(root: Path, out: Path, variants: int, grain: float = 0.0) -> list
             if grain:
                 noisy = np.asarray(pic, dtype=np.float32) + rng.normal(0, grain, (h, w, 3))
                 pic = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-            pic.save(path, "JPEG", quality=90)
+            pic.save(path, "JPEG", quality=90, progressive=progressive)
             paths.append(str(path))
     return paths
 
@@ -277,6 +280,19 @@ def floor(paths: list[str], repeats: int) -> list[tuple[str, ...]]:
     with Image.open(paths[0]) as img:
         img.draft("L", (img.width // 8, img.height // 8))
         drafted = f"{img.size[0]}×{img.size[1]} {img.mode}"
+    from mmdedup import _core
+
+    blobs = [Path(p).read_bytes() for p in paths]
+
+    def reduced(dc_only: bool) -> Runner:
+        # The 1/8 decode canonical pHash runs, by either decoder (a test hook of the module).
+        def run() -> object:
+            for b in blobs:
+                _core._jpeg_reduced(b, 128, 0, dc_only)
+            return None
+
+        return run
+
     runs: list[tuple[str, Runner]] = [
         ("(a) ImageHash phash (Image.open + imagehash.phash)", imagehash_loop(paths, "phash")),
         (f"(b) Pillow open + draft('L', 1/8) + load, no hash ({drafted})", draft_only),
@@ -284,6 +300,11 @@ def floor(paths: list[str], repeats: int) -> list[tuple[str, ...]]:
         ("(c) mmdedup canonical phash", mmdedup_run(paths, ["phash"], "canonical", 1)),
         ("    mmdedup compatible phash", mmdedup_run(paths, ["phash"], "compatible", 1)),
     ]
+    if hasattr(_core, "_jpeg_reduced"):
+        runs += [
+            ("    mmdedup 1/8 decode only, DC-only decoder (bytes in memory)", reduced(True)),
+            ("    mmdedup 1/8 decode only, jpeg-decoder (bytes in memory)", reduced(False)),
+        ]
     times: dict[int, list[float]] = {i: [] for i in range(len(runs))}
     for _label, fn in runs:
         fn()
@@ -319,6 +340,7 @@ def main() -> None:
         help="jpeg-1080p: add Gaussian noise of this standard deviation (6 gives photo-sized "
         "files, ~0.4 MB)",
     )
+    ap.add_argument("--progressive", action="store_true", help="jpeg-1080p: progressive JPEGs")
     ap.add_argument(
         "--floor",
         action="store_true",
@@ -347,10 +369,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mmdedup-bench-jpeg-") as tmp:
         for name in args.sets.split(","):
             if name == "jpeg-1080p":
-                paths = make_jpegs(args.root, Path(tmp), 1 if args.quick else 4, args.grain)
+                paths = make_jpegs(
+                    args.root, Path(tmp), 1 if args.quick else 4, args.grain, args.progressive
+                )
                 mb = sum(os.path.getsize(p) for p in paths) / len(paths) / 1e6
                 print(
                     f"jpeg-1080p: {len(paths)} JPEG files, 1920×1080, q90, grain {args.grain}, "
+                    f"progressive {args.progressive}, "
                     f"{mb:.2f} MB each"
                 )
             elif name == "corpus-png":

@@ -164,12 +164,28 @@ pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Resul
 /// scaled IDCT), the smallest that keeps the shorter side at least `min_side` and the longer at
 /// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or
 /// data the scaled decoder refuses): the caller then decodes at full size.
+///
+/// At 1/8 the DC-only decoder (`jpeg_dc`) runs first; it yields the same pixels as
+/// `jpeg-decoder` and leaves it every file it does not handle.
 pub fn decode_jpeg_reduced(
     bytes: &[u8],
     min_side: u32,
     min_long: u32,
     pixel_limit: u64,
 ) -> Option<Result<Decoded>> {
+    decode_jpeg_reduced_with(bytes, min_side, min_long, pixel_limit, true)
+        .map(|r| r.map(|(d, _)| d))
+}
+
+/// [`decode_jpeg_reduced`], with the DC-only decoder allowed or not (tests compare the two), and
+/// whether it produced the result.
+pub(crate) fn decode_jpeg_reduced_with(
+    bytes: &[u8],
+    min_side: u32,
+    min_long: u32,
+    pixel_limit: u64,
+    dc_only: bool,
+) -> Option<Result<(Decoded, bool)>> {
     use jpeg_decoder::{Decoder, PixelFormat};
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return None;
@@ -192,21 +208,43 @@ pub fn decode_jpeg_reduced(
         .min(1.0);
     let want = |n: u32| ((f64::from(n) * f).ceil() as u16).max(1);
     let (sw, sh) = dec.scale(want(w), want(h)).ok()?;
-    let pixels = dec.decode().ok()?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
-    let image = match info.pixel_format {
-        PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
-        _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
+    // jpeg-decoder picks 1/8 when either side reaches the requested size at 1/8.
+    let eighth = w.div_ceil(8) >= u32::from(want(w)) || h.div_ceil(8) >= u32::from(want(h));
+    let dc = if dc_only && eighth {
+        super::jpeg_dc::decode(bytes).filter(|d| (d.width, d.height) == (sw, sh))
+    } else {
+        None
+    };
+    let used_dc = dc.is_some();
+    let (pixels, gray, exif) = match dc {
+        Some(d) => (d.pixels, d.channels == 1, d.exif),
+        None => {
+            let pixels = dec.decode().ok()?;
+            (
+                pixels,
+                info.pixel_format == PixelFormat::L8,
+                dec.exif_data(),
+            )
+        }
+    };
+    let image = if gray {
+        image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
+    } else {
+        image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
     }?;
-    let orientation = dec.exif_data().and_then(exif_orientation).unwrap_or(1);
-    Some(Ok(Decoded {
-        image,
-        orientation,
-        has_alpha: false,
-        bit_depth: 8,
-        full_size: (w, h),
-        palette: false,
-    }))
+    let orientation = exif.and_then(exif_orientation).unwrap_or(1);
+    Some(Ok((
+        Decoded {
+            image,
+            orientation,
+            has_alpha: false,
+            bit_depth: 8,
+            full_size: (w, h),
+            palette: false,
+        },
+        used_dc,
+    )))
 }
 
 /// The payload of a PNG's `eXIf` chunk, if one comes before the image data.

@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod compat;
 pub mod decode;
 pub mod hashes;
+mod jpeg_dc;
 pub mod pdq;
 pub mod resample;
 mod value;

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyArray;
 
 use super::arrow::TextColumn;
@@ -319,6 +319,43 @@ fn hamming_counts_256<'py>(
     Ok(PyArray1::from_vec(py, counts))
 }
 
+/// Test hook: `data` decoded as canonical hashing decodes a JPEG at a reduced scale, by the
+/// DC-only decoder where it applies (`dc_only`) or always by `jpeg-decoder`. `None` where the
+/// reduced decode does not apply; else (width, height, channels, pixels, EXIF orientation,
+/// whether the DC-only decoder produced it).
+#[pyfunction]
+#[pyo3(signature = (data, min_side, min_long = 0, dc_only = true))]
+fn _jpeg_reduced<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    min_side: u32,
+    min_long: u32,
+    dc_only: bool,
+) -> PyResult<Option<(u32, u32, u8, Bound<'py, PyBytes>, u8, bool)>> {
+    let reduced = crate::image::decode::decode_jpeg_reduced_with(
+        data,
+        min_side,
+        min_long,
+        DEFAULT_PIXEL_LIMIT,
+        dc_only,
+    );
+    match reduced {
+        None => Ok(None),
+        Some(Err(e)) => Err(to_pyerr(py, e)),
+        Some(Ok((d, used_dc))) => {
+            let channels = d.image.color().channel_count();
+            Ok(Some((
+                d.width(),
+                d.height(),
+                channels,
+                PyBytes::new(py, d.image.as_bytes()),
+                d.orientation,
+                used_dc,
+            )))
+        }
+    }
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
@@ -326,5 +363,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(_jpeg_reduced, m)?)?;
     Ok(())
 }
