@@ -36,7 +36,13 @@ from tqdm import tqdm
 from . import _core
 from .errors import InputError, MmdedupError, ParameterError
 from .image import hamming_clusters, image_hashes, item_clusters, neighbour_counts
-from .images_disk import clusters_on_disk, in_memory_bytes, remove_search
+from .images_disk import (
+    cluster_columns,
+    cluster_metadata,
+    clusters_on_disk,
+    in_memory_bytes,
+    remove_search,
+)
 from .io import atomic_write, write_table
 from .pipeline import WorkDir, parse_size
 
@@ -634,13 +640,11 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
         frame_counts = np.bincount(image).astype(np.uint32)
         table = table.filter(pa.array(first))
     n = table.num_rows
-    hashes, errors = table[method], table["error"]
-    failed = np.asarray(errors.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     if n == 0:
         labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
     elif frame_counts is None:
-        labels = hamming_clusters(hashes, max_distance=max_distance)
-        counts = neighbour_counts(hashes, max_distance=max_distance)
+        labels = hamming_clusters(table[method], max_distance=max_distance)
+        counts = neighbour_counts(table[method], max_distance=max_distance)
     from .dedup import choose_keep
 
     if p["keep"] == "largest":
@@ -650,34 +654,8 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
         keep = choose_keep(labels, ("max", "area"), area)
     else:
         keep = choose_keep(labels, ("first", None))
-    status = np.full(n, "unique", dtype=object)
-    status[(labels >= 0) & keep] = "kept"
-    status[(labels >= 0) & ~keep] = "duplicate"
-    status[failed] = "error"
-    out: dict[str, Any] = {
-        "source": table["source"],
-        "row": table["row"],
-        "key": table["key"],
-        "width": table["width"],
-        "height": table["height"],
-        "hash": hashes,
-    }
-    if method == "pdq":
-        out["quality"] = table["pdq_quality"]
-    if frame_counts is not None:
-        out["frames"] = pa.array(frame_counts, pa.uint32())
-    out.update(
-        count=pa.array(counts, pa.uint64()),
-        cluster=pa.array(labels, mask=labels < 0, type=pa.int64()),
-        keep=pa.array(keep),
-        status=pa.array(status, pa.string()),
-        error=errors,
-    )
-    meta = {
-        "mmdedup.method": method,
-        "mmdedup.mode": p["mode"],
-        "mmdedup.hash_size": str(p["hash_size"]),
-    }
+    out, failed = cluster_columns(table, method, counts, labels, keep, frame_counts)
+    meta = cluster_metadata(p)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_table(pa.table(out).replace_schema_metadata(meta), target)
     counts_out = {

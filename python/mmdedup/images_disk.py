@@ -238,6 +238,48 @@ def _distributed(work: WorkDir, root: Path, plan: dict[str, Any], keep_rule: str
     return labels_of
 
 
+def cluster_columns(
+    table: pa.Table,
+    method: str,
+    counts: npt.NDArray[np.uint64],
+    labels: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    frames: npt.NDArray[np.uint32] | None = None,
+) -> tuple[dict[str, Any], npt.NDArray[np.bool_]]:
+    """The columns of ``clusters.parquet`` for rows of the hash files (one per image), and which
+    rows failed to decode."""
+    failed = np.asarray(table["error"].is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    status = np.full(len(failed), "unique", dtype=object)
+    status[(labels >= 0) & keep] = "kept"
+    status[(labels >= 0) & ~keep] = "duplicate"
+    status[failed] = "error"
+    out: dict[str, Any] = {
+        name: table[name] for name in ("source", "row", "key", "width", "height")
+    }
+    out["hash"] = table[method]
+    if method == "pdq":
+        out["quality"] = table["pdq_quality"]
+    if frames is not None:
+        out["frames"] = pa.array(frames, pa.uint32())
+    out.update(
+        count=pa.array(counts, pa.uint64()),
+        cluster=pa.array(labels, mask=labels < 0, type=pa.int64()),
+        keep=pa.array(keep),
+        status=pa.array(status, pa.string()),
+        error=table["error"],
+    )
+    return out, failed
+
+
+def cluster_metadata(parameters: dict[str, Any]) -> dict[str, str]:
+    """The schema metadata of ``clusters.parquet``."""
+    return {
+        "mmdedup.method": parameters["method"],
+        "mmdedup.mode": parameters["mode"],
+        "mmdedup.hash_size": str(parameters["hash_size"]),
+    }
+
+
 def clusters_on_disk(
     work: WorkDir,
     parameters: dict[str, Any],
@@ -265,11 +307,7 @@ def clusters_on_disk(
     else:
         labels_of = _distributed(work, root, plan, parameters["keep"])
     count = _neighbour_counts(root, plan)
-    meta = {
-        "mmdedup.method": method,
-        "mmdedup.mode": parameters["mode"],
-        "mmdedup.hash_size": str(parameters["hash_size"]),
-    }
+    meta = cluster_metadata(parameters)
     totals = {"images": rows, "kept": 0, "removed": 0, "clusters": 0, "errors": 0}
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(target) as f:
@@ -278,26 +316,7 @@ def clusters_on_disk(
             b = min(a + ROW_GROUP, rows)
             table = _rows(paths, offsets, a, b)
             labels, keep = labels_of(a, b)
-            failed = np.asarray(
-                table["error"].is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_
-            )
-            status = np.full(b - a, "unique", dtype=object)
-            status[(labels >= 0) & keep] = "kept"
-            status[(labels >= 0) & ~keep] = "duplicate"
-            status[failed] = "error"
-            out: dict[str, Any] = {
-                "source": table["source"],
-                "row": table["row"],
-                "key": table["key"],
-                "width": table["width"],
-                "height": table["height"],
-                "hash": table[method],
-                "count": pa.array(count[a:b], pa.uint64()),
-                "cluster": pa.array(labels, mask=labels < 0, type=pa.int64()),
-                "keep": pa.array(keep),
-                "status": pa.array(status, pa.string()),
-                "error": table["error"],
-            }
+            out, failed = cluster_columns(table, method, count[a:b], labels, keep)
             group = pa.table(out).replace_schema_metadata(meta)
             if writer is None:
                 writer = pq.ParquetWriter(f, group.schema)

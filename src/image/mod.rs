@@ -256,17 +256,6 @@ fn hashed(decoded: &Decoded, specs: &[HashSpec], mode: Mode) -> Hashed {
 
 /// The hashes of each frame of an animation (GIF, animated WebP, APNG), at most `max_frames`;
 /// one entry for a still image. The first frame's hashes equal [`hash_image`]'s.
-pub fn hash_frames(
-    bytes: &[u8],
-    specs: &[HashSpec],
-    mode: Mode,
-    pixel_limit: u64,
-    max_frames: usize,
-) -> Result<Vec<Hashed>> {
-    specs.iter().try_for_each(HashSpec::validate)?;
-    hash_frames_sized(bytes, specs, mode, pixel_limit, max_frames)
-}
-
 fn hash_frames_sized(
     bytes: &[u8],
     specs: &[HashSpec],
@@ -288,7 +277,7 @@ fn hash_frames_sized(
     .unwrap_or_else(|_| Err(panicked()))
 }
 
-/// [`hash_frames`] over any source of encoded bytes, in parallel, results in input order.
+/// [`hash_frames_sized`] over any source of encoded bytes, in parallel, results in input order.
 pub fn hash_sources_frames<T: Sync>(
     items: &[T],
     load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
