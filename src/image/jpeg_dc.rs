@@ -715,7 +715,9 @@ fn up_generic<const SH: usize, const SV: usize>(
     }
 }
 
-/// `jpeg-decoder`'s scalar YCbCr → RGB (BT.601, 20-bit fixed point).
+/// `jpeg-decoder`'s scalar YCbCr → RGB (BT.601, 20-bit fixed point): the definition that
+/// [`YcbcrTables::scalar`] computes by lookups.
+#[cfg(test)]
 fn ycbcr_scalar(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     const SHIFT: i32 = 20;
     let f2f = |x: f32| (x * ((1 << SHIFT) as f32) + 0.5) as i32;
@@ -730,7 +732,9 @@ fn ycbcr_scalar(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     ]
 }
 
-/// `jpeg-decoder`'s SSSE3 YCbCr → RGB (16-bit lanes, 6 fractional bits, saturating), one pixel.
+/// `jpeg-decoder`'s SSSE3 YCbCr → RGB (16-bit lanes, 6 fractional bits, saturating), one pixel:
+/// the definition that [`YcbcrTables::ssse3`] computes by lookups.
+#[cfg(test)]
 fn ycbcr_ssse3(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     const SHIFT: u32 = 6;
     let mulhrs = |a: i16, b: i16| ((i32::from(a) * i32::from(b) + 0x4000) >> 15) as i16;
@@ -746,6 +750,88 @@ fn ycbcr_ssse3(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     let b = y.saturating_add(cb_177200);
     let pack = |v: i16| (v >> SHIFT).clamp(0, 255) as u8;
     [pack(r), pack(g), pack(b)]
+}
+
+/// [`ycbcr_scalar`] and [`ycbcr_ssse3`] as table lookups. Each channel of both is a luma term
+/// plus chroma terms that never saturate before the final shift (a test checks every input), so
+/// it is `(Y[y] + C[cb] + C'[cr]) >> shift`, clamped.
+struct YcbcrTables {
+    /// Scalar: 20 fractional bits.
+    s_y: [i32; 256],
+    s_r: [i32; 256],
+    s_gb: [i32; 256],
+    s_gr: [i32; 256],
+    s_b: [i32; 256],
+    /// SSSE3: 6 fractional bits.
+    v_y: [i32; 256],
+    v_r: [i32; 256],
+    v_gb: [i32; 256],
+    v_gr: [i32; 256],
+    v_b: [i32; 256],
+}
+
+impl YcbcrTables {
+    fn get() -> &'static YcbcrTables {
+        static TABLES: std::sync::OnceLock<YcbcrTables> = std::sync::OnceLock::new();
+        TABLES.get_or_init(|| {
+            let mut t = YcbcrTables {
+                s_y: [0; 256],
+                s_r: [0; 256],
+                s_gb: [0; 256],
+                s_gr: [0; 256],
+                s_b: [0; 256],
+                v_y: [0; 256],
+                v_r: [0; 256],
+                v_gb: [0; 256],
+                v_gr: [0; 256],
+                v_b: [0; 256],
+            };
+            let f2f = |x: f32| (x * ((1 << 20) as f32) + 0.5) as i32;
+            let mulhrs = |a: i32, b: i32| (a * b + 0x4000) >> 15;
+            for v in 0..256i32 {
+                let i = v as usize;
+                let c = v - 128;
+                t.s_y[i] = v * (1 << 20) + (1 << 19);
+                t.s_r[i] = f2f(1.40200) * c;
+                t.s_gb[i] = f2f(0.34414) * c;
+                t.s_gr[i] = f2f(0.71414) * c;
+                t.s_b[i] = f2f(1.77200) * c;
+                let c6 = c << 6;
+                t.v_y[i] = (v << 6) + 32;
+                t.v_r[i] = mulhrs(c6, 13173) + c6;
+                t.v_gb[i] = mulhrs(c6, 11276);
+                t.v_gr[i] = mulhrs(c6, 23401);
+                t.v_b[i] = mulhrs(c6, 25297) + c6;
+            }
+            t
+        })
+    }
+
+    /// [`ycbcr_scalar`].
+    #[inline(always)]
+    fn scalar(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let (y, cb, cr) = (usize::from(y), usize::from(cb), usize::from(cr));
+        let clamp = |v: i32| (v >> 20).clamp(0, 255) as u8;
+        let yy = self.s_y[y];
+        [
+            clamp(yy + self.s_r[cr]),
+            clamp(yy - self.s_gb[cb] - self.s_gr[cr]),
+            clamp(yy + self.s_b[cb]),
+        ]
+    }
+
+    /// [`ycbcr_ssse3`].
+    #[inline(always)]
+    fn ssse3(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let (y, cb, cr) = (usize::from(y), usize::from(cb), usize::from(cr));
+        let clamp = |v: i32| (v >> 6).clamp(0, 255) as u8;
+        let yy = self.v_y[y];
+        [
+            clamp(yy + self.v_r[cr]),
+            clamp(yy - (self.v_gb[cb] + self.v_gr[cr])),
+            clamp(yy + self.v_b[cb]),
+        ]
+    }
 }
 
 /// Whether `jpeg-decoder` converts most of each row with its SSSE3 routine on this machine.
@@ -945,17 +1031,28 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
             } else {
                 0
             };
+            let tables = YcbcrTables::get();
             for (row, o) in out.chunks_exact_mut(out_w * 3).enumerate() {
                 for (i, c) in f.comps.iter().enumerate() {
                     ups[i](&planes[i], c.bw, c.bh, row, out_w, &mut lines[i]);
                 }
-                for (x, px) in o.chunks_exact_mut(3).enumerate() {
-                    let (a, b, c) = (lines[0][x], lines[1][x], lines[2][x]);
-                    px.copy_from_slice(&match color {
-                        Color::Rgb => [a, b, c],
-                        Color::YCbCr if x < simd => ycbcr_ssse3(a, b, c),
-                        Color::YCbCr => ycbcr_scalar(a, b, c),
-                    });
+                let (l0, l1, l2) = (&lines[0][..out_w], &lines[1][..out_w], &lines[2][..out_w]);
+                let pixels = o.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2));
+                match color {
+                    Color::Rgb => {
+                        for (px, ((&a, &b), &c)) in pixels {
+                            px.copy_from_slice(&[a, b, c]);
+                        }
+                    }
+                    Color::YCbCr => {
+                        for (x, (px, ((&a, &b), &c))) in pixels.enumerate() {
+                            px.copy_from_slice(&if x < simd {
+                                tables.ssse3(a, b, c)
+                            } else {
+                                tables.scalar(a, b, c)
+                            });
+                        }
+                    }
                 }
             }
             out
@@ -991,6 +1088,20 @@ fn color_transform(f: &Frame, jfif: bool, adobe: Option<u8>) -> Option<Color> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn colour_tables_equal_the_conversions_for_every_input() {
+        let t = YcbcrTables::get();
+        for y in 0..=255u8 {
+            for cb in 0..=255u8 {
+                for cr in 0..=255u8 {
+                    assert_eq!(t.scalar(y, cb, cr), ycbcr_scalar(y, cb, cr));
+                    assert_eq!(t.ssse3(y, cb, cr), ycbcr_ssse3(y, cb, cr));
+                }
+            }
+        }
+    }
+
     use super::*;
     use crate::image::decode::decode_jpeg_reduced_with;
     use crate::image::Decoded;
