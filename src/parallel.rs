@@ -41,9 +41,23 @@ fn pool() -> Arc<ThreadPool> {
 }
 
 /// Sets the number of worker threads (1 turns parallelism off).
+///
+/// A pool once built for a thread count is kept and reused when that count comes back, so that
+/// switching (as benchmarks and callers tuning their stages do) does not start fresh threads,
+/// whose first allocations fault in new memory, every time.
 pub fn set_num_threads(n: usize) {
+    static BUILT: std::sync::Mutex<Vec<Arc<ThreadPool>>> = std::sync::Mutex::new(Vec::new());
     let n = n.max(1);
-    *POOL.write().expect("pool lock") = Some(build(n));
+    let mut built = BUILT.lock().expect("pool cache lock");
+    let p = match built.iter().find(|p| p.current_num_threads() == n) {
+        Some(p) => p.clone(),
+        None => {
+            let p = build(n);
+            built.push(p.clone());
+            p
+        }
+    };
+    *POOL.write().expect("pool lock") = Some(p);
 }
 
 /// The number of worker threads kernels use.
