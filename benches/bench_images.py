@@ -261,62 +261,96 @@ def breakdown(paths: list[str], repeats: int) -> list[tuple[str, ...]]:
     return rows
 
 
-def floor(paths: list[str], repeats: int) -> list[tuple[str, ...]]:
+#: Per method: the reference users run, and the scale canonical mode decodes 1080p JPEGs at
+#: (pHash and aHash 1/8; dHash keeps a 256-pixel shorter side, 1/4; PDQ a 512-pixel longer side,
+#: 1/2).
+FLOOR_SCALES = {"phash": 8, "dhash": 4, "pdq": 2}
+
+
+def floor(paths: list[str], repeats: int, methods: list[str]) -> list[tuple[str, ...]]:
     """How fast any JPEG decoder can be: per image, 1 thread, medians of ``repeats`` rounds run
-    round robin. (a) ImageHash pHash as users call it; (b) Pillow ``Image.open`` +
-    ``draft("L", (w/8, h/8))`` + ``load()``: libjpeg-turbo's DCT-scaled decode at 1/8 of the size
-    (DC coefficients only, no colour conversion), its fastest, with no hashing at all; (c)
-    mmdedup canonical pHash on the same files. Every decoder has to entropy-decode the whole
-    file, so (b) is a floor: a pHash can be at most (a)/(b) times faster than ImageHash."""
+    round robin. Per method: (a) the reference as users call it (ImageHash ``phash`` or
+    ``dhash`` after ``Image.open``; ``pdqhash.compute`` after ``Image.open`` + ``thumbnail``); (b)
+    Pillow ``Image.open`` + ``draft("L", (w/s, h/s))`` + ``load()``: libjpeg-turbo's DCT-scaled
+    decode at the scale 1/s canonical mode decodes at (at 1/8 DC coefficients only), to gray (no
+    colour conversion), its fastest, with no hashing at all; (c) mmdedup canonical on the same
+    files. Every decoder has to entropy-decode the whole file, so (b) is a floor: the method can
+    be at most (a)/(b) times faster than its reference."""
     from PIL import Image
 
-    def draft_only() -> object:
-        for p in paths:
-            with Image.open(p) as img:
-                img.draft("L", (img.width // 8, img.height // 8))
-                img.load()
-        return None
-
-    with Image.open(paths[0]) as img:
-        img.draft("L", (img.width // 8, img.height // 8))
-        drafted = f"{img.size[0]}×{img.size[1]} {img.mode}"
-    from mmdedup import _core
-
-    blobs = [Path(p).read_bytes() for p in paths]
-
-    def reduced(dc_only: bool) -> Runner:
-        # The 1/8 decode canonical pHash runs, by either decoder (a test hook of the module).
+    def draft_only(s: int) -> Runner:
         def run() -> object:
-            for b in blobs:
-                _core._jpeg_reduced(b, 128, 0, dc_only)
+            for p in paths:
+                with Image.open(p) as img:
+                    img.draft("L", (img.width // s, img.height // s))
+                    img.load()
             return None
 
         return run
 
-    runs: list[tuple[str, Runner]] = [
-        ("(a) ImageHash phash (Image.open + imagehash.phash)", imagehash_loop(paths, "phash")),
-        (f"(b) Pillow open + draft('L', 1/8) + load, no hash ({drafted})", draft_only),
-        ("    Pillow open + load (full decode)", pil_decode_loop(paths)),
-        ("(c) mmdedup canonical phash", mmdedup_run(paths, ["phash"], "canonical", 1)),
-        ("    mmdedup compatible phash", mmdedup_run(paths, ["phash"], "compatible", 1)),
+    def drafted(s: int) -> str:
+        with Image.open(paths[0]) as img:
+            img.draft("L", (img.width // s, img.height // s))
+            return f"{img.size[0]}×{img.size[1]} {img.mode}"
+
+    from mmdedup import _core
+
+    blobs = [Path(p).read_bytes() for p in paths]
+
+    def reduced(side: int, long: int, ours: bool) -> Runner:
+        # The reduced decode canonical mode runs, by either decoder (a test hook of the module).
+        def run() -> object:
+            for b in blobs:
+                _core._jpeg_reduced(b, side, long, ours)
+            return None
+
+        return run
+
+    # (reference, its label) and the minimum sides canonical mode asks the decoder for.
+    refs: dict[str, tuple[str, Runner]] = {
+        "phash": ("ImageHash phash (Image.open + imagehash.phash)", imagehash_loop(paths, "phash")),
+        "dhash": ("ImageHash dhash (Image.open + imagehash.dhash)", imagehash_loop(paths, "dhash")),
+        "pdq": ("pdqhash (Image.open + thumbnail + pdqhash.compute)", pdqhash_loop(paths)),
+    }
+    sides = {"phash": (128, 0), "dhash": (256, 0), "pdq": (0, 512)}
+    # Rows: (method, label, runner); the first row of each method is its reference.
+    runs: list[tuple[str, str, Runner]] = [
+        ("", "Pillow open + load (full decode)", pil_decode_loop(paths))
     ]
-    if hasattr(_core, "_jpeg_reduced"):
+    for m in methods:
+        s = FLOOR_SCALES[m]
         runs += [
-            ("    mmdedup 1/8 decode only, DC-only decoder (bytes in memory)", reduced(True)),
-            ("    mmdedup 1/8 decode only, jpeg-decoder (bytes in memory)", reduced(False)),
+            (m, f"(a) {refs[m][0]}", refs[m][1]),
+            (
+                m,
+                f"(b) Pillow open + draft('L', 1/{s}) + load, no hash ({drafted(s)})",
+                draft_only(s),
+            ),
+            (m, f"(c) mmdedup canonical {m}", mmdedup_run(paths, [m], "canonical", 1)),
         ]
+        if hasattr(_core, "_jpeg_reduced"):
+            runs += [
+                (m, f"    mmdedup 1/{s} decode only, own decoder", reduced(*sides[m], True)),
+                (m, f"    mmdedup 1/{s} decode only, jpeg-decoder", reduced(*sides[m], False)),
+            ]
     times: dict[int, list[float]] = {i: [] for i in range(len(runs))}
-    for _label, fn in runs:
+    for _m, _label, fn in runs:
         fn()
     for _ in range(repeats):
-        for i, (_label, fn) in enumerate(runs):
+        for i, (_m, _label, fn) in enumerate(runs):
             t0 = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - t0)
     mmdedup.set_num_threads(os.cpu_count() or 1)
     ms = {i: statistics.median(t) / len(paths) * 1000 for i, t in times.items()}
-    rows = [(label, f"{ms[i]:.2f}", f"{ms[0] / ms[i]:.1f}×") for i, (label, _fn) in enumerate(runs)]
-    rows.append(("20× ImageHash would need", f"{ms[0] / 20:.2f}", "20.0×"))
+    rows: list[tuple[str, ...]] = [("", runs[0][1], f"{ms[0]:.2f}", "")]
+    ref = 0
+    for i, (m, label, _fn) in enumerate(runs[1:], start=1):
+        if label.startswith("(a)"):
+            ref = i
+        rows.append((m, label, f"{ms[i]:.2f}", f"{ms[ref] / ms[i]:.1f}×"))
+        if label.startswith("(c)"):
+            rows.append((m, "    20× the reference would need", f"{ms[ref] / 20:.2f}", "20.0×"))
     return rows
 
 
@@ -344,7 +378,11 @@ def main() -> None:
     ap.add_argument(
         "--floor",
         action="store_true",
-        help="only the JPEG floor: ImageHash vs Pillow's 1/8 draft decode vs mmdedup, 1 thread",
+        help="only the JPEG floor: each reference vs Pillow's draft decode at the scale mmdedup "
+        "decodes at vs mmdedup, 1 thread",
+    )
+    ap.add_argument(
+        "--floor-methods", default="phash,dhash,pdq", help="--floor: methods, comma-separated"
     )
     args = ap.parse_args()
     split: list[tuple[str, ...]] = []
@@ -388,7 +426,7 @@ def main() -> None:
                 raise SystemExit(f"unknown set {name}")
             if args.floor:
                 if name == "jpeg-1080p":
-                    lowest = floor(paths, repeats)
+                    lowest = floor(paths, repeats, args.floor_methods.split(","))
                 continue
             if not args.breakdown_only:
                 rows += bench_set(name, paths, repeats)
@@ -411,9 +449,9 @@ def main() -> None:
         for r in rows:
             print("| " + " | ".join(r) + " |")
     if lowest:
-        print("\nThe JPEG floor, 1920×1080 q90 files, 1 thread (ms per image; × = ImageHash / row)")
-        print("| what | ms/image | vs ImageHash |")
-        print("| --- | ---: | ---: |")
+        print("\nThe JPEG floor, 1920×1080 q90 files, 1 thread (ms per image; × = reference / row)")
+        print("| method | what | ms/image | vs reference |")
+        print("| --- | --- | ---: | ---: |")
         for r in lowest:
             print("| " + " | ".join(r) + " |")
     if split:
