@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from mmdedup.images_cli import _clusters, _Plan
+from mmdedup import images_disk
 from mmdedup.images_disk import in_memory_bytes
 from mmdedup.io import write_table
 from mmdedup.pipeline import WorkDir
@@ -62,7 +63,11 @@ def _plan(keep: str, k: int) -> _Plan:
 
 
 @pytest.mark.parametrize(("keep", "k"), [("largest", 8), ("first", 8), ("largest", 3)])
-def test_on_disk_clusters_equal_in_memory(tmp_path: Path, keep: str, k: int) -> None:
+def test_on_disk_clusters_equal_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str, k: int
+) -> None:
+    # Several output row groups, each written by the on-disk stage on its own.
+    monkeypatch.setattr(images_disk, "ROW_GROUP", 700)
     rng = np.random.default_rng(k)
     work = WorkDir(tmp_path / "work")
     units = _units(work, rng, 2000, 333)
@@ -85,6 +90,7 @@ def test_on_disk_clusters_equal_in_memory(tmp_path: Path, keep: str, k: int) -> 
         assert target.read_bytes() == (tmp_path / "memory.parquet").read_bytes()
         # The next budget searches again.
         work.path("done/search").unlink()
+    assert pq.ParquetFile(tmp_path / "memory.parquet").num_row_groups > 1
     out = pq.read_table(tmp_path / "memory.parquet")
     assert want["removed"] > 100 and want["errors"] > 10
     assert max(out["count"].to_pylist()) > 2

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from . import _core
+from . import _core, images_disk
 from .errors import InputError, MmdedupError, ParameterError
 from .image import hamming_clusters, image_hashes, item_clusters, neighbour_counts
 from .images_disk import (
@@ -657,7 +657,9 @@ def _clusters(work: WorkDir, plan: _Plan, units: list[str], target: Path, memory
     out, failed = cluster_columns(table, method, counts, labels, keep, frame_counts)
     meta = cluster_metadata(p)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_table(pa.table(out).replace_schema_metadata(meta), target)
+    write_table(
+        pa.table(out).replace_schema_metadata(meta), target, row_group_size=images_disk.ROW_GROUP
+    )
     counts_out = {
         "images": n,
         "kept": int(keep.sum()),

@@ -16,8 +16,8 @@ memory budget (``--memory``): the same ``clusters.parquet``, byte for byte, from
 3. ``count`` (images within ``k``, itself included) streamed from the edge files: the size of
    each group of equal hashes, then for each representative the sizes of its near groups,
    then each member takes its representative's count.
-4. ``clusters.parquet``, one row group (``ROW_GROUP`` rows, as ``pq.write_table`` cuts the
-   in-memory stage's table) at a time, its rows read back from the hash files.
+4. ``clusters.parquet``, one row group (``ROW_GROUP`` rows, as the in-memory stage cuts its
+   table) at a time, its rows read back from the hash files.
 
 Held in memory per row: the counts (8 bytes) and, while they are summed, the group sizes (4),
 plus one row group of the output; the labels, keep flags and areas (17) only when union-find
@@ -58,8 +58,9 @@ __all__ = [
 #: What the in-memory clusters stage holds per row besides the rows' own data: two searches of
 #: the hashes (``hamming_neighbours`` and ``hamming_counts``), labels, counts, keep and status.
 IN_MEMORY_BYTES_PER_ROW = 256
-#: Rows per row group of ``clusters.parquet``: pyarrow's default, which the in-memory stage gets.
-ROW_GROUP = 1 << 20
+#: Rows per row group of ``clusters.parquet``, in both stages: about 50 MiB of output per group
+#: at typical key lengths, which the on-disk stage holds while writing it.
+ROW_GROUP = 1 << 17
 _MAX_ROWS = 2**32 - 1
 
 U64 = npt.NDArray[np.uint64]

@@ -337,14 +337,17 @@ def _parquet(shard: Shard) -> pq.ParquetFile:
     return pq.ParquetFile(path, filesystem=fs)
 
 
-def write_table(table: pa.Table, path: Path | Location) -> None:
-    """Writes a Parquet file atomically."""
+def write_table(
+    table: pa.Table, path: Path | Location, row_group_size: int | None = None
+) -> None:
+    """Writes a Parquet file atomically (row groups of ``row_group_size`` rows; default
+    pyarrow's, 1Mi)."""
     if isinstance(path, Location):
         with path.write() as f:
-            pq.write_table(table, f)
+            pq.write_table(table, f, row_group_size=row_group_size)
         return
     with atomic_write(path) as f:
-        pq.write_table(table, f)
+        pq.write_table(table, f, row_group_size=row_group_size)
 
 
 def write_filtered(
