@@ -9,6 +9,8 @@
 //! - Reduction is an area average (box filter of the exact footprint), upsizing is bilinear; both
 //!   in `f32` without intermediate rounding.
 
+use std::borrow::Cow;
+
 use image::metadata::Orientation;
 use image::DynamicImage;
 
@@ -18,46 +20,50 @@ use super::decode::Decoded;
 /// The background transparent pixels are composited onto.
 pub const BACKGROUND: u8 = 128;
 
-/// An oriented, composited 8-bit RGB image.
-pub struct Rgb {
-    pub data: Vec<u8>,
+/// An oriented, composited 8-bit RGB image; borrowed from the decoded image when that is
+/// already one.
+pub struct Rgb<'a> {
+    pub data: Cow<'a, [u8]>,
     pub width: usize,
     pub height: usize,
 }
 
 /// Applies orientation, scales 16-bit samples and composites alpha onto [`BACKGROUND`].
-pub fn prepare(d: &Decoded) -> Rgb {
+pub fn prepare(d: &Decoded) -> Rgb<'_> {
     let orientation =
         Orientation::from_exif(d.orientation).filter(|&o| o != Orientation::NoTransforms);
     let img = match orientation {
         Some(o) => {
             let mut img = d.image.clone();
             img.apply_orientation(o);
-            std::borrow::Cow::Owned(img)
+            Cow::Owned(img)
         }
-        None => std::borrow::Cow::Borrowed(&d.image),
+        None => Cow::Borrowed(&d.image),
     };
     let (width, height) = (img.width() as usize, img.height() as usize);
     let scale = |v: u16| ((u32::from(v) + 128) >> 8).min(255) as u8;
-    let data = match img.as_ref() {
-        DynamicImage::ImageRgb8(b) => b.as_raw().clone(),
-        DynamicImage::ImageLuma8(b) => b.iter().flat_map(|&v| [v; 3]).collect(),
-        DynamicImage::ImageLuma16(b) => b.iter().flat_map(|&v| [scale(v); 3]).collect(),
-        DynamicImage::ImageRgb16(b) => b.iter().map(|&v| scale(v)).collect(),
-        DynamicImage::ImageLumaA16(b) => b
-            .pixels()
-            .flat_map(|p| [composite16(p[0], p[1]); 3])
-            .collect(),
-        DynamicImage::ImageRgba16(b) => b
-            .pixels()
-            .flat_map(|p| [0, 1, 2].map(|c| composite16(p[c], p[3])))
-            .collect(),
-        other if other.color().has_alpha() => other
-            .to_rgba8()
-            .pixels()
-            .flat_map(|p| [0, 1, 2].map(|c| composite8(p[c], p[3])))
-            .collect(),
-        other => other.to_rgb8().into_raw(),
+    let data: Cow<'_, [u8]> = match img {
+        Cow::Borrowed(DynamicImage::ImageRgb8(b)) => Cow::Borrowed(b.as_raw()),
+        Cow::Owned(DynamicImage::ImageRgb8(b)) => Cow::Owned(b.into_raw()),
+        img => Cow::Owned(match img.as_ref() {
+            DynamicImage::ImageLuma8(b) => b.iter().flat_map(|&v| [v; 3]).collect(),
+            DynamicImage::ImageLuma16(b) => b.iter().flat_map(|&v| [scale(v); 3]).collect(),
+            DynamicImage::ImageRgb16(b) => b.iter().map(|&v| scale(v)).collect(),
+            DynamicImage::ImageLumaA16(b) => b
+                .pixels()
+                .flat_map(|p| [composite16(p[0], p[1]); 3])
+                .collect(),
+            DynamicImage::ImageRgba16(b) => b
+                .pixels()
+                .flat_map(|p| [0, 1, 2].map(|c| composite16(p[c], p[3])))
+                .collect(),
+            other if other.color().has_alpha() => other
+                .to_rgba8()
+                .pixels()
+                .flat_map(|p| [0, 1, 2].map(|c| composite8(p[c], p[3])))
+                .collect(),
+            other => other.to_rgb8().into_raw(),
+        }),
     };
     Rgb {
         data,
@@ -79,7 +85,7 @@ fn composite16(c: u16, a: u16) -> u8 {
 }
 
 /// Full-resolution gray with Pillow's `L` weights, as `f32`.
-pub fn gray(rgb: &Rgb) -> Vec<f32> {
+pub fn gray(rgb: &Rgb<'_>) -> Vec<f32> {
     rgb.data
         .chunks_exact(3)
         .map(|p| f32::from(luma_l(p[0], p[1], p[2])))
@@ -87,7 +93,7 @@ pub fn gray(rgb: &Rgb) -> Vec<f32> {
 }
 
 /// PDQ's float luma (`0.299 R + 0.587 G + 0.114 B`).
-pub fn pdq_luma(rgb: &Rgb) -> Vec<f32> {
+pub fn pdq_luma(rgb: &Rgb<'_>) -> Vec<f32> {
     rgb.data
         .chunks_exact(3)
         .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))

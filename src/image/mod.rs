@@ -75,7 +75,7 @@ struct Prepared<'a> {
     /// Compatible: Pillow's `L` image.
     gray8: OnceCell<Vec<u8>>,
     /// Canonical: the oriented, composited image and its gray.
-    rgb: OnceCell<canonical::Rgb>,
+    rgb: OnceCell<canonical::Rgb<'a>>,
     gray_f: OnceCell<Vec<f32>>,
     pdq: OnceCell<Option<([[f32; 16]; 16], u8)>>,
 }
@@ -99,7 +99,7 @@ impl<'a> Prepared<'a> {
         )
     }
 
-    fn rgb(&self) -> &canonical::Rgb {
+    fn rgb(&self) -> &canonical::Rgb<'a> {
         self.rgb.get_or_init(|| canonical::prepare(self.decoded))
     }
 
