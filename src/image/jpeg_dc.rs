@@ -1,26 +1,47 @@
-//! A DC-only JPEG decoder for 1/8-scale decodes.
+//! Our own JPEG decoder for reduced-scale decodes: 1/8 (canonical pHash / aHash), 1/4 (dHash)
+//! and 1/2 (PDQ), with `jpeg-decoder` 0.3's output at that scale, byte for byte.
 //!
-//! At 1/8 scale every 8×8 block becomes one pixel, the block mean: the dequantized DC
-//! coefficient. The `jpeg-decoder` crate computes it after decoding all of a block's
-//! coefficients; here only the DC coefficient is kept: AC symbols of sequential scans are decoded
-//! just far enough to skip their bits (one table lookup gives a symbol's code length plus the
-//! length of the bits that follow it), and the AC scans of progressive JPEGs are skipped whole.
+//! At 1/8 every 8×8 block becomes one pixel, the block mean: the dequantized DC coefficient. The
+//! `jpeg-decoder` crate computes it after decoding all of a block's coefficients; here only the DC
+//! coefficient is kept: AC symbols of sequential scans are decoded just far enough to skip their
+//! bits (one table lookup gives a symbol's code length plus the length of the bits that follow
+//! it), and the AC scans of progressive JPEGs are skipped whole.
 //!
-//! The result reproduces `jpeg-decoder` 0.3's 1/8-scale output byte for byte: its 1×1 IDCT
-//! (`(dc · q + 1024) / 8`, clamped), its chroma upsamplers and its YCbCr → RGB conversion
-//! (including the SSSE3 variant it uses for most of each row on x86). Anything this decoder does
-//! not handle exactly like that crate gives `None`, and the caller decodes with `jpeg-decoder`:
-//! arithmetic coding, 12-bit or lossless or hierarchical frames, CMYK, redefined quantization
-//! tables after the first scan, and any data that is not cleanly formed (invalid codes, coefficient
-//! runs past the block's end, junk between a scan and its marker, truncation). The one place it is
-//! more lenient is corrupt AC data in progressive scans, which it never reads.
+//! At 1/4 and 1/2 (sequential frames only) each block's coefficients are decoded in full and
+//! turned into 4×4 or 2×2 samples at once by the crate's reduced IDCTs (its integer arithmetic,
+//! wrapping included), into component planes laid out as the crate lays them out (`bw · scale`
+//! samples a row, of which the first `ceil(width · h · scale / (h_max · 8))` count). There is no
+//! per-row hand-off to a thread pool, and nothing is allocated per block or row.
+//!
+//! At every scale the result reproduces the crate's chroma upsamplers (scale-independent: they
+//! see only the planes' sizes) and its YCbCr → RGB conversion (including the SSSE3 variant it
+//! uses for most of each row on x86). Anything this decoder does not handle exactly like that
+//! crate gives `None`, and the caller decodes with `jpeg-decoder`: arithmetic coding, 12-bit or
+//! lossless or hierarchical frames, progressive frames at 1/4 and 1/2, CMYK, redefined
+//! quantization tables after the first scan, and any data that is not cleanly formed (invalid
+//! codes, coefficient runs past the block's end, junk between a scan and its marker,
+//! truncation). The one place it is more lenient is corrupt AC data in progressive scans at 1/8,
+//! which it never reads.
+
+/// Natural (row-major) index of each zigzag position.
+#[rustfmt::skip]
+const UNZIGZAG: [u8; 64] = [
+    0,  1,  8, 16,  9,  2,  3, 10,
+   17, 24, 32, 25, 18, 11,  4,  5,
+   12, 19, 26, 33, 40, 48, 41, 34,
+   27, 20, 13,  6,  7, 14, 21, 28,
+   35, 42, 49, 56, 57, 50, 43, 36,
+   29, 22, 15, 23, 30, 37, 44, 51,
+   58, 59, 52, 45, 38, 31, 39, 46,
+   53, 60, 61, 54, 47, 55, 62, 63,
+];
 
 /// Bits resolved by one lookup in the Huffman tables; longer codes take the slow path.
 const FAST_BITS: u32 = 9;
 
-/// A decoded 1/8-scale image: gray (1 channel) or RGB (3), rows packed.
+/// A decoded reduced-scale image: gray (1 channel) or RGB (3), rows packed.
 #[derive(Debug)]
-pub(crate) struct DcImage<'a> {
+pub(crate) struct ReducedImage<'a> {
     pub width: u32,
     pub height: u32,
     pub channels: u8,
@@ -29,7 +50,7 @@ pub(crate) struct DcImage<'a> {
     pub exif: Option<&'a [u8]>,
 }
 
-/// A Huffman table with fast lookups for DC decoding and for AC skipping.
+/// A Huffman table with fast lookups for DC decoding and for AC skipping or decoding.
 struct Huffman {
     /// By the next [`FAST_BITS`] bits: code length (0: longer code) and symbol.
     fast: [(u8, u8); 1 << FAST_BITS],
@@ -38,6 +59,10 @@ struct Huffman {
     /// index moves (run + 1; 16 for ZRL; 0 for end of block; [`INVALID_RUN`] for an end-of-band
     /// run, which sequential scans do not allow). 0: the code is longer than [`FAST_BITS`].
     skip: [u16; 1 << FAST_BITS],
+    /// By the next [`FAST_BITS`] bits, for AC symbols whose code and magnitude bits both fit:
+    /// `bits | run << 8 | value << 16` (`bits` as in `skip`, `value` the coefficient as `i16`
+    /// bits). 0: decode the symbol by `fast` or `slow` (end of block, ZRL, longer codes).
+    ac: [u32; 1 << FAST_BITS],
     /// Largest code of each length 1..=16 (-1: none), and the offset from a code to its symbol.
     maxcode: [i32; 17],
     delta: [i32; 17],
@@ -53,6 +78,7 @@ impl Huffman {
         let mut t = Huffman {
             fast: [(0, 0); 1 << FAST_BITS],
             skip: [0; 1 << FAST_BITS],
+            ac: [0; 1 << FAST_BITS],
             maxcode: [-1; 17],
             delta: [0; 17],
             values: values.to_vec(),
@@ -72,9 +98,16 @@ impl Huffman {
                         let shift = FAST_BITS - len;
                         let first = (code << shift) as usize;
                         let entry = skip_entry(len, symbol);
+                        let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
                         for i in first..first + (1 << shift) {
                             t.fast[i] = (len as u8, symbol);
                             t.skip[i] = entry;
+                            if size > 0 && len + size <= FAST_BITS {
+                                let bits =
+                                    (i as u32 >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+                                let value = extend(bits, size) as u16;
+                                t.ac[i] = (len + size) | run << 8 | u32::from(value) << 16;
+                            }
                         }
                     }
                     code += 1;
@@ -104,6 +137,17 @@ impl Huffman {
                 .flatten()
         })
     }
+}
+
+/// A coefficient from its magnitude category `s` (1..=15) and the `s` bits that follow.
+#[inline]
+fn extend(v: u32, s: u32) -> i16 {
+    let v = v as i32;
+    (if v < 1 << (s - 1) {
+        v + (-1 << s) + 1
+    } else {
+        v
+    }) as i16
 }
 
 fn skip_entry(code_len: u32, symbol: u8) -> u16 {
@@ -250,13 +294,51 @@ impl<'a> Bits<'a> {
         if s > 11 {
             return None;
         }
-        let v = self.peek(s) as i32;
+        let v = self.peek(s);
         self.consume(s);
-        Some(if v < 1 << (s - 1) {
-            (v + (-1 << s) + 1) as i16
-        } else {
-            v as i16
-        })
+        Some(extend(v, s))
+    }
+
+    /// Decodes the AC coefficients of one block (indices 1..=63) into `block`, in natural order.
+    /// Where `jpeg-decoder` would read a run past the block's end differently (it stops without
+    /// reading the coefficient's bits), gives `None`, as [`Bits::skip_ac`] does.
+    #[inline]
+    fn ac(&mut self, t: &Huffman, block: &mut [i16; 64]) -> Option<()> {
+        let mut k = 1usize;
+        while k < 64 {
+            if self.n < 32 {
+                self.refill()?;
+            }
+            let e = t.ac[self.peek(FAST_BITS) as usize];
+            let value = if e != 0 {
+                self.consume(e & 0xFF);
+                k += (e >> 8 & 0xFF) as usize;
+                (e >> 16) as u16 as i16
+            } else {
+                let symbol = self.symbol(t)?;
+                let (r, s) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+                if s == 0 {
+                    match r {
+                        0 => return Some(()),
+                        15 => {
+                            k += 16;
+                            continue;
+                        }
+                        _ => return None,
+                    }
+                }
+                k += r;
+                if k > 63 {
+                    return None;
+                }
+                let v = self.peek(s);
+                self.consume(s);
+                extend(v, s)
+            };
+            *block.get_mut(usize::from(*UNZIGZAG.get(k)?))? = value;
+            k += 1;
+        }
+        (k == 64).then_some(())
     }
 
     fn bit(&mut self) -> Option<bool> {
@@ -292,11 +374,17 @@ struct Component {
     h: u8,
     v: u8,
     tq: usize,
-    /// Size in blocks (= pixels at 1/8): `ceil(width · h / (h_max · 8))` × the same for heights.
+    /// Size in blocks: `ceil(width · h / (h_max · 8))` × the same for heights.
     bw: usize,
     bh: usize,
-    /// DC coefficient of each block (as stored, before dequantization), rows of `bw`.
+    /// Size in samples at the frame's scale (`jpeg-decoder`'s `component.size`):
+    /// `ceil(width · h · scale / (h_max · 8))` × the same for heights; `bw` × `bh` at 1/8.
+    width: usize,
+    height: usize,
+    /// At 1/8: the DC coefficient of each block (as stored, before dequantization), rows of `bw`.
     dc: Vec<i16>,
+    /// At 1/4 and 1/2: the samples, `scale` × `scale` per block, rows of `bw · scale`.
+    plane: Vec<u8>,
     scanned: bool,
     /// Progressive: the successive-approximation bit position its DC scans have reached.
     dc_al: Option<u8>,
@@ -305,6 +393,8 @@ struct Component {
 struct Frame {
     width: usize,
     height: usize,
+    /// Output samples per block side: 1, 2 or 4 (`jpeg-decoder`'s `dct_scale`).
+    scale: usize,
     progressive: bool,
     baseline: bool,
     comps: Vec<Component>,
@@ -365,9 +455,10 @@ fn ceil_div(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }
 
-fn parse_sof(seg: &[u8], marker: u8) -> Option<Frame> {
-    // 8-bit samples; 1 (gray) or 3 components (CMYK takes the other path).
-    if seg.len() < 6 || seg[0] != 8 {
+fn parse_sof(seg: &[u8], marker: u8, scale: usize) -> Option<Frame> {
+    // 8-bit samples; 1 (gray) or 3 components (CMYK takes the other path). Progressive frames
+    // only at 1/8, where their AC scans are not needed.
+    if seg.len() < 6 || seg[0] != 8 || (marker == 0xC2 && scale != 1) {
         return None;
     }
     let height = be16(seg, 1)?;
@@ -392,7 +483,10 @@ fn parse_sof(seg: &[u8], marker: u8) -> Option<Frame> {
             tq,
             bw: 0,
             bh: 0,
+            width: 0,
+            height: 0,
             dc: Vec::new(),
+            plane: Vec::new(),
             scanned: false,
             dc_al: None,
         });
@@ -404,11 +498,18 @@ fn parse_sof(seg: &[u8], marker: u8) -> Option<Frame> {
         upsampler(c.h, c.v, h_max, v_max, usize::MAX, usize::MAX)?;
         c.bw = ceil_div(width * usize::from(c.h), usize::from(h_max) * 8);
         c.bh = ceil_div(height * usize::from(c.v), usize::from(v_max) * 8);
-        c.dc = vec![0; c.bw * c.bh];
+        c.width = ceil_div(width * usize::from(c.h) * scale, usize::from(h_max) * 8);
+        c.height = ceil_div(height * usize::from(c.v) * scale, usize::from(v_max) * 8);
+        if scale == 1 {
+            c.dc = vec![0; c.bw * c.bh];
+        } else {
+            c.plane = vec![0; c.bw * c.bh * scale * scale];
+        }
     }
     Some(Frame {
         width,
         height,
+        scale,
         progressive: marker == 0xC2,
         baseline: marker == 0xC0,
         mcu_w: ceil_div(width, usize::from(h_max) * 8),
@@ -508,7 +609,10 @@ fn parse_dht(
     seg.is_empty().then_some(())
 }
 
-/// The DC coefficients of one scan (sequential, or a progressive DC scan).
+/// Decodes one scan (sequential, or at 1/8 a progressive DC scan): at 1/8 into the components'
+/// DC coefficients, at 1/4 and 1/2 into their sample planes by `jpeg-decoder`'s scaled IDCTs.
+/// Returns the marker that ends the scan's data and the position after it.
+#[allow(clippy::too_many_arguments)]
 fn decode_scan(
     d: &[u8],
     pos: usize,
@@ -516,10 +620,17 @@ fn decode_scan(
     scan: &Scan,
     dc: &[Option<Huffman>; 4],
     ac: &[Option<Huffman>; 4],
+    quant: &[Option<[u16; 64]>; 4],
     restart_interval: usize,
 ) -> Option<(u8, usize)> {
     let refine = f.progressive && scan.ah != 0;
     let skip_ac = !f.progressive;
+    let scale = f.scale;
+    let q: Vec<&[u16; 64]> = scan
+        .comps
+        .iter()
+        .map(|&i| quant[f.comps[i].tq].as_ref())
+        .collect::<Option<_>>()?;
     // jpeg-decoder wants the DC tables of refinement scans defined too.
     let dc_t: Vec<&Huffman> = scan
         .dc_tables
@@ -589,11 +700,27 @@ fn decode_scan(
                         continue;
                     }
                     pred[si] = pred[si].wrapping_add(bits.dc_diff(dc_t[si])?);
-                    if let Some(s) = slot {
-                        c.dc[s] = pred[si] << scan.al;
+                    if scale == 1 {
+                        if let Some(s) = slot {
+                            c.dc[s] = pred[si] << scan.al;
+                        }
+                        if skip_ac {
+                            bits.skip_ac(ac_t[si])?;
+                        }
+                        continue;
                     }
-                    if skip_ac {
-                        bits.skip_ac(ac_t[si])?;
+                    // Sequential (al = 0): the whole block, then its samples.
+                    let mut block = [0i16; 64];
+                    block[0] = pred[si];
+                    bits.ac(ac_t[si], &mut block)?;
+                    if slot.is_some() {
+                        let stride = c.bw * scale;
+                        let out = &mut c.plane[(y * stride + x) * scale..];
+                        if scale == 4 {
+                            idct_4x4(&block, q[si], out, stride);
+                        } else {
+                            idct_2x2(&block, q[si], out, stride);
+                        }
                     }
                 }
             }
@@ -603,7 +730,77 @@ fn decode_scan(
     Some((marker, bits.marker?.1))
 }
 
-type Upsample = fn(&[u8], usize, usize, usize, usize, &mut [u8]);
+/// `jpeg-decoder`'s `stbi_f2f`: a constant in 12-bit fixed point.
+#[inline(always)]
+fn f2f(x: f32) -> i32 {
+    (x * 4096.0 + 0.5) as i32
+}
+
+/// `jpeg-decoder`'s `stbi_clamp`.
+#[inline(always)]
+fn clamp(x: i32) -> u8 {
+    x.clamp(0, 255) as u8
+}
+
+/// `jpeg-decoder`'s `dequantize_and_idct_block_4x4` (after Dugad and Ahuja, as in libjpeg's
+/// `jidctred.c`): the block's top-left 4 × 4 coefficients (`block` in natural order) to 4 × 4
+/// samples at `out`, rows `stride` apart. Its arithmetic is wrapping `i32`, as the crate's.
+// The constants are the crate's literals, rounded to `f32` as it rounds them.
+#[allow(clippy::excessive_precision)]
+fn idct_4x4(block: &[i16; 64], q: &[u16; 64], out: &mut [u8], stride: usize) {
+    let dq = |i: usize| i32::from(block[i]) * i32::from(q[i]);
+    let (k0, k1, k2) = (f2f(0.541196100), f2f(-1.847759065), f2f(0.765366865));
+    let mut temp = [0i32; 16];
+    // Columns: 12-bit constants, 2 extra bits kept.
+    for i in 0..4 {
+        let (s0, s1, s2, s3) = (dq(i), dq(i + 8), dq(i + 16), dq(i + 24));
+        let x0 = s0.wrapping_add(s2).wrapping_shl(2);
+        let x2 = s0.wrapping_sub(s2).wrapping_shl(2);
+        let p1 = s1.wrapping_add(s3).wrapping_mul(k0);
+        let t0 = p1.wrapping_add(s3.wrapping_mul(k1)).wrapping_add(512) >> 10;
+        let t2 = p1.wrapping_add(s1.wrapping_mul(k2)).wrapping_add(512) >> 10;
+        temp[i] = x0.wrapping_add(t2);
+        temp[i + 12] = x0.wrapping_sub(t2);
+        temp[i + 4] = x2.wrapping_add(t0);
+        temp[i + 8] = x2.wrapping_sub(t0);
+    }
+    // Rows: remove the 12 + 2 + 3 bits, rounding, and add 128.
+    const FINAL: u32 = 17;
+    let bias = (1i32 << (FINAL - 1)).wrapping_add(128 << FINAL);
+    for (i, t) in temp.chunks_exact(4).enumerate() {
+        let (s0, s1, s2, s3) = (t[0], t[1], t[2], t[3]);
+        let x0 = s0.wrapping_add(s2).wrapping_shl(12).wrapping_add(bias);
+        let x2 = s0.wrapping_sub(s2).wrapping_shl(12).wrapping_add(bias);
+        let p1 = s1.wrapping_add(s3).wrapping_mul(k0);
+        let t0 = p1.wrapping_add(s3.wrapping_mul(k1));
+        let t2 = p1.wrapping_add(s1.wrapping_mul(k2));
+        let row = &mut out[i * stride..i * stride + 4];
+        row[0] = clamp(x0.wrapping_add(t2) >> FINAL);
+        row[3] = clamp(x0.wrapping_sub(t2) >> FINAL);
+        row[1] = clamp(x2.wrapping_add(t0) >> FINAL);
+        row[2] = clamp(x2.wrapping_sub(t0) >> FINAL);
+    }
+}
+
+/// `jpeg-decoder`'s `dequantize_and_idct_block_2x2`: the top-left 2 × 2 coefficients to 2 × 2
+/// samples at `out`, rows `stride` apart; wrapping `i32` arithmetic.
+fn idct_2x2(block: &[i16; 64], q: &[u16; 64], out: &mut [u8], stride: usize) {
+    let dq = |i: usize| i32::from(block[i]) * i32::from(q[i]);
+    let (s00, s10, s01, s11) = (dq(0), dq(8), dq(1), dq(9));
+    let bias = 4 + (128 << 3);
+    let x0 = s00.wrapping_add(s10).wrapping_add(bias);
+    let x2 = s00.wrapping_sub(s10).wrapping_add(bias);
+    let x1 = s01.wrapping_add(s11);
+    let x3 = s01.wrapping_sub(s11);
+    out[0] = clamp(x0.wrapping_add(x1) >> 3);
+    out[1] = clamp(x0.wrapping_sub(x1) >> 3);
+    out[stride] = clamp(x2.wrapping_add(x3) >> 3);
+    out[stride + 1] = clamp(x2.wrapping_sub(x3) >> 3);
+}
+
+/// An upsampler: `(plane, width, height, stride, row, out_w, line)` fills `line` (at least
+/// `out_w` samples) with output row `row` of a `width` × `height` plane with rows `stride` apart.
+type Upsample = fn(&[u8], usize, usize, usize, usize, usize, &mut [u8]);
 
 /// `jpeg-decoder`'s choice of upsampler (`None`: a ratio it refuses), with the output size that
 /// decides it (a 1-pixel-wide or -high output needs no upsampling along that axis).
@@ -640,14 +837,31 @@ fn upsampler(h: u8, v: u8, h_max: u8, v_max: u8, out_w: usize, out_h: usize) -> 
     })
 }
 
-// The upsamplers below are `jpeg-decoder`'s, on planes of `w` × `h` with rows of `w`.
+// The upsamplers below are `jpeg-decoder`'s, on planes of `w` × `h` with rows `stride` apart.
+// They depend on the scale only through the plane's size.
 
-fn up_h1v1(input: &[u8], w: usize, _h: usize, row: usize, out_w: usize, out: &mut [u8]) {
-    out[..out_w].copy_from_slice(&input[row * w..row * w + out_w]);
+fn up_h1v1(
+    input: &[u8],
+    _w: usize,
+    _h: usize,
+    stride: usize,
+    row: usize,
+    out_w: usize,
+    out: &mut [u8],
+) {
+    out[..out_w].copy_from_slice(&input[row * stride..row * stride + out_w]);
 }
 
-fn up_h2v1(input: &[u8], w: usize, _h: usize, row: usize, _out_w: usize, out: &mut [u8]) {
-    let input = &input[row * w..];
+fn up_h2v1(
+    input: &[u8],
+    w: usize,
+    _h: usize,
+    stride: usize,
+    row: usize,
+    _out_w: usize,
+    out: &mut [u8],
+) {
+    let input = &input[row * stride..];
     if w == 1 {
         out[0] = input[0];
         out[1] = input[0];
@@ -671,19 +885,35 @@ fn near_far(row: usize, h: usize) -> (usize, usize) {
     (row_near as usize, row_far as usize)
 }
 
-fn up_h1v2(input: &[u8], w: usize, h: usize, row: usize, out_w: usize, out: &mut [u8]) {
+fn up_h1v2(
+    input: &[u8],
+    _w: usize,
+    h: usize,
+    stride: usize,
+    row: usize,
+    out_w: usize,
+    out: &mut [u8],
+) {
     let (near, far) = near_far(row, h);
-    let near = &input[near * w..near * w + out_w];
-    let far = &input[far * w..far * w + out_w];
+    let near = &input[near * stride..near * stride + out_w];
+    let far = &input[far * stride..far * stride + out_w];
     for ((o, &a), &b) in out[..out_w].iter_mut().zip(near).zip(far) {
         *o = ((3 * u32::from(a) + u32::from(b) + 2) >> 2) as u8;
     }
 }
 
-fn up_h2v2(input: &[u8], w: usize, h: usize, row: usize, _out_w: usize, out: &mut [u8]) {
+fn up_h2v2(
+    input: &[u8],
+    w: usize,
+    h: usize,
+    stride: usize,
+    row: usize,
+    _out_w: usize,
+    out: &mut [u8],
+) {
     let (near, far) = near_far(row, h);
-    let near = &input[near * w..];
-    let far = &input[far * w..];
+    let near = &input[near * stride..];
+    let far = &input[far * stride..];
     if w == 1 {
         let value = ((3 * u32::from(near[0]) + u32::from(far[0]) + 2) >> 2) as u8;
         out[0] = value;
@@ -705,11 +935,12 @@ fn up_generic<const SH: usize, const SV: usize>(
     input: &[u8],
     w: usize,
     _h: usize,
+    stride: usize,
     row: usize,
     _out_w: usize,
     out: &mut [u8],
 ) {
-    let start = (row / SV) * w;
+    let start = (row / SV) * stride;
     for (i, &val) in input[start..start + w].iter().enumerate() {
         out[i * SH..(i + 1) * SH].fill(val);
     }
@@ -852,14 +1083,16 @@ enum Color {
     Rgb,
 }
 
-/// Decodes `d` at 1/8 scale, DC coefficients only; `None` where `jpeg-decoder` must decode it.
-pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
-    if !d.starts_with(&[0xFF, 0xD8]) {
+/// Decodes `d` at `scale`/8 (`scale` 1, 2 or 4: `jpeg-decoder`'s `dct_scale`); `None` where
+/// `jpeg-decoder` must decode it.
+pub(crate) fn decode(d: &[u8], scale: usize) -> Option<ReducedImage<'_>> {
+    if !d.starts_with(&[0xFF, 0xD8]) || !matches!(scale, 1 | 2 | 4) {
         return None;
     }
     let mut pos = 2;
     let mut frame: Option<Frame> = None;
-    let mut q_dc: [Option<u16>; 4] = [None; 4];
+    // Quantization tables in natural order.
+    let mut quant: [Option<[u16; 64]>; 4] = [None; 4];
     let mut dc: [Option<Huffman>; 4] = Default::default();
     let mut ac: [Option<Huffman>; 4] = Default::default();
     let mut restart_interval = 0usize;
@@ -890,7 +1123,7 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
                 if frame.is_some() {
                     return None;
                 }
-                frame = Some(parse_sof(seg, marker)?);
+                frame = Some(parse_sof(seg, marker, scale)?);
             }
             0xC4 => parse_dht(seg, frame.as_ref().map(|f| f.baseline), &mut dc, &mut ac)?,
             0xDB => {
@@ -912,7 +1145,11 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
                     if (0..64).any(|i| value(i) == 0) {
                         return None;
                     }
-                    q_dc[index] = Some(value(0));
+                    let mut table = [0u16; 64];
+                    for (k, &n) in UNZIGZAG.iter().enumerate() {
+                        table[usize::from(n)] = value(k);
+                    }
+                    quant[index] = Some(table);
                     s = &s[65 + 64 * precision..];
                 }
             }
@@ -949,7 +1186,7 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
             0xDA => {
                 let f = frame.as_mut()?;
                 let scan = parse_sos(seg, f)?;
-                if scan.comps.iter().any(|&i| q_dc[f.comps[i].tq].is_none()) {
+                if scan.comps.iter().any(|&i| quant[f.comps[i].tq].is_none()) {
                     return None;
                 }
                 for &i in &scan.comps {
@@ -976,7 +1213,16 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
                     }
                     pending = Some(skip_scan(d, pos)?);
                 } else {
-                    pending = Some(decode_scan(d, pos, f, &scan, &dc, &ac, restart_interval)?);
+                    pending = Some(decode_scan(
+                        d,
+                        pos,
+                        f,
+                        &scan,
+                        &dc,
+                        &ac,
+                        &quant,
+                        restart_interval,
+                    )?);
                 }
                 // jpeg-decoder reads past restart markers that end a scan.
                 while let Some((0xD0..=0xD7, p)) = pending {
@@ -993,8 +1239,8 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
         }
         previous = marker;
     }
-    let f = frame?;
-    if scans == 0 || f.comps.iter().any(|c| q_dc[c.tq].is_none()) {
+    let mut f = frame?;
+    if scans == 0 || f.comps.iter().any(|c| quant[c.tq].is_none()) {
         return None;
     }
     if !f.progressive && f.comps.iter().any(|c| !c.scanned) {
@@ -1004,26 +1250,37 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
         1 => None,
         _ => Some(color_transform(&f, jfif, adobe)?),
     };
-    let planes: Vec<Vec<u8>> = f
-        .comps
-        .iter()
-        .map(|c| {
-            let q = i32::from(q_dc[c.tq].unwrap_or(1));
-            c.dc.iter()
-                .map(|&v| ((i32::from(v) * q + 1024) / 8).clamp(0, 255) as u8)
-                .collect()
-        })
-        .collect();
-    let (out_w, out_h) = (ceil_div(f.width, 8), ceil_div(f.height, 8));
+    if scale == 1 {
+        // `jpeg-decoder`'s 1×1 IDCT: the dequantized DC coefficient, rounded, divided by 8.
+        for c in &mut f.comps {
+            let q = i32::from(quant[c.tq]?[0]);
+            c.plane =
+                c.dc.iter()
+                    .map(|&v| ((i32::from(v) * q + 1024) / 8).clamp(0, 255) as u8)
+                    .collect();
+        }
+    }
+    let (out_w, out_h) = (ceil_div(f.width * scale, 8), ceil_div(f.height * scale, 8));
     let pixels = match color {
-        None => planes.into_iter().next()?,
+        None => {
+            // One component at full sampling: its plane is the output, cut to its size.
+            let (c, stride) = (&f.comps[0], f.comps[0].bw * scale);
+            if c.width != out_w || c.height != out_h {
+                return None;
+            }
+            let mut out = Vec::with_capacity(out_w * out_h);
+            for row in c.plane.chunks_exact(stride).take(out_h) {
+                out.extend_from_slice(&row[..out_w]);
+            }
+            out
+        }
         Some(color) => {
             let ups: Vec<Upsample> = f
                 .comps
                 .iter()
                 .map(|c| upsampler(c.h, c.v, f.h_max, f.v_max, out_w, out_h))
                 .collect::<Option<_>>()?;
-            let line = f.comps.iter().map(|c| c.bw).max()? * usize::from(f.h_max);
+            let line = f.comps.iter().map(|c| c.width).max()? * usize::from(f.h_max);
             let mut lines = vec![vec![0u8; line]; 3];
             let mut out = vec![0u8; out_w * out_h * 3];
             let simd = if color == Color::YCbCr && has_ssse3() {
@@ -1034,7 +1291,16 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
             let tables = YcbcrTables::get();
             for (row, o) in out.chunks_exact_mut(out_w * 3).enumerate() {
                 for (i, c) in f.comps.iter().enumerate() {
-                    ups[i](&planes[i], c.bw, c.bh, row, out_w, &mut lines[i]);
+                    let stride = c.bw * scale;
+                    ups[i](
+                        &c.plane,
+                        c.width,
+                        c.height,
+                        stride,
+                        row,
+                        out_w,
+                        &mut lines[i],
+                    );
                 }
                 let (l0, l1, l2) = (&lines[0][..out_w], &lines[1][..out_w], &lines[2][..out_w]);
                 let pixels = o.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2));
@@ -1058,7 +1324,7 @@ pub(crate) fn decode(d: &[u8]) -> Option<DcImage<'_>> {
             out
         }
     };
-    Some(DcImage {
+    Some(ReducedImage {
         width: out_w as u32,
         height: out_h as u32,
         channels: if color.is_some() { 3 } else { 1 },
@@ -1136,11 +1402,12 @@ mod tests {
         out
     }
 
-    fn both(data: &[u8]) -> (Decoded, Decoded, bool) {
-        let (old, _) = decode_jpeg_reduced_with(data, 1, 0, u64::MAX, false)
+    /// `data` decoded by jpeg-decoder and by ours, with a shorter side of at least `min_side`.
+    fn both(data: &[u8], min_side: u32) -> (Decoded, Decoded, bool) {
+        let (old, _) = decode_jpeg_reduced_with(data, min_side, 0, u64::MAX, false)
             .unwrap()
             .unwrap();
-        let (new, used) = decode_jpeg_reduced_with(data, 1, 0, u64::MAX, true)
+        let (new, used) = decode_jpeg_reduced_with(data, min_side, 0, u64::MAX, true)
             .unwrap()
             .unwrap();
         (old, new, used)
@@ -1155,30 +1422,70 @@ mod tests {
             for &quality in &[10u8, 60, 100] {
                 for gray in [false, true] {
                     let data = encode(w, h, quality, gray, i as u32);
-                    let (old, new, used) = both(&data);
-                    assert!(used, "{w}×{h} q{quality} gray {gray}");
-                    assert_eq!(old.image, new.image, "{w}×{h} q{quality} gray {gray}");
-                    assert_eq!(old.orientation, new.orientation);
+                    for scale in [1, 2, 4] {
+                        // The shorter side at `scale`/8: that scale is chosen.
+                        let min_side = (w.min(h) * scale).div_ceil(8);
+                        let (old, new, used) = both(&data, min_side);
+                        let what = format!("{w}×{h} q{quality} gray {gray} scale {scale}/8");
+                        assert!(used, "{what}");
+                        assert_eq!(old.image, new.image, "{what}");
+                        assert_eq!(old.orientation, new.orientation);
+                        if w.min(h) >= 75 {
+                            assert_eq!(new.width(), (w * scale).div_ceil(8), "{what}");
+                        }
+                    }
                 }
             }
         }
     }
 
     #[test]
+    fn scaled_idcts_equal_jpeg_decoders_arithmetic() {
+        // A DC-only block: every sample is the 1×1 IDCT's value (DC · q / 8 + 128, rounded).
+        let mut block = [0i16; 64];
+        block[0] = 40;
+        let q = [2u16; 64];
+        let mut out = [0u8; 16];
+        idct_4x4(&block, &q, &mut out, 4);
+        assert_eq!(out, [138; 16]);
+        idct_2x2(&block, &q, &mut out, 2);
+        assert_eq!(out[..4], [138; 4]);
+        // Saturated input wraps (as jpeg-decoder's `Wrapping` arithmetic does) without panicking.
+        idct_4x4(&[i16::MAX; 64], &[u16::MAX; 64], &mut out, 4);
+        idct_2x2(&[i16::MIN; 64], &[u16::MAX; 64], &mut out, 2);
+        // A horizontal cosine: the 2×2 IDCT's columns differ by (x0 ± x1) >> 3.
+        block[1] = 16;
+        idct_2x2(&block, &q, &mut out, 2);
+        assert_eq!(
+            out[..4],
+            [
+                ((80 + 32 + 4 + 1024) >> 3) as u8,
+                ((80 - 32 + 4 + 1024) >> 3) as u8,
+                142,
+                134
+            ]
+        );
+    }
+
+    #[test]
     fn truncated_or_corrupt_data_is_left_to_jpeg_decoder() {
         let data = encode(200, 160, 90, false, 7);
         for cut in [3, 20, data.len() / 2, data.len() - 3] {
-            assert!(decode(&data[..cut]).is_none(), "cut at {cut}");
+            for scale in [1, 2, 4] {
+                assert!(decode(&data[..cut], scale).is_none(), "cut at {cut}");
+            }
         }
         let sos = data.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         let body = sos + 2 + be16(&data, sos + 2).unwrap();
         // Sixteen one bits (stuffed): a code no Huffman table defines.
         let mut bad = data.clone();
         bad[body..body + 4].copy_from_slice(&[0xFF, 0x00, 0xFF, 0x00]);
-        assert!(decode(&bad).is_none());
+        assert!(decode(&bad, 1).is_none());
+        assert!(decode(&bad, 4).is_none());
         // Fill bytes before `00`: neither stuffing nor a marker.
         bad[body..body + 4].copy_from_slice(&[0xFF, 0xFF, 0x00, 0x00]);
-        assert!(decode(&bad).is_none());
+        assert!(decode(&bad, 1).is_none());
+        assert!(decode(&bad, 2).is_none());
     }
 
     #[test]
