@@ -964,7 +964,7 @@ fn ycbcr_scalar(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 }
 
 /// `jpeg-decoder`'s SSSE3 YCbCr → RGB (16-bit lanes, 6 fractional bits, saturating), one pixel:
-/// the definition that [`YcbcrTables::ssse3`] computes by lookups.
+/// what [`ycbcr_ssse3_row`] computes eight pixels at a time.
 #[cfg(test)]
 fn ycbcr_ssse3(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     const SHIFT: u32 = 6;
@@ -983,22 +983,89 @@ fn ycbcr_ssse3(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     [pack(r), pack(g), pack(b)]
 }
 
-/// [`ycbcr_scalar`] and [`ycbcr_ssse3`] as table lookups. Each channel of both is a luma term
-/// plus chroma terms that never saturate before the final shift (a test checks every input), so
-/// it is `(Y[y] + C[cb] + C'[cr]) >> shift`, clamped.
+/// `jpeg-decoder`'s SSSE3 YCbCr → RGB of one row (`out` holds its pixels, the planes as many
+/// samples or more), with the crate's instructions: the first `8 · (n / 8 - 1)` of its `n` pixels
+/// (the crate leaves one vector's worth more to its scalar code), a count it returns.
+///
+/// # Safety
+/// The CPU must support SSSE3.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "ssse3")]
+unsafe fn ycbcr_ssse3_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+    const SHIFT: i32 = 6;
+    let vecs = (out.len() / 3 / 8).saturating_sub(1);
+    let load = |v: &[u8], i: usize| {
+        let v: &[u8; 16] = v[i * 8..i * 8 + 16].try_into().unwrap();
+        // SAFETY: 16 bytes are there to read.
+        unsafe { _mm_loadu_si128(v.as_ptr().cast()) }
+    };
+    for i in 0..vecs {
+        // Widen to 16 bits (a control byte of -0x7F gives 0), with 6 fractional bits.
+        let shuf16 = _mm_setr_epi8(
+            0, -0x7F, 1, -0x7F, 2, -0x7F, 3, -0x7F, 4, -0x7F, 5, -0x7F, 6, -0x7F, 7, -0x7F,
+        );
+        let y = _mm_slli_epi16(_mm_shuffle_epi8(load(y, i), shuf16), SHIFT);
+        let cb = _mm_slli_epi16(_mm_shuffle_epi8(load(cb, i), shuf16), SHIFT);
+        let cr = _mm_slli_epi16(_mm_shuffle_epi8(load(cr, i), shuf16), SHIFT);
+        let c128 = _mm_set1_epi16(128 << SHIFT);
+        let y = _mm_adds_epi16(y, _mm_set1_epi16((1 << SHIFT) >> 1));
+        let cb = _mm_subs_epi16(cb, c128);
+        let cr = _mm_subs_epi16(cr, c128);
+        // cr · 1.402, cb · 0.34414, cr · 0.71414, cb · 1.772.
+        let cr_140200 = _mm_adds_epi16(_mm_mulhrs_epi16(cr, _mm_set1_epi16(13173)), cr);
+        let cb_034414 = _mm_mulhrs_epi16(cb, _mm_set1_epi16(11276));
+        let cr_071414 = _mm_mulhrs_epi16(cr, _mm_set1_epi16(23401));
+        let cb_177200 = _mm_adds_epi16(_mm_mulhrs_epi16(cb, _mm_set1_epi16(25297)), cb);
+        let r = _mm_adds_epi16(y, cr_140200);
+        let g = _mm_subs_epi16(y, _mm_adds_epi16(cb_034414, cr_071414));
+        let b = _mm_adds_epi16(y, cb_177200);
+        let zero = _mm_setzero_si128();
+        let r = _mm_packus_epi16(_mm_srai_epi16(r, SHIFT), zero);
+        let g = _mm_packus_epi16(_mm_srai_epi16(g, SHIFT), zero);
+        let b = _mm_packus_epi16(_mm_srai_epi16(b, SHIFT), zero);
+        // Interleave to RGB: 16 bytes, then the next 8.
+        let shufr = _mm_setr_epi8(
+            0, -0x7F, -0x7F, 1, -0x7F, -0x7F, 2, -0x7F, -0x7F, 3, -0x7F, -0x7F, 4, -0x7F, -0x7F, 5,
+        );
+        let shufg = _mm_setr_epi8(
+            -0x7F, 0, -0x7F, -0x7F, 1, -0x7F, -0x7F, 2, -0x7F, -0x7F, 3, -0x7F, -0x7F, 4, -0x7F,
+            -0x7F,
+        );
+        let shufb = _mm_alignr_epi8(shufg, shufg, 15);
+        let rgb_low = _mm_or_si128(
+            _mm_shuffle_epi8(r, shufr),
+            _mm_or_si128(_mm_shuffle_epi8(g, shufg), _mm_shuffle_epi8(b, shufb)),
+        );
+        let shufr1 = _mm_add_epi8(shufb, _mm_set1_epi8(6));
+        let shufg1 = _mm_add_epi8(shufr, _mm_set1_epi8(5));
+        let shufb1 = _mm_add_epi8(shufg, _mm_set1_epi8(5));
+        let rgb_hi = _mm_or_si128(
+            _mm_shuffle_epi8(r, shufr1),
+            _mm_or_si128(_mm_shuffle_epi8(g, shufg1), _mm_shuffle_epi8(b, shufb1)),
+        );
+        let mut data = [0u8; 32];
+        // SAFETY: `data` has room for both 16-byte stores.
+        unsafe {
+            _mm_storeu_si128(data.as_mut_ptr().cast(), rgb_low);
+            _mm_storeu_si128(data.as_mut_ptr().add(16).cast(), rgb_hi);
+        }
+        out[i * 24..i * 24 + 24].copy_from_slice(&data[..24]);
+    }
+    vecs * 8
+}
+
+/// [`ycbcr_scalar`] as table lookups. Each channel is a luma term plus chroma terms, so it is
+/// `(Y[y] + C[cb] + C'[cr]) >> 20`, clamped (a test checks every input).
 struct YcbcrTables {
-    /// Scalar: 20 fractional bits.
     s_y: [i32; 256],
     s_r: [i32; 256],
     s_gb: [i32; 256],
     s_gr: [i32; 256],
     s_b: [i32; 256],
-    /// SSSE3: 6 fractional bits.
-    v_y: [i32; 256],
-    v_r: [i32; 256],
-    v_gb: [i32; 256],
-    v_gr: [i32; 256],
-    v_b: [i32; 256],
 }
 
 impl YcbcrTables {
@@ -1011,14 +1078,8 @@ impl YcbcrTables {
                 s_gb: [0; 256],
                 s_gr: [0; 256],
                 s_b: [0; 256],
-                v_y: [0; 256],
-                v_r: [0; 256],
-                v_gb: [0; 256],
-                v_gr: [0; 256],
-                v_b: [0; 256],
             };
             let f2f = |x: f32| (x * ((1 << 20) as f32) + 0.5) as i32;
-            let mulhrs = |a: i32, b: i32| (a * b + 0x4000) >> 15;
             for v in 0..256i32 {
                 let i = v as usize;
                 let c = v - 128;
@@ -1027,12 +1088,6 @@ impl YcbcrTables {
                 t.s_gb[i] = f2f(0.34414) * c;
                 t.s_gr[i] = f2f(0.71414) * c;
                 t.s_b[i] = f2f(1.77200) * c;
-                let c6 = c << 6;
-                t.v_y[i] = (v << 6) + 32;
-                t.v_r[i] = mulhrs(c6, 13173) + c6;
-                t.v_gb[i] = mulhrs(c6, 11276);
-                t.v_gr[i] = mulhrs(c6, 23401);
-                t.v_b[i] = mulhrs(c6, 25297) + c6;
             }
             t
         })
@@ -1050,30 +1105,21 @@ impl YcbcrTables {
             clamp(yy + self.s_b[cb]),
         ]
     }
-
-    /// [`ycbcr_ssse3`].
-    #[inline(always)]
-    fn ssse3(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
-        let (y, cb, cr) = (usize::from(y), usize::from(cb), usize::from(cr));
-        let clamp = |v: i32| (v >> 6).clamp(0, 255) as u8;
-        let yy = self.v_y[y];
-        [
-            clamp(yy + self.v_r[cr]),
-            clamp(yy - (self.v_gb[cb] + self.v_gr[cr])),
-            clamp(yy + self.v_b[cb]),
-        ]
-    }
 }
 
-/// Whether `jpeg-decoder` converts most of each row with its SSSE3 routine on this machine.
-fn has_ssse3() -> bool {
+/// YCbCr → RGB of one row as `jpeg-decoder` converts it on this machine: most of it by its
+/// SSSE3 routine where the CPU has SSSE3, the rest (or all) by its scalar arithmetic.
+fn ycbcr_row(tables: &YcbcrTables, y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    #[allow(unused_mut)]
+    let mut done = 0;
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    {
-        std::is_x86_feature_detected!("ssse3")
+    if std::is_x86_feature_detected!("ssse3") {
+        // SAFETY: the CPU supports SSSE3, checked just above.
+        done = unsafe { ycbcr_ssse3_row(y, cb, cr, out) };
     }
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        false
+    let pixels = out.chunks_exact_mut(3).zip(y.iter().zip(cb).zip(cr));
+    for (px, ((&a, &b), &c)) in pixels.skip(done) {
+        px.copy_from_slice(&tables.scalar(a, b, c));
     }
 }
 
@@ -1283,11 +1329,6 @@ pub(crate) fn decode(d: &[u8], scale: usize) -> Option<ReducedImage<'_>> {
             let line = f.comps.iter().map(|c| c.width).max()? * usize::from(f.h_max);
             let mut lines = vec![vec![0u8; line]; 3];
             let mut out = vec![0u8; out_w * out_h * 3];
-            let simd = if color == Color::YCbCr && has_ssse3() {
-                (out_w / 8).saturating_sub(1) * 8
-            } else {
-                0
-            };
             let tables = YcbcrTables::get();
             for (row, o) in out.chunks_exact_mut(out_w * 3).enumerate() {
                 for (i, c) in f.comps.iter().enumerate() {
@@ -1303,22 +1344,14 @@ pub(crate) fn decode(d: &[u8], scale: usize) -> Option<ReducedImage<'_>> {
                     );
                 }
                 let (l0, l1, l2) = (&lines[0][..out_w], &lines[1][..out_w], &lines[2][..out_w]);
-                let pixels = o.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2));
                 match color {
                     Color::Rgb => {
+                        let pixels = o.chunks_exact_mut(3).zip(l0.iter().zip(l1).zip(l2));
                         for (px, ((&a, &b), &c)) in pixels {
                             px.copy_from_slice(&[a, b, c]);
                         }
                     }
-                    Color::YCbCr => {
-                        for (x, (px, ((&a, &b), &c))) in pixels.enumerate() {
-                            px.copy_from_slice(&if x < simd {
-                                tables.ssse3(a, b, c)
-                            } else {
-                                tables.scalar(a, b, c)
-                            });
-                        }
-                    }
+                    Color::YCbCr => ycbcr_row(tables, l0, l1, l2, o),
                 }
             }
             out
@@ -1356,13 +1389,29 @@ fn color_transform(f: &Frame, jfif: bool, adobe: Option<u8>) -> Option<Color> {
 mod tests {
 
     #[test]
-    fn colour_tables_equal_the_conversions_for_every_input() {
+    fn colour_conversions_equal_jpeg_decoders_for_every_input() {
         let t = YcbcrTables::get();
+        // Rows of 256 + 16 pixels: the SSSE3 routine converts the first 256.
+        let cr: Vec<u8> = (0..=255u8).chain(0..16).collect();
+        let mut out = vec![0u8; cr.len() * 3];
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        let ssse3 = std::is_x86_feature_detected!("ssse3");
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        let ssse3 = false;
         for y in 0..=255u8 {
             for cb in 0..=255u8 {
-                for cr in 0..=255u8 {
-                    assert_eq!(t.scalar(y, cb, cr), ycbcr_scalar(y, cb, cr));
-                    assert_eq!(t.ssse3(y, cb, cr), ycbcr_ssse3(y, cb, cr));
+                for v in 0..=255u8 {
+                    assert_eq!(t.scalar(y, cb, v), ycbcr_scalar(y, cb, v));
+                }
+                let (ys, cbs) = (vec![y; cr.len()], vec![cb; cr.len()]);
+                ycbcr_row(t, &ys, &cbs, &cr, &mut out);
+                for (v, px) in out.chunks_exact(3).take(256).enumerate() {
+                    let want = if ssse3 {
+                        ycbcr_ssse3(y, cb, v as u8)
+                    } else {
+                        ycbcr_scalar(y, cb, v as u8)
+                    };
+                    assert_eq!(px, want, "{y} {cb} {v}");
                 }
             }
         }
