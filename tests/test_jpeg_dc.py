@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmdedup import _core
-from PIL import Image
+from PIL import Image, ImageFile
 
 SUBSAMPLING = ["4:4:4", "4:2:2", "4:2:0"]
 # Scales in eighths: 1/8, 1/4, 1/2.
@@ -41,7 +41,13 @@ def picture(w: int, h: int, seed: int = 0, mode: str = "RGB") -> Image.Image:
 
 def jpeg(img: Image.Image, **kw: object) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "JPEG", **kw)
+    # An output buffer for the whole file: Pillow's can be too small with optimize=True.
+    maxblock = ImageFile.MAXBLOCK
+    ImageFile.MAXBLOCK = max(maxblock, 4 * img.width * img.height)
+    try:
+        img.save(buf, "JPEG", **kw)
+    finally:
+        ImageFile.MAXBLOCK = maxblock
     return buf.getvalue()
 
 

@@ -261,7 +261,12 @@ impl<'a> Bits<'a> {
     /// Skips the AC coefficients of one block (indices 1..=63).
     #[inline]
     fn skip_ac(&mut self, t: &Huffman) -> Option<()> {
-        let mut k = 1u32;
+        self.skip_ac_from(t, 1)
+    }
+
+    /// Skips a block's AC coefficients from index `k` on.
+    #[inline]
+    fn skip_ac_from(&mut self, t: &Huffman, mut k: u32) -> Option<()> {
         while k < 64 {
             if self.n < 32 {
                 self.refill()?;
@@ -299,13 +304,17 @@ impl<'a> Bits<'a> {
         Some(extend(v, s))
     }
 
-    /// Decodes the AC coefficients of one block (indices 1..=63) into `block`, in natural order.
+    /// Decodes the AC coefficients of one block (indices 1..=63) into `block`, in natural order,
+    /// up to zigzag index `last` (those past it are skipped: the scaled IDCTs do not read them).
     /// Where `jpeg-decoder` would read a run past the block's end differently (it stops without
     /// reading the coefficient's bits), gives `None`, as [`Bits::skip_ac`] does.
     #[inline]
-    fn ac(&mut self, t: &Huffman, block: &mut [i16; 64]) -> Option<()> {
+    fn ac(&mut self, t: &Huffman, block: &mut [i16; 64], last: usize) -> Option<()> {
         let mut k = 1usize;
         while k < 64 {
+            if k > last {
+                return self.skip_ac_from(t, k as u32);
+            }
             if self.n < 32 {
                 self.refill()?;
             }
@@ -626,6 +635,11 @@ fn decode_scan(
     let refine = f.progressive && scan.ah != 0;
     let skip_ac = !f.progressive;
     let scale = f.scale;
+    // The last zigzag index the scaled IDCT reads (rows and columns below `scale`).
+    let last = (0..64)
+        .filter(|&k| usize::from(UNZIGZAG[k] % 8) < scale && usize::from(UNZIGZAG[k] / 8) < scale)
+        .max()
+        .unwrap_or(0);
     let q: Vec<&[u16; 64]> = scan
         .comps
         .iter()
@@ -712,7 +726,7 @@ fn decode_scan(
                     // Sequential (al = 0): the whole block, then its samples.
                     let mut block = [0i16; 64];
                     block[0] = pred[si];
-                    bits.ac(ac_t[si], &mut block)?;
+                    bits.ac(ac_t[si], &mut block, last)?;
                     if slot.is_some() {
                         let stride = c.bw * scale;
                         let out = &mut c.plane[(y * stride + x) * scale..];
