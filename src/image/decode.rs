@@ -165,7 +165,7 @@ pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Resul
 /// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or
 /// data the scaled decoder refuses): the caller then decodes at full size.
 ///
-/// At 1/8, 1/4 and 1/2 our own decoder (`jpeg_dc`) runs first; it yields the same pixels as
+/// At 1/8, 1/4 and 1/2 our own decoder (`jpeg`) runs first; it yields the same pixels as
 /// `jpeg-decoder` and leaves it every file it does not handle.
 pub fn decode_jpeg_reduced(
     bytes: &[u8],
@@ -217,7 +217,7 @@ pub(crate) fn decode_jpeg_reduced_with(
     let scale = [1, 2, 4].into_iter().find(|&s| reaches(s));
     let own = match scale {
         Some(s) if own_decoder => {
-            super::jpeg_dc::decode(bytes, s as usize).filter(|d| (d.width, d.height) == (sw, sh))
+            super::jpeg::decode(bytes, s as usize).filter(|d| (d.width, d.height) == (sw, sh))
         }
         _ => None,
     };
