@@ -128,7 +128,7 @@ def hamming_counts(
     hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
 ) -> npt.NDArray[np.uint64]: ...
 def _jpeg_reduced(
-    data: bytes, min_side: int, min_long: int = 0, dc_only: bool = True
+    data: bytes, min_side: int, min_long: int = 0, own: bool = True
 ) -> tuple[int, int, int, bytes, int, bool] | None: ...
 def band_keys(
     signatures: npt.NDArray[np.uint32], *, bands: int, rows: int

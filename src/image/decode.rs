@@ -165,7 +165,7 @@ pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Resul
 /// least `min_long`. `None` when the fast path does not apply (not a JPEG, CMYK, 16-bit, or
 /// data the scaled decoder refuses): the caller then decodes at full size.
 ///
-/// At 1/8 the DC-only decoder (`jpeg_dc`) runs first; it yields the same pixels as
+/// At 1/8, 1/4 and 1/2 our own decoder (`jpeg`) runs first; it yields the same pixels as
 /// `jpeg-decoder` and leaves it every file it does not handle.
 pub fn decode_jpeg_reduced(
     bytes: &[u8],
@@ -177,14 +177,14 @@ pub fn decode_jpeg_reduced(
         .map(|r| r.map(|(d, _)| d))
 }
 
-/// [`decode_jpeg_reduced`], with the DC-only decoder allowed or not (tests compare the two), and
-/// whether it produced the result.
+/// [`decode_jpeg_reduced`], with our own scaled decoder allowed or not (tests compare it with
+/// `jpeg-decoder`), and whether it produced the result.
 pub(crate) fn decode_jpeg_reduced_with(
     bytes: &[u8],
     min_side: u32,
     min_long: u32,
     pixel_limit: u64,
-    dc_only: bool,
+    own_decoder: bool,
 ) -> Option<Result<(Decoded, bool)>> {
     use jpeg_decoder::{Decoder, PixelFormat};
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -209,15 +209,20 @@ pub(crate) fn decode_jpeg_reduced_with(
     let want = |n: u32| ((f64::from(n) * f).ceil() as u16).max(1);
     let (sw, sh) = dec.scale(want(w), want(h)).ok()?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
-    // jpeg-decoder picks 1/8 when either side reaches the requested size at 1/8.
-    let eighth = w.div_ceil(8) >= u32::from(want(w)) || h.div_ceil(8) >= u32::from(want(h));
-    let dc = if dc_only && eighth {
-        super::jpeg_dc::decode(bytes).filter(|d| (d.width, d.height) == (sw, sh))
-    } else {
-        None
+    // jpeg-decoder's choice of scale (`choose_idct_size`): the smallest of 1/8, 1/4 and 1/2 at
+    // which either side reaches the requested size; full size stays with it.
+    let reaches = |s: u32| {
+        (w * s).div_ceil(8) >= u32::from(want(w)) || (h * s).div_ceil(8) >= u32::from(want(h))
     };
-    let used_dc = dc.is_some();
-    let (pixels, gray, exif) = match dc {
+    let scale = [1, 2, 4].into_iter().find(|&s| reaches(s));
+    let own = match scale {
+        Some(s) if own_decoder => {
+            super::jpeg::decode(bytes, s as usize).filter(|d| (d.width, d.height) == (sw, sh))
+        }
+        _ => None,
+    };
+    let used_own = own.is_some();
+    let (pixels, gray, exif) = match own {
         Some(d) => (d.pixels, d.channels == 1, d.exif),
         None => {
             let pixels = dec.decode().ok()?;
@@ -243,7 +248,7 @@ pub(crate) fn decode_jpeg_reduced_with(
             full_size: (w, h),
             palette: false,
         },
-        used_dc,
+        used_own,
     )))
 }
 

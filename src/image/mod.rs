@@ -10,7 +10,7 @@ pub mod canonical;
 pub mod compat;
 pub mod decode;
 pub mod hashes;
-mod jpeg_dc;
+mod jpeg;
 pub mod pdq;
 pub mod resample;
 mod value;

@@ -319,30 +319,30 @@ fn hamming_counts_256<'py>(
     Ok(PyArray1::from_vec(py, counts))
 }
 
-/// Test hook: `data` decoded as canonical hashing decodes a JPEG at a reduced scale, by the
-/// DC-only decoder where it applies (`dc_only`) or always by `jpeg-decoder`. `None` where the
-/// reduced decode does not apply; else (width, height, channels, pixels, EXIF orientation,
-/// whether the DC-only decoder produced it).
+/// Test hook: `data` decoded as canonical hashing decodes a JPEG at a reduced scale, by our own
+/// scaled decoder where it applies (`own`) or always by `jpeg-decoder`. `None` where the reduced
+/// decode does not apply; else (width, height, channels, pixels, EXIF orientation, whether our
+/// decoder produced it).
 #[pyfunction]
-#[pyo3(signature = (data, min_side, min_long = 0, dc_only = true))]
+#[pyo3(signature = (data, min_side, min_long = 0, own = true))]
 fn _jpeg_reduced<'py>(
     py: Python<'py>,
     data: &[u8],
     min_side: u32,
     min_long: u32,
-    dc_only: bool,
+    own: bool,
 ) -> PyResult<Option<(u32, u32, u8, Bound<'py, PyBytes>, u8, bool)>> {
     let reduced = crate::image::decode::decode_jpeg_reduced_with(
         data,
         min_side,
         min_long,
         DEFAULT_PIXEL_LIMIT,
-        dc_only,
+        own,
     );
     match reduced {
         None => Ok(None),
         Some(Err(e)) => Err(to_pyerr(py, e)),
-        Some(Ok((d, used_dc))) => {
+        Some(Ok((d, used_own))) => {
             let channels = d.image.color().channel_count();
             Ok(Some((
                 d.width(),
@@ -350,7 +350,7 @@ fn _jpeg_reduced<'py>(
                 channels,
                 PyBytes::new(py, d.image.as_bytes()),
                 d.orientation,
-                used_dc,
+                used_own,
             )))
         }
     }
