@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from mmdedup.images_cli import _clusters, _Plan
 from mmdedup import images_disk
+from mmdedup.images_cli import _clusters, _Plan
 from mmdedup.images_disk import in_memory_bytes
 from mmdedup.io import write_table
 from mmdedup.pipeline import WorkDir

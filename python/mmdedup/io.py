@@ -337,9 +337,7 @@ def _parquet(shard: Shard) -> pq.ParquetFile:
     return pq.ParquetFile(path, filesystem=fs)
 
 
-def write_table(
-    table: pa.Table, path: Path | Location, row_group_size: int | None = None
-) -> None:
+def write_table(table: pa.Table, path: Path | Location, row_group_size: int | None = None) -> None:
     """Writes a Parquet file atomically (row groups of ``row_group_size`` rows; default
     pyarrow's, 1Mi)."""
     if isinstance(path, Location):
