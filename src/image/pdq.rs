@@ -64,45 +64,11 @@ fn window(n: usize) -> usize {
     n.div_ceil(128)
 }
 
-/// `box1DFloat`: a running-sum box filter whose window shrinks at the ends to the samples present.
-fn box_1d(input: &[f32], out: &mut [f32], len: usize, stride: usize, full: usize) {
-    let half = (full + 2) / 2;
-    let (mut li, mut ri, mut oi) = (0, 0, 0);
-    let mut sum = 0f32;
-    let mut count = 0usize;
-    for _ in 0..half - 1 {
-        sum += input[ri];
-        count += 1;
-        ri += stride;
-    }
-    for _ in 0..full - half + 1 {
-        sum += input[ri];
-        count += 1;
-        out[oi] = sum / count as f32;
-        ri += stride;
-        oi += stride;
-    }
-    for _ in 0..len.saturating_sub(full) {
-        sum += input[ri];
-        sum -= input[li];
-        out[oi] = sum / count as f32;
-        li += stride;
-        ri += stride;
-        oi += stride;
-    }
-    for _ in 0..half - 1 {
-        sum -= input[li];
-        count -= 1;
-        out[oi] = sum / count as f32;
-        li += stride;
-        oi += stride;
-    }
-}
-
-/// [`box_1d`] over `L` lanes in lockstep: lane `l`'s samples are at `l · lane_stride + i · step`.
-/// Each lane sees exactly `box_1d`'s operations in its order, so the results are bit-identical;
-/// across lanes the work is independent, so the sums pipeline (and vectorize when the lanes are
-/// adjacent: the column pass).
+/// The reference's `box1DFloat` (a running-sum box filter whose window shrinks at the ends to the
+/// samples present) over `L` lanes in lockstep: lane `l`'s samples are at
+/// `l · lane_stride + i · step`. Each lane sees exactly the reference's operations in its order,
+/// so the results are bit-identical; across lanes the work is independent, so the sums pipeline
+/// (and vectorize when the lanes are adjacent: the column pass).
 fn box_lanes<const L: usize>(
     input: &[f32],
     out: &mut [f32],
@@ -167,7 +133,7 @@ fn box_lanes<const L: usize>(
     }
 }
 
-/// [`box_1d`] of `lanes` sequences (`len` samples `step` apart, lane `l` starting at
+/// [`box_lanes`] of `lanes` sequences (`len` samples `step` apart, lane `l` starting at
 /// `l · lane_stride`), eight lanes at a time.
 fn box_many(
     input: &[f32],
@@ -194,7 +160,14 @@ fn box_many(
     }
     for l in l..lanes {
         let base = l * lane_stride;
-        box_1d(&input[base..], &mut out[base..], len, step, full);
+        box_lanes::<1>(
+            &input[base..],
+            &mut out[base..],
+            lane_stride,
+            len,
+            step,
+            full,
+        );
     }
 }
 
@@ -310,6 +283,41 @@ pub fn luma(rgb: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference's `box1DFloat`, one sequence at a time, as first written.
+    fn box_1d(input: &[f32], out: &mut [f32], len: usize, stride: usize, full: usize) {
+        let half = (full + 2) / 2;
+        let (mut li, mut ri, mut oi) = (0, 0, 0);
+        let mut sum = 0f32;
+        let mut count = 0usize;
+        for _ in 0..half - 1 {
+            sum += input[ri];
+            count += 1;
+            ri += stride;
+        }
+        for _ in 0..full - half + 1 {
+            sum += input[ri];
+            count += 1;
+            out[oi] = sum / count as f32;
+            ri += stride;
+            oi += stride;
+        }
+        for _ in 0..len.saturating_sub(full) {
+            sum += input[ri];
+            sum -= input[li];
+            out[oi] = sum / count as f32;
+            li += stride;
+            ri += stride;
+            oi += stride;
+        }
+        for _ in 0..half - 1 {
+            sum -= input[li];
+            count -= 1;
+            out[oi] = sum / count as f32;
+            li += stride;
+            oi += stride;
+        }
+    }
 
     /// The lockstep filter equals the one-lane filter bit for bit, in both pass directions.
     #[test]
