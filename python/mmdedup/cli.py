@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +22,43 @@ from .text import Tokenizer
 __all__ = ["main", "run_dedup"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def os_error_message(e: OSError) -> str:
+    """One line for a file system error: what happened, where, and how to go on."""
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return (
+            f"no space left on device{where}; free some space, then run the same command again "
+            "with --resume to go on (dedup, images), or again (convert, tokenize)"
+        )
+    if e.errno == errno.EROFS:
+        return f"read-only file system{where}; choose a writable -o (and --work-dir)"
+    return f"{e.strerror or e}{where}"
+
+
+class _Group(click.Group):
+    """Every command ends in one line, never a traceback: mmdedup's errors and file system errors
+    exit with 1, Ctrl-C with 130 after saying how to go on."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MmdedupError as e:
+            raise click.ClickException(str(e)) from e
+        except OSError as e:
+            raise click.ClickException(os_error_message(e)) from e
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted: run the same command with --resume to go on where it stopped "
+                "(dedup, images)",
+                err=True,
+            )
+            ctx.exit(130)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(_core.__version__, prog_name="mmdedup")
 def main() -> None:
     """Remove exact and near-duplicate documents from training corpora.
@@ -33,6 +70,13 @@ def main() -> None:
       mmdedup dedup crawl/*.jsonl.gz -o out/ --threshold 0.7 --keep max:quality
 
     Run `mmdedup COMMAND --help` for the options of a command.
+
+    \b
+    Exit codes:
+      0    the run finished
+      1    an error, named in one line (bad input, a parameter, a full disk, ...)
+      2    a usage error (an unknown or invalid option)
+      130  interrupted (Ctrl-C); `--resume` goes on from where it stopped
     """
 
 
@@ -125,7 +169,9 @@ def main() -> None:
     show_default=True,
     help="Which member of a cluster stays: first (input order), longest, max:COLUMN or min:COLUMN.",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="MinHash seed.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**64 - 1), default=1, show_default=True, help="MinHash seed."
+)
 @click.option(
     "--no-normalize",
     is_flag=True,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import cast
 
 import click
-import pyarrow as pa
 
 from .errors import MmdedupError
 from .formats import FORMATS, read_documents, write_documents
@@ -16,6 +14,8 @@ from .formats.files import OnError
 from .formats.markdown_layouts import MarkdownLayout
 from .formats.model import Problem
 from .io import discover
+from .runs.copies import copy_images, image_copies
+from .runs.dirs import open_run
 
 __all__ = ["ConvertSummary", "convert", "convert_files"]
 
@@ -60,11 +60,13 @@ def convert_files(
     to: str,
     format: str | None = None,
     on_error: OnError = "skip",
+    overwrite: bool = False,
 ) -> ConvertSummary:
     """Converts shards to layout ``to`` under ``outdir``, keeping their relative names.
 
     Image files named by a relative path (PIN's ``content_image/...``) are copied along, so the
-    paths in the output stay valid.
+    paths in the output stay valid. ``outdir`` may not hold or lie in an input; holding an
+    earlier conversion, it is refused unless ``overwrite``, which removes that conversion's files.
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
@@ -76,38 +78,30 @@ def convert_files(
     """
     layout = FORMATS[to]
     summary = ConvertSummary()
-    for shard in discover(inputs):
-        docs = read_documents(shard, format=format, on_error=on_error)
-        target = outdir / _output_name(shard.name, layout.container)
-        summary.documents_in += docs.table.num_rows + len(docs.errors)
-        summary.documents_out += write_documents(docs.table, target, format=to)
-        summary.errors += docs.errors
-        summary.repairs += docs.repairs
-        summary.outputs.append(target)
-        summary.images_copied += _copy_images(docs.table, shard.path.local().parent, target.parent)
-        if isinstance(layout, MarkdownLayout):
-            for row, segs in enumerate(docs.table.column("segments").to_pylist()):
-                if lost := layout.lost_images(segs or []):
-                    msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
-                    summary.warnings.append(Problem(str(target), row, msg))
+    shards = discover(inputs)
+    names = [_output_name(shard.name, layout.container) for shard in shards]
+    with open_run(
+        outdir, inputs=inputs, shards=[str(s.path) for s in shards], overwrite=overwrite
+    ) as run:
+        run.declare(names)
+        for shard, name in zip(shards, names, strict=True):
+            docs = read_documents(shard, format=format, on_error=on_error)
+            target = outdir / name
+            summary.documents_in += docs.table.num_rows + len(docs.errors)
+            summary.documents_out += write_documents(docs.table, target, format=to)
+            summary.errors += docs.errors
+            summary.repairs += docs.repairs
+            summary.outputs.append(target)
+            if shard.path.is_local:
+                pairs = image_copies(docs.table, shard.path.local().parent, target.parent)
+                run.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
+                summary.images_copied += copy_images(pairs)
+            if isinstance(layout, MarkdownLayout):
+                for row, segs in enumerate(docs.table.column("segments").to_pylist()):
+                    if lost := layout.lost_images(segs or []):
+                        msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
+                        summary.warnings.append(Problem(str(target), row, msg))
     return summary
-
-
-def _copy_images(table: pa.Table, src_dir: Path, dst_dir: Path) -> int:
-    if src_dir.resolve() == dst_dir.resolve():
-        return 0
-    copied = 0
-    for segs in table.column("segments").to_pylist():
-        for seg in segs or []:
-            rel = seg["image_path"]
-            if not rel or "://" in rel or PurePosixPath(rel).is_absolute() or ".." in rel:
-                continue
-            src, dst = src_dir / rel, dst_dir / rel
-            if src.is_file() and not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-                copied += 1
-    return copied
 
 
 @click.command()
@@ -141,6 +135,7 @@ def _copy_images(table: pa.Table, src_dir: Path, dst_dir: Path) -> int:
     show_default=True,
     help="A row that cannot be read: leave it out and report it, or stop.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 def convert(
     inputs: tuple[str, ...],
@@ -148,6 +143,7 @@ def convert(
     outdir: Path,
     from_format: str | None,
     on_error: str,
+    overwrite: bool,
     quiet: bool,
 ) -> None:
     """Convert interleaved image-text documents between layouts.
@@ -173,7 +169,12 @@ def convert(
     """
     try:
         s = convert_files(
-            list(inputs), outdir, to=to, format=from_format, on_error=cast(OnError, on_error)
+            list(inputs),
+            outdir,
+            to=to,
+            format=from_format,
+            on_error=cast(OnError, on_error),
+            overwrite=overwrite,
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e

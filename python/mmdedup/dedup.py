@@ -6,6 +6,7 @@ once, while :func:`dedup` runs them all on one in-memory frame.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypedDict, TypeVar
 
@@ -119,13 +120,19 @@ class DedupConfig:
         """``(bands, rows)``: as given, or datasketch's optimum for ``threshold``."""
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
-        return lsh_params(self.threshold, self.num_perm)
+        return _optimal_bands(self.threshold, self.num_perm)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.method == "minhash":
             d["bands"], d["rows"] = self.band_geometry()
         return d
+
+
+@functools.lru_cache(maxsize=64)
+def _optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    # The search is O(num_perm²) (2.5 s at 8192): once per parameters, not per shard.
+    return lsh_params(threshold, num_perm)
 
 
 @dataclass

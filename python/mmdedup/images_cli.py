@@ -45,6 +45,8 @@ from .images_disk import (
 )
 from .io import atomic_write, write_table
 from .pipeline import WorkDir, parse_size
+from .runs.dirs import Run as OutputRun
+from .runs.dirs import claim_work_dir, open_run
 
 __all__ = ["images", "run_images"]
 
@@ -530,11 +532,6 @@ def run_images(
     if threads is not None:
         _core.set_num_threads(threads)
     outdir = Path(outdir)
-    if (outdir / "summary.json").exists() and not (overwrite or resume):
-        raise InputError(
-            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them "
-            "(or --resume to finish an interrupted one)"
-        )
     bits = 256 if method == "pdq" else hash_size * hash_size
     if max_distance is None:
         max_distance = 31 if method == "pdq" else 8
@@ -562,22 +559,43 @@ def run_images(
         batch=batch_size,
     )
     root = Path(work_dir) if work_dir is not None else outdir / WORK_DIR_NAME
-    manifest = root / "manifest.json"
-    if manifest.exists():
-        if resume:
-            diff = plan.differences(json.loads(manifest.read_text()))
-            if diff:
-                raise InputError(
-                    f"{root} belongs to a run with other inputs or parameters "
-                    f"({'; '.join(diff)}); drop --resume to start again"
-                )
-        else:
-            import shutil
+    with (
+        open_run(
+            outdir,
+            inputs=list(inputs),
+            shards=[*imgs, *parquets, *tars],
+            resume=resume,
+            overwrite=overwrite,
+            work_dir=root if work_dir is not None else None,
+        ) as outputs,
+        claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None),
+    ):
+        return _run(WorkDir(root), plan, outputs, list(inputs), column, memory, quiet, resume, t0)
 
-            shutil.rmtree(root)
-    work = WorkDir(root)
+
+def _run(
+    work: WorkDir,
+    plan: _Plan,
+    outputs: OutputRun,
+    inputs: list[str],
+    column: str | None,
+    memory: int,
+    quiet: bool,
+    resume: bool,
+    t0: float,
+) -> dict[str, Any]:
+    outdir = outputs.out.local()
+    manifest = work.root / "manifest.json"
+    if resume and manifest.exists():
+        diff = plan.differences(json.loads(manifest.read_text()))
+        if diff:
+            raise InputError(
+                f"{work.root} belongs to a run with other inputs or parameters "
+                f"({'; '.join(diff)}); drop --resume to start again"
+            )
     with atomic_write(manifest) as f:
         f.write(json.dumps(asdict(plan), indent=1).encode())
+    imgs, parquets, tars = plan.files, plan.parquets, plan.tars
 
     with tqdm(
         desc="hashing", unit="img", disable=quiet or None, file=sys.stderr, leave=False
@@ -585,6 +603,7 @@ def run_images(
         units = _Hasher(work, plan, column, bar).run()
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
+    outputs.declare(["clusters.parquet", "summary.json"])
     if not (work.done("clusters") and (outdir / "clusters.parquet").exists()):
         _clusters(work, plan, units, outdir / "clusters.parquet", memory)
     remove_search(work)

@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -54,14 +53,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _core
-from .convert_cli import _copy_images
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
 from .formats import FORMATS, parse_markdown, read_documents, write_documents
 from .formats.model import segment_meta
 from .io import Shard, discover, write_table
 from .pipeline import Plan, WorkDir, _write_partitions, stage_candidates
-from .storage import atomic_write
+from .runs.budget import partitions as budget_partitions
+from .runs.copies import copy_images, image_copies
+from .runs.dirs import Run as OutputRun
+from .runs.dirs import claim_work_dir, open_run
+from .storage import atomic_write, create_npy
 
 __all__ = [
     "REASONS",
@@ -515,7 +517,7 @@ def _plan(
             raise InputError(f"cannot read: {e}", path=str(s.path)) from e
     # A paragraph or image row is 32 bytes on disk for at least ~8 bytes of input; a partition
     # with its sorted copy should take at most half the budget.
-    partitions = max(1, -(-size * 8 // max(memory // 2, 1)))
+    partitions = budget_partitions(size * 8, memory, most=max(size // 1024, 1))
     return _Manifest(cfg.to_dict(), listed, images, image_root, int(partitions), on_error)
 
 
@@ -896,7 +898,7 @@ def stage_paragraphs(work: WorkDir, m: _Manifest, p: int) -> None:
     work.mark(unit)
 
 
-def stage_write(work: WorkDir, m: _Manifest, i: int, outdir: Path) -> None:
+def stage_write(work: WorkDir, m: _Manifest, i: int, outdir: Path, outputs: OutputRun) -> None:
     """Writes shard ``i`` without what was removed, and its part of the records."""
     unit = f"write-{i:06d}"
     if work.done(unit):
@@ -992,7 +994,9 @@ def stage_write(work: WorkDir, m: _Manifest, i: int, outdir: Path) -> None:
     fmt = scan["format"]
     write_documents(out_table, target, format=fmt)
     if shard.path.is_local:
-        _copy_images(out_table, shard.path.local().parent, target.parent)
+        pairs = image_copies(out_table, shard.path.local().parent, target.parent)
+        outputs.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
+        copy_images(pairs)
     # One row per input row: the documents read, then the rows that could not be read.
     doc_rows = {
         "shard": [shard.name] * n,
@@ -1144,11 +1148,6 @@ def run(
     out = Path(outdir)
     if "://" in str(outdir):
         raise ParameterError("interleaved dedup writes to a local directory")
-    work = WorkDir(work_dir or out / ".mmdedup-work")
-    if (out / "summary.json").exists() and not (overwrite or resume):
-        raise InputError(
-            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
-        )
     m = _plan(
         inputs,
         config,
@@ -1157,24 +1156,46 @@ def run(
         memory,
         on_error,
     )
+    root = Path(work_dir) if work_dir is not None else out / ".mmdedup-work"
+    with (
+        open_run(
+            out,
+            inputs=inputs,
+            shards=[s["path"] for s in m.shards],
+            resume=resume,
+            overwrite=overwrite,
+            work_dir=root if work_dir is not None else None,
+        ) as outputs,
+        claim_work_dir(
+            root, resume=resume, manifest="manifest-interleaved.json", default=work_dir is None
+        ),
+    ):
+        return _run(WorkDir(root), m, config, outputs, inputs, t0, resume, progress)
+
+
+def _run(
+    work: WorkDir,
+    m: _Manifest,
+    config: MultimodalConfig,
+    outputs: OutputRun,
+    inputs: list[str],
+    t0: float,
+    resume: bool,
+    progress: Callable[[str, int], Any] | None,
+) -> dict[str, Any]:
+    out = outputs.out.local()
     manifest = work.root / "manifest-interleaved.json"
-    if manifest.exists():
+    if resume and manifest.exists():
         old = _Manifest(**json.loads(manifest.read_text()))
-        if resume and old.version != m.version:
+        if old.version != m.version:
             raise InputError(
                 f"{work.root} was written by another mmdedup version (work directory format "
                 f"{old.version}, this version writes {m.version}); drop --resume"
             )
-        if resume and asdict(old) != asdict(m):
+        if asdict(old) != asdict(m):
             raise InputError(
                 f"{work.root} belongs to a run with other inputs or parameters; drop --resume"
             )
-        if not resume:
-            shutil.rmtree(work.root)
-            work = WorkDir(work.root)
-    elif (work.root / "manifest.json").exists():
-        shutil.rmtree(work.root)
-        work = WorkDir(work.root)
     with atomic_write(work.path("manifest-interleaved.json")) as f:
         f.write(json.dumps(asdict(m), indent=1).encode())
     seconds: dict[str, float] = {}
@@ -1198,11 +1219,7 @@ def run(
     if cfg.near_duplicates:
         path = work.path("signatures.npy")
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint32, shape=(rows, cfg.text.num_perm)
-            ).flush()
-            os.replace(tmp, path)
+            create_npy(path, np.uint32, (rows, cfg.text.num_perm))
     stage("signatures", ns, lambda i: stage_signatures(work, m, i))
     if cfg.near_duplicates:
         plan = _sig_plan(m, rows)
@@ -1210,8 +1227,12 @@ def run(
     stage("documents", 1, lambda _: stage_documents(work, m))
     if cfg.paragraphs != "off":
         stage("paragraphs", m.partitions, lambda p: stage_paragraphs(work, m, p))
-    out.mkdir(parents=True, exist_ok=True)
-    stage("write", ns, lambda i: stage_write(work, m, i, out))
+    outputs.declare(
+        [s["name"] for s in m.shards]
+        + [f"{k}.parquet" for k in ("documents", "removals", "problems")]
+        + ["summary.json"]
+    )
+    stage("write", ns, lambda i: stage_write(work, m, i, out, outputs))
     _merge(work, m, "documents", _DOC_SCHEMA, out / "documents.parquet")
     _merge(work, m, "removals", _REMOVAL_SCHEMA, out / "removals.parquet")
     _merge(work, m, "problems", _PROBLEM_SCHEMA, out / "problems.parquet")

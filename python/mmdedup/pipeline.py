@@ -62,7 +62,11 @@ from .io import (
     write_filtered,
     write_table,
 )
-from .storage import Location
+from .runs.budget import parse_size
+from .runs.budget import partitions as budget_partitions
+from .runs.dirs import Run as OutputRun
+from .runs.dirs import claim_work_dir, open_run
+from .storage import Location, create_npy
 
 __all__ = ["STATUSES", "Plan", "WorkDir", "parse_size", "run"]
 
@@ -73,20 +77,6 @@ _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
 # comparable with earlier ones.
 _VERSION = 3
 COMPONENTS = ("auto", "local", "distributed")
-
-
-def parse_size(text: str) -> int:
-    """Bytes from ``4GB``, ``512MiB``, ``1.5G`` or a plain number."""
-    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    num = t.rstrip("KMGT")
-    try:
-        value = float(num) * units[t[len(num) :]]
-    except (ValueError, KeyError) as e:
-        raise ParameterError(f"cannot read the size {text!r} (try 4GB or 512MB)") from e
-    if value <= 0:
-        raise ParameterError(f"the memory budget must be positive, got {text!r}")
-    return int(value)
 
 
 class WorkDir:
@@ -243,7 +233,7 @@ def make_plan(
     # Per (key, doc) row: the 12-byte row read from disk, its key and doc columns (12 bytes)
     # and the kernel's sorted 16-byte pairs, with room for the edges it emits.
     per_row = 64
-    partitions = max(1, -(-offset * bands * per_row // max(memory // 2, 1)))
+    partitions = budget_partitions(offset * bands * per_row, memory, most=offset)
     cfg = asdict(config)
     plan = Plan(
         cfg,
@@ -334,9 +324,7 @@ def create_signature_file(work: WorkDir, plan: Plan) -> None:
         shape, dtype = (plan.rows, 16), np.dtype(np.uint8)
     path = work.path("signatures.npy")
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape).flush()
-        os.replace(tmp, path)
+        create_npy(path, dtype, shape)
 
 
 def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
@@ -1007,12 +995,6 @@ def run(
     parse_keep(keep_rule)
     inputs = list(inputs)
     out = Location(outdir)
-    work = WorkDir(work_dir or _default_work_dir(out))
-    manifest = work.root / "manifest.json"
-    if (out / "summary.json").exists() and not (overwrite or resume):
-        raise InputError(
-            f"{outdir} holds the results of an earlier run; pass --overwrite to replace them"
-        )
     plan = make_plan(
         inputs,
         config,
@@ -1024,30 +1006,56 @@ def run(
         index=index,
         components=components,
     )
-    if plan.index is not None and Path(plan.index).resolve() == work.root.resolve():
-        raise InputError("the index is this run's own work directory; write to another -o")
     shards = [plan.shard(i) for i in range(len(plan.shards))]
-    clash = [s for s in shards if out / s.name == s.path]
-    if clash:
-        raise InputError(f"output would overwrite input {clash[0].path}; choose another -o")
-    if manifest.exists():
+    root = Path(work_dir) if work_dir is not None else _default_work_dir(out)
+    if plan.index is not None and Path(plan.index).resolve() == root.resolve():
+        raise InputError("the index is this run's own work directory; write to another -o")
+    with ExitStack() as held:
+        outputs = held.enter_context(
+            open_run(
+                outdir,
+                inputs=inputs,
+                shards=[str(s.path) for s in shards],
+                resume=resume,
+                overwrite=overwrite,
+                work_dir=root if work_dir is not None else None,
+            )
+        )
+        held.enter_context(
+            claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None)
+        )
+        return _run(
+            WorkDir(root), plan, outputs, inputs, t0, resume, progress, map_units or _map_local
+        )
+
+
+def _run(
+    work: WorkDir,
+    plan: Plan,
+    outputs: OutputRun,
+    inputs: list[str],
+    t0: float,
+    resume: bool,
+    progress: Callable[[str, int], Any] | None,
+    each: MapUnits,
+) -> dict[str, Any]:
+    out = outputs.out
+    shards = [plan.shard(i) for i in range(len(plan.shards))]
+    manifest = work.root / "manifest.json"
+    if resume and manifest.exists():
         old = Plan(**json.loads(manifest.read_text()))
-        if resume and old.version != plan.version:
+        if old.version != plan.version:
             raise InputError(
                 f"{work.root} was written by another mmdedup version (work directory format "
                 f"{old.version}, this version writes {plan.version}); drop --resume"
             )
-        if resume and not old.same_work(plan):
+        if not old.same_work(plan):
             raise InputError(
                 f"{work.root} belongs to a run with other inputs or parameters; drop --resume"
             )
-        if not resume:
-            _clear(work.root)
-            work = WorkDir(work.root)
     with atomic_write(work.path("manifest.json")) as f:
         f.write(json.dumps(asdict(plan), indent=1).encode())
     seconds: dict[str, float] = {}
-    each = map_units or _map_local
 
     def stage(name: str, count: int, fn: Callable[[int], None], key: str | None = None) -> None:
         t = time.perf_counter()
@@ -1076,8 +1084,7 @@ def run(
         stage("clusters", 1, lambda _: stage_clusters(work, plan))
     else:
         stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
-    if out.is_local:
-        out.local().mkdir(parents=True, exist_ok=True)
+    outputs.declare([s.name for s in shards] + ["clusters.parquet", "summary.json"])
     stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
     _merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
@@ -1101,12 +1108,6 @@ def _default_work_dir(out: Location) -> Path:
 def _map_local(name: str, fn: Callable[[int], None], count: int) -> None:
     for u in range(count):
         fn(u)
-
-
-def _clear(root: Path) -> None:
-    import shutil
-
-    shutil.rmtree(root)
 
 
 def _summary(

@@ -25,7 +25,12 @@ def ray_map_units(
         raise MmdedupError("--engine ray needs Ray: pip install 'mmdedup[ray]'") from e
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": threads}
-        ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
+        try:
+            ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
+        except (ValueError, ConnectionError, RuntimeError) as e:
+            raise MmdedupError(
+                f"cannot start or reach Ray at {address or 'this machine'}: {e}"
+            ) from e
 
     @ray.remote
     def _unit(fn: Callable[[int], None], u: int) -> None:

@@ -5,6 +5,7 @@ object only appears once completely uploaded, which gives the same guarantee.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,21 @@ from typing import IO, Any
 
 import pyarrow.fs as pafs
 
-__all__ = ["Location", "atomic_write", "is_url"]
+__all__ = ["Location", "allocate", "atomic_write", "create_npy", "is_url"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``/proc``)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def is_url(text: str) -> bool:
@@ -28,6 +43,8 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file 0600; a result gets the mode any other tool's would.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -36,6 +53,38 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def allocate(path: Path, size: int) -> None:
+    """Reserves ``size`` bytes of disk for ``path`` (created or extended), so that writing into
+    a memory map of it later cannot fail with a bus error on a full disk: a full disk shows here,
+    as an ``OSError`` (ENOSPC) that names the path."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise OSError(e.errno, e.strerror, str(path)) from None
+            # No fallocate on this file system: write the zeros.
+            chunk = b"\0" * (1 << 20)
+            done = os.fstat(fd).st_size
+            os.lseek(fd, done, os.SEEK_SET)
+            while done < size:
+                done += os.write(fd, chunk[: min(len(chunk), size - done)])
+    finally:
+        os.close(fd)
+
+
+def create_npy(path: Path, dtype: Any, shape: tuple[int, ...]) -> None:
+    """Creates ``path``, a ``.npy`` file of zeros for workers to fill through memory maps, with
+    its disk space reserved (see :func:`allocate`); atomic: it appears whole or not at all."""
+    import numpy as np
+
+    tmp = path.with_suffix(".tmp")
+    np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape).flush()
+    allocate(tmp, tmp.stat().st_size)
+    os.replace(tmp, path)
 
 
 class Location:

@@ -20,6 +20,7 @@ from .formats import FORMATS, read_documents
 from .formats.files import OnError
 from .formats.model import Problem
 from .io import Shard, discover, read_columns, write_table
+from .runs.dirs import open_run
 from .tokens import TEMPLATES, Template, TemplateLike, Tokenizer, count_documents, load_tokenizer
 
 __all__ = ["TokenizeSummary", "tokenize", "tokenize_files"]
@@ -107,6 +108,7 @@ def tokenize_files(
     add_special_tokens: bool = False,
     on_error: OnError = "skip",
     progress: bool = False,
+    overwrite: bool = False,
 ) -> TokenizeSummary:
     """Writes ``outdir/<shard>.parquet`` per input shard: ``doc_id``, ``tokens``,
     ``segment_tokens``, and ``ids`` / ``text`` when asked for. See ``mmdedup tokenize --help``.
@@ -125,10 +127,21 @@ def tokenize_files(
     t0 = time.perf_counter()
     summary = TokenizeSummary()
     shards = discover(inputs)
-    with tqdm(
-        desc="tokenizing", unit="doc", disable=not progress or None, file=sys.stderr, leave=False
-    ) as bar:
-        for shard in shards:
+    names = [_output_name(shard.name) for shard in shards]
+    with (
+        open_run(
+            outdir, inputs=inputs, shards=[str(s.path) for s in shards], overwrite=overwrite
+        ) as run,
+        tqdm(
+            desc="tokenizing",
+            unit="doc",
+            disable=not progress or None,
+            file=sys.stderr,
+            leave=False,
+        ) as bar,
+    ):
+        run.declare(names)
+        for shard, name in zip(shards, names, strict=True):
             if column is not None:
                 table = _plain_table(shard, column)
             else:
@@ -162,7 +175,7 @@ def tokenize_files(
                 summary.tokens += int(pc.sum(part.column("tokens")).as_py() or 0)
                 bar.update(part.num_rows)
             out = pa.concat_tables(parts) if parts else _empty(ids, text)
-            target = outdir / _output_name(shard.name)
+            target = outdir / name
             write_table(out, target)
             summary.documents += out.num_rows
             summary.outputs.append(target)
@@ -276,6 +289,7 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
 @click.option(
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
 )
+@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def tokenize(
     inputs: tuple[str, ...],
@@ -291,6 +305,7 @@ def tokenize(
     special_tokens: tuple[str, ...],
     on_error: str,
     threads: int | None,
+    overwrite: bool,
     quiet: bool,
 ) -> None:
     """Count (and encode) the LLM tokens of every document.
@@ -340,6 +355,7 @@ def tokenize(
             add_special_tokens=add_special_tokens,
             on_error=cast(OnError, on_error),
             progress=not quiet,
+            overwrite=overwrite,
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e

@@ -1,0 +1,39 @@
+"""Image files that travel with a shard: PIN's ``content_image/...`` paths relative to it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath
+
+import pyarrow as pa
+
+__all__ = ["copy_images", "image_copies"]
+
+
+def image_copies(table: pa.Table, src_dir: Path, dst_dir: Path) -> list[tuple[Path, Path]]:
+    """``(source, destination)`` of each relative image file the documents of ``table`` name
+    that exists beside the input shard; none when the output lies beside the input itself.
+    Absolute paths, URLs and paths that climb out (``..``) are never followed."""
+    if src_dir.resolve() == dst_dir.resolve():
+        return []
+    pairs: dict[Path, Path] = {}
+    for segs in table.column("segments").to_pylist():
+        for seg in segs or []:
+            rel = seg["image_path"]
+            if not rel or "://" in rel or PurePosixPath(rel).is_absolute() or ".." in rel:
+                continue
+            src = src_dir / rel
+            if src.is_file():
+                pairs.setdefault(dst_dir / rel, src)
+    return [(src, dst) for dst, src in pairs.items()]
+
+
+def copy_images(pairs: list[tuple[Path, Path]]) -> int:
+    """Copies each pair whose destination does not exist yet; returns how many."""
+    copied = 0
+    for src, dst in pairs:
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            copied += 1
+    return copied
