@@ -31,6 +31,8 @@ class InputError(MmdedupError, ValueError):
     def __init__(self, message: str, *, path: str | None = None, row: int | None = None) -> None:
         self.path = path
         self.row = row
+        # One line, whatever a library's message held (newlines, control bytes of a bad file).
+        message = " ".join("".join(c if c.isprintable() else " " for c in message).split())
         where = []
         if path is not None:
             where.append(path)
