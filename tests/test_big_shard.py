@@ -150,7 +150,9 @@ def test_filtered_json_lines_are_streamed_byte_for_byte(tmp_path: Path) -> None:
     assert io.shard_rows(shard) == 5000
     out = tmp_path / "out"
     assert io.write_filtered(shard, keep, Location(out), rows=333) == keep.sum()
-    want = b"".join(line + b"\n" for line, k in zip(lines, keep, strict=True) if k)
+    # Each kept line with its own line end (CRLF after the first ten); blank lines are no rows.
+    ends = [b"\n"] * 10 + [b"\r\n"] * (len(lines) - 11) + [b"\n"]
+    want = b"".join(line + end for line, end, k in zip(lines, ends, keep, strict=True) if k)
     assert (out / "a.jsonl.gz").read_bytes() == gzip.compress(want, mtime=0)
 
 

@@ -182,12 +182,12 @@ def test_on_disk_search_resumes_byte_identical(
     out = tmp_path / "x"
     if unit is not None:
         killed = cli(
-            str(corpus), *ARGS, "--memory", "1KB", "-o", str(out), env={"MMDEDUP_CRASH_AFTER": unit}
+            str(corpus), *ARGS, "--memory", "1B", "-o", str(out), env={"MMDEDUP_CRASH_AFTER": unit}
         )
         assert killed.returncode == -9, killed.stderr
         assert not (out / "summary.json").exists()
     done = cli(
-        str(corpus), *ARGS, "--memory", "1KB", "-o", str(out), *(["--resume"] if unit else [])
+        str(corpus), *ARGS, "--memory", "1B", "-o", str(out), *(["--resume"] if unit else [])
     )
     assert done.returncode == 0, done.stderr
     assert (out / "clusters.parquet").read_bytes() == (clean / "clusters.parquet").read_bytes()

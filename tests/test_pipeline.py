@@ -125,9 +125,11 @@ def test_parse_size() -> None:
     assert pipeline.parse_size("4GB") == 4 * 2**30
     assert pipeline.parse_size("512MiB") == 512 * 2**20
     assert pipeline.parse_size("1.5g") == int(1.5 * 2**30)
-    assert pipeline.parse_size("1000") == 1000
-    with pytest.raises(mmdedup.ParameterError):
-        pipeline.parse_size("lots")
+    assert pipeline.parse_size("1000B") == 1000  # bytes, said explicitly
+    assert pipeline.parse_size("5000000") == 5_000_000
+    for bad in ("lots", "1000", "nan", "inf", "-1GB", "2PB"):
+        with pytest.raises(mmdedup.ParameterError):
+            pipeline.parse_size(bad)
 
 
 def test_ray_engine_matches_local(corpus: Path, tmp_path: Path) -> None:

@@ -18,6 +18,16 @@ or ``__arrow_c_stream__``, or a Python sequence of ``str | bytes | None``."""
 
 def to_arrow(values: ArrowLike, name: str = "texts") -> Any:
     """Returns an object the core accepts through the Arrow PyCapsule interface."""
+    if isinstance(values, pa.Array | pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        return values.cast(values.type.value_type)  # dictionary-encoded text: its values
+    if type(values).__module__.startswith("polars"):
+        import polars as pl
+
+        if isinstance(values, pl.Series):
+            if values.dtype == pl.Null:  # all None, no type given: null texts
+                return pa.nulls(len(values), pa.string())
+            if isinstance(values.dtype, pl.Categorical | pl.Enum):
+                return values.cast(pl.String)
     if hasattr(values, "__arrow_c_stream__") or hasattr(values, "__arrow_c_array__"):
         return values
     if isinstance(values, str | bytes):

@@ -402,6 +402,7 @@ def dedup(
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
     try:
+        forced = layout  # --format: every shard has this layout; else each its own, detected
         if layout is None and index is None:
             from .multimodal import is_interleaved
 
@@ -452,7 +453,7 @@ def dedup(
                     paragraphs=cast(Any, paragraphs),
                     markdown=cast(Any, markdown),
                     keep=keep_rule,
-                    format=layout,
+                    format=forced,
                 ),
             )
             if not quiet:
@@ -660,6 +661,9 @@ def _register() -> None:
     from .tokenize_cli import tokenize
 
     main.add_command(tokenize)
+    from .cli_inspect import inspect_cmd
+
+    main.add_command(inspect_cmd)
 
 
 _register()

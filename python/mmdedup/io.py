@@ -10,7 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import posixpath
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -70,12 +72,34 @@ class Shard:
     gzipped: bool = False
 
 
-def _kind(path: Location) -> tuple[Format, bool] | None:
-    name = path.name().lower()
+def _kind(path: Location | str) -> tuple[Format, bool] | None:
+    name = (path if isinstance(path, str) else path.name()).rsplit("/", 1)[-1].lower()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return _SUFFIXES[suffix]
     return None
+
+
+def _as_found(
+    loc: Location, item: str, how: Literal["dir", "glob", "file"]
+) -> list[tuple[Location, str]]:
+    """The files of an input, each as ``(file, path as found)``: the file with symlinks resolved
+    (to read it, and to count a file given twice once) and the path it was found at, whose name
+    tells the format and names the output. In a Hugging Face hub cache every file is a symlink
+    to ``blobs/<hash>``: only the link's name says ``.parquet``."""
+    if not loc.is_local:
+        found = loc.files() if how == "dir" else loc.glob() if how == "glob" else [loc]
+        return [(q, q.path) for q in found]
+    where = os.path.abspath(item.removeprefix("file://"))
+    if how == "dir":
+        paths = [str(q) for q in Path(where).rglob("*") if q.is_file()]
+    elif how == "glob":
+        import glob
+
+        paths = glob.glob(where, recursive=True)
+    else:
+        paths = [where]
+    return [(Location(q), q) for q in paths]
 
 
 def discover(inputs: Sequence[str]) -> list[Shard]:
@@ -83,49 +107,53 @@ def discover(inputs: Sequence[str]) -> list[Shard]:
     URLs such as ``s3://bucket/shards/*.parquet`` — into sorted shards.
 
     The order is the sorted order of the paths, whatever order they were given in, so results
-    do not depend on how the shell expanded a pattern.
+    do not depend on how the shell expanded a pattern. A symlink counts under its own name (its
+    format and output name come from it); a file given twice, under any names, counts once.
     """
-    found: set[Location] = set()
+    found: dict[Location, str] = {}  # each file -> the (first in order) path it was found at
     for item in inputs:
         loc = Location(item)
         if loc.is_dir():
-            matches = [q for q in loc.files() if _kind(q)]
+            matches = [m for m in _as_found(loc, item, "dir") if _kind(m[1])]
             if not matches:
                 raise InputError(f"no .parquet or .jsonl files under directory {item}")
         elif any(c in item for c in "*?["):
-            matches = [m for m in loc.glob() if _kind(m)]
+            matches = [m for m in _as_found(loc, item, "glob") if _kind(m[1])]
             if not matches:
                 raise InputError(f"no shard matches the pattern {item!r}")
         elif loc.exists():
-            if _kind(loc) is None:
+            matches = _as_found(loc, item, "file")
+            if _kind(matches[0][1]) is None:
                 raise InputError(f"{item}: unknown format; expected {', '.join(sorted(_SUFFIXES))}")
-            matches = [loc]
         else:
             raise InputError(f"{item}: no such file or directory")
-        found.update(matches)
-    paths = sorted(found, key=str)
+        for file, named in matches:
+            if file not in found or named < found[file]:
+                found[file] = named
+    paths = sorted(found.items(), key=lambda kv: kv[1])
     if not paths:
         raise InputError("no input shards")
-    if len({p.protocol for p in paths}) > 1:
+    if len({p.protocol for p, _ in paths}) > 1:
         raise InputError("all inputs must be on one file system")
-    root = (
-        posixpath.commonpath([p.parent_path() for p in paths])
-        if len(paths) > 1
-        else paths[0].parent_path()
-    )
+    parents = [named.rstrip("/").rsplit("/", 1)[0] for _, named in paths]
+    root = posixpath.commonpath(parents) if len(paths) > 1 else parents[0]
     shards = []
-    for p in paths:
-        kind = _kind(p)
+    for p, named in paths:
+        kind = _kind(named)
         assert kind is not None
-        shards.append(Shard(p, p.relative_to(root), kind[0], kind[1]))
+        shards.append(Shard(p, named[len(root) :].lstrip("/"), kind[0], kind[1]))
     return shards
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 @contextmanager
-def _open_lines(shard: Shard) -> Iterator[Iterator[bytes]]:
-    """The non-blank lines of a JSON Lines shard (without line ends), streamed: the file is read
-    and decompressed a block at a time. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as
-    :meth:`bytes.splitlines` splits them."""
+def _open_lines(shard: Shard, keepends: bool = False) -> Iterator[Iterator[bytes]]:
+    """The non-blank lines of a JSON Lines shard (without line ends, unless ``keepends``),
+    streamed: the file is read and decompressed a block at a time. Lines end at ``\\n``,
+    ``\\r\\n`` or ``\\r``, as :meth:`bytes.splitlines` splits them. A UTF-8 byte order mark
+    at the start of the file is left out (kept with ``keepends``, which copies lines)."""
     raw: IO[bytes] = (
         open(shard.path.path, "rb")  # noqa: SIM115
         if shard.path.is_local
@@ -137,11 +165,16 @@ def _open_lines(shard: Shard) -> Iterator[Iterator[bytes]]:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")
 
         def lines() -> Iterator[bytes]:
+            first = True
             try:
                 for block in stream:
-                    for line in block.splitlines():
-                        if line.strip():
-                            yield line
+                    for line in block.splitlines(keepends):
+                        body = line
+                        if first:
+                            first = False
+                            body = line.removeprefix(_BOM)
+                        if body.strip():
+                            yield line if keepends else body
             except (OSError, EOFError, zlib.error) as e:
                 if not shard.gzipped:
                     raise
@@ -150,9 +183,9 @@ def _open_lines(shard: Shard) -> Iterator[Iterator[bytes]]:
         yield lines()
 
 
-def _jsonl_chunks(shard: Shard, rows: int) -> Iterator[list[bytes]]:
+def _jsonl_chunks(shard: Shard, rows: int, keepends: bool = False) -> Iterator[list[bytes]]:
     """The non-blank lines of a JSON Lines shard in lists of ``rows`` lines."""
-    with _open_lines(shard) as lines:
+    with _open_lines(shard, keepends) as lines:
         chunk: list[bytes] = []
         for line in lines:
             chunk.append(line)
@@ -168,9 +201,9 @@ def _jsonl_lines(shard: Shard) -> list[bytes]:
     if shard.gzipped:
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise InputError(f"not a valid gzip file: {e}", path=str(shard.path)) from e
-    return [line for line in data.splitlines() if line.strip()]
+    return [line for line in data.removeprefix(_BOM).splitlines() if line.strip()]
 
 
 def _check_file(shard: Shard) -> None:
@@ -238,19 +271,21 @@ def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
     lines = _jsonl_lines(shard)
     if not lines:
         return pa.table({c: pa.nulls(0, pa.string()) for c in columns})
-    try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
-    except Exception as e:  # polars raises several types; find the culprit line ourselves
-        raise _locate_json_error(lines, where) from e
-    if frame.height != len(lines):
-        raise _locate_json_error(lines, where)
+    frame = _parse_json_lines(lines, where, 0)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(f"no row has key {missing[0]!r}; the keys are {frame.columns}", path=where)
     return frame.select(columns).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def iter_columns(shard: Shard, columns: Sequence[str], rows: int) -> Iterator[pa.Table]:
+def iter_columns(
+    shard: Shard,
+    columns: Sequence[str],
+    rows: int,
+    *,
+    text: str | None = None,
+    problems: dict[int, str] | None = None,
+) -> Iterator[pa.Table]:
     """``columns`` of a shard in tables of at most ``rows`` rows, in order, so that a shard larger
     than memory is read a piece at a time: Parquet a batch at a time (a row group, or a part of
     one), JSON Lines ``rows`` lines at a time.
@@ -259,6 +294,11 @@ def iter_columns(shard: Shard, columns: Sequence[str], rows: int) -> Iterator[pa
     what :func:`read_columns` gives; with several pieces each piece has the types of its own
     values (a key absent from a piece is a null column), which the caller reconciles. Errors
     name the file and the row, as :func:`read_columns` does.
+
+    A JSON Lines row whose text cannot be read (not valid UTF-8, a lone surrogate escape, or a
+    ``text`` key holding something other than a string or null) raises an error naming it; with
+    ``problems`` given, it is recorded there instead (shard row -> message) before its piece is
+    given, with null ``text`` (and null values for the keys that could not be read).
     """
     where = str(shard.path)
     if shard.format == "parquet":
@@ -286,7 +326,9 @@ def iter_columns(shard: Shard, columns: Sequence[str], rows: int) -> Iterator[pa
     keys: dict[str, None] = {}
     start = 0
     for lines in _jsonl_chunks(shard, rows):
-        frame = _parse_json_lines(lines, where, start)
+        frame = _parse_json_lines(
+            lines, where, start, text, problems, " (use --on-error keep to keep such rows)"
+        )
         keys.update(dict.fromkeys(frame.columns))
         if start == 0 and len(lines) < rows:  # the whole shard: check before any work
             _check_keys(columns, keys, where)
@@ -309,20 +351,136 @@ def _check_keys(columns: Sequence[str], keys: dict[str, None], where: str) -> No
         raise InputError(f"no row has key {missing[0]!r}; the keys are {list(keys)}", path=where)
 
 
-def _parse_json_lines(lines: list[bytes], where: str, start: int) -> pl.DataFrame:
+def _parse_json_lines(
+    lines: list[bytes],
+    where: str,
+    start: int,
+    text: str | None = None,
+    problems: dict[int, str] | None = None,
+    hint: str = "",
+) -> pl.DataFrame:
+    """A piece of JSON Lines as a frame. Rows that cannot be read faithfully (see
+    :func:`_unreadable_rows`) raise an error naming the row, or with ``problems`` are recorded
+    there and read as their replacement lines.
+
+    The checks cost little when nothing is wrong: a search of the piece for surrogate escapes,
+    and a look at the ``text`` values polars read for what a number, object or list would have
+    become; only the lines they point at are parsed again, in Python."""
+
+    def parse() -> pl.DataFrame:
+        return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
+
+    def replace(bad: dict[int, tuple[str, bytes]]) -> list[bytes]:
+        fixed = list(lines)
+        for k, (message, replacement) in sorted(bad.items()):
+            if problems is None:
+                raise InputError(message + hint, path=where, row=start + k)
+            problems[start + k] = message
+            fixed[k] = replacement
+        return fixed
+
+    if any(_SURROGATE.search(line) for line in lines):
+        suspects = [k for k, line in enumerate(lines) if _SURROGATE.search(line)]
+        if bad := _unreadable_rows(lines, text, suspects):
+            lines = replace(bad)
     try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
+        frame = parse()
     except Exception as e:  # polars raises several types; find the culprit line ourselves
-        raise _locate_json_error(lines, where, start) from e
+        bad = _unreadable_rows(lines, text)  # invalid UTF-8 is found here
+        if not bad:
+            raise _locate_json_error(lines, where, start) from e
+        lines = replace(bad)
+        try:
+            frame = parse()
+        except Exception as e2:
+            raise _locate_json_error(lines, where, start) from e2
     if frame.height != len(lines):
         raise _locate_json_error(lines, where, start)
+    if text is not None and text in frame.columns:
+        values = frame[text]
+        if values.dtype == pl.String:  # a number, object or list would be read as its JSON text
+            starts, ends = values.str.starts_with, values.str.ends_with
+            suspect = (
+                (starts("{") & ends("}"))
+                | (starts("[") & ends("]"))
+                | values.str.contains(_COERCED_LITERAL)
+            )
+        else:
+            suspect = values.is_not_null()
+        rows = np.flatnonzero(suspect.fill_null(False).to_numpy()).tolist()
+        if rows and (bad := _unreadable_rows(lines, text, rows)):
+            lines = replace(bad)
+            frame = parse()
     return frame
+
+
+# A `\uD800`..`\uDFFF` escape: half of a surrogate pair, or a lone surrogate (no character).
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# What polars makes of a boolean or number in a column of strings (an object or list becomes
+# its JSON text, in braces or brackets).
+_COERCED_LITERAL = r"^(?:true|false|-?[0-9][0-9.eE+-]*)$"
+
+
+def _unreadable_rows(
+    lines: list[bytes], text: str | None, rows: list[int] | None = None
+) -> dict[int, tuple[str, bytes]]:
+    """Lines (by index; all, or ``rows``) that cannot be read faithfully: not valid UTF-8, a
+    lone surrogate escape (polars refuses some and reads others as NUL), or ``text`` holding a
+    number, object, list or boolean (polars would read its JSON text). Each with the problem
+    and a line to read in its place: the object without ``text`` and the keys that cannot be
+    read. Lines that are not JSON objects are left to :func:`_locate_json_error`."""
+    bad: dict[int, tuple[str, bytes]] = {}
+    for k in range(len(lines)) if rows is None else rows:
+        try:
+            decoded = lines[k].decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad[k] = (f"not valid UTF-8: {e}", b"{}")
+            continue
+        try:
+            value = json.loads(decoded)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        drop = [key for key, v in value.items() if not _encodable(key) or not _encodable(v)]
+        if drop:
+            what = ", ".join(repr(key) if _encodable(key) else "a key" for key in drop)
+            message = f"lone surrogate escape (not a character) in {what}"
+            bad[k] = (message, _without(value, [*drop, text]))
+        elif text is not None and not isinstance(value.get(text), str | None):
+            kind = _JSON_KINDS.get(type(value[text]), type(value[text]).__name__)
+            bad[k] = (f"key {text!r} holds {kind}, not a string", _without(value, [text]))
+    return bad
+
+
+_JSON_KINDS: dict[type, str] = {
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    dict: "an object",
+    list: "a list",
+}
+
+
+def _encodable(value: object) -> bool:
+    """Whether a JSON value holds no lone surrogate (which UTF-8 cannot encode)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _without(value: dict[str, object], keys: list[str | None]) -> bytes:
+    return json.dumps({k: v for k, v in value.items() if k not in keys and _encodable(k)}).encode()
 
 
 def _locate_json_error(lines: list[bytes], where: str, start: int = 0) -> InputError:
     for row, line in enumerate(lines, start):
         try:
-            value = json.loads(line)
+            value = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            return InputError(f"not valid UTF-8: {e}", path=where, row=row)
         except ValueError as e:
             return InputError(f"invalid JSON: {e}", path=where, row=row)
         if not isinstance(value, dict):
@@ -366,10 +524,12 @@ def write_filtered(
     kept = done = 0
     with target.write() as f:
         pack = zlib.compressobj(9, zlib.DEFLATED, 31) if shard.gzipped else None
-        for lines in _jsonl_chunks(shard, rows):
+        for lines in _jsonl_chunks(shard, rows, keepends=True):
             sel = np.asarray(keep[done : done + len(lines)])
             done += len(lines)
-            data = b"".join(line + b"\n" for line, k in zip(lines, sel, strict=False) if k)
+            # Each line with its own end (LF, CRLF or CR); the last line of a file without a
+            # final line end gets none.
+            data = b"".join(line for line, k in zip(lines, sel, strict=False) if k)
             kept += int(np.count_nonzero(sel))
             f.write(pack.compress(data) if pack else data)
         if pack:

@@ -56,6 +56,7 @@ from . import _core
 from .dedup import DedupConfig, choose_keep, compute_signatures, parse_keep
 from .errors import InputError, ParameterError
 from .formats import FORMATS, parse_markdown, read_documents, write_documents
+from .formats.markdown import image_references
 from .formats.model import segment_meta
 from .io import Shard, discover, write_table
 from .pipeline import Plan, WorkDir, _write_partitions, stage_candidates
@@ -232,10 +233,20 @@ def edit_text(text: str, drop: set[int], cut: Sequence[tuple[int, int]] = ()) ->
 
 
 # `![alt](src "title")`: an image reference left in the text of a markdown layout (in code, where
-# markdown does not make it an image, though the layout lists it as one).
-_REFERENCE = re.compile(
-    r"!\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
-)
+# markdown does not make it an image, though the layout lists it as one). Found by
+# formats.markdown.image_references, in linear time (a regex took quadratic time).
+
+
+def _strip_references(text: str) -> str:
+    refs = image_references(text)
+    if not refs:
+        return text
+    pieces, pos = [], 0
+    for start, end, _ in refs:
+        pieces.append(text[pos:start])
+        pos = end
+    pieces.append(text[pos:])
+    return "".join(pieces)
 
 
 @dataclass
@@ -267,11 +278,10 @@ def _view(segs: list[dict[str, Any]], markdown_layout: bool) -> _View:
             continue
         text = seg["text"] or ""
         if markdown_layout:
-            for r, m in enumerate(_REFERENCE.finditer(text), 1):
-                src = m.group(1)
+            for r, (start, end, src) in enumerate(image_references(text), 1):
                 remote = "://" in src or src.startswith("data:")
                 ref = {"image_url": src if remote else None, "image_path": None if remote else src}
-                images.append((k, r, ref, m.span()))
+                images.append((k, r, ref, (start, end)))
         meta = segment_meta(seg) if seg.get("meta") else None
         before = meta.get("md_before", "\n\n") if isinstance(meta, dict) else "\n\n"
         spans = paragraph_spans(text)
@@ -291,7 +301,7 @@ def _view(segs: list[dict[str, Any]], markdown_layout: bool) -> _View:
             text[spans[-1][1] :] if spans else (tail + before + text if tail is not None else text)
         )
     if markdown_layout:
-        paragraphs = [(_REFERENCE.sub("", t), m) for t, m in paragraphs]
+        paragraphs = [(_strip_references(t), m) for t, m in paragraphs]
     return _View(paragraphs, images)
 
 
@@ -992,7 +1002,7 @@ def stage_write(work: WorkDir, m: _Manifest, i: int, outdir: Path, outputs: Outp
     ).filter(pa.array(~removed))
     target = outdir / shard.name
     fmt = scan["format"]
-    write_documents(out_table, target, format=fmt)
+    write_documents(out_table, target, format=fmt, container=shard.format)  # its own
     if shard.path.is_local:
         pairs = image_copies(out_table, shard.path.local().parent, target.parent)
         outputs.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
@@ -1237,6 +1247,9 @@ def _run(
     _merge(work, m, "removals", _REMOVAL_SCHEMA, out / "removals.parquet")
     _merge(work, m, "problems", _PROBLEM_SCHEMA, out / "problems.parquet")
     summary = _summary(work, m, inputs, out, seconds, time.perf_counter() - t0)
+    from .inspect import precision_estimate
+
+    summary["precision"] = precision_estimate(out, summary=summary, work_dir=work.root)
     with atomic_write(out / "summary.json") as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary

@@ -266,6 +266,8 @@ def _text_column(
     errors: dict[int, str] = {}
     if pa.types.is_null(t):
         return texts.cast(pa.string()), errors
+    if pa.types.is_dictionary(t):  # a Polars Categorical saved to Parquet, say
+        texts, t = texts.cast(t.value_type), t.value_type
     textual = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
     binary = pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
     if not (textual or binary):
@@ -369,11 +371,20 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             out_key = stack.enter_context(
                 _npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
             )
-        for piece, table in enumerate(iter_columns(shard, columns, _piece_rows(plan, i))):
+        # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error keep,
+        # each piece's are recorded here, and its text read as null.
+        unreadable: dict[int, str] | None = {} if plan.on_error == "keep" else None
+        pieces = iter_columns(
+            shard, columns, _piece_rows(plan, i), text=plan.column, problems=unreadable
+        )
+        for piece, table in enumerate(pieces):
             n = table.num_rows
             if start + n > rows:
                 raise changed
             texts, errs = _text_column(table, plan.column, shard, plan.on_error, start)
+            if unreadable:
+                errs.update({r - start: m for r, m in unreadable.items()})
+                unreadable.clear()
             sigs = compute_signatures(texts, cfg)
             # A fresh mapping per piece: its pages leave the process with it.
             mm = _signature_file(work)
@@ -857,7 +868,10 @@ def _jaccard_filter(
         if len(local) == 0:
             continue
         start = 0
-        for table in iter_columns(plan.shard(i), [plan.column], _piece_rows(plan, i)):
+        pieces = iter_columns(
+            plan.shard(i), [plan.column], _piece_rows(plan, i), text=plan.column, problems={}
+        )
+        for table in pieces:
             rows = local[(local >= start) & (local < start + table.num_rows)] - start
             start += table.num_rows
             if len(rows):
@@ -1088,9 +1102,20 @@ def _run(
     stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
     _merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
+    summary["precision"] = _precision(out, summary, work.root)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
+
+
+def _precision(out: Location, summary: dict[str, Any], work: Path) -> dict[str, Any] | None:
+    """Exact Jaccard of a sample of the removed documents against their kept ones (see
+    :func:`mmdedup.inspect.precision_estimate`); None for a remote OUTDIR."""
+    if not out.is_local:
+        return None
+    from .inspect import precision_estimate
+
+    return precision_estimate(out.local(), summary=summary, work_dir=work)
 
 
 def _default_work_dir(out: Location) -> Path:

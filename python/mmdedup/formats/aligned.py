@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import Layout, RowError, RowResult, clean_meta
+from .base import Layout, RowError, RowResult, clean_meta, json_kind
 from .model import Segment, image, text
 
 __all__ = ["INFIMM", "OBELICS", "OMNICORPUS", "AlignedLayout"]
@@ -40,7 +40,18 @@ class AlignedLayout(Layout):
         kind = str(types.get(self.metadata, "string"))
         return kind.startswith(("string", "large_string")) == self.json_meta
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        return (self.images, self.texts)
+
     def read_row(self, row: dict[str, Any]) -> RowResult:
+        for name in (self.images, self.texts):
+            value = row.get(name)
+            if value is not None and not isinstance(value, list):
+                raise RowError(f"`{name}` is {json_kind(value)}, not a list")
+            for i, entry in enumerate(value or []):
+                if entry is not None and not isinstance(entry, str):
+                    raise RowError(f"`{name}`[{i}] is {json_kind(entry)}, not a string or null")
         images = row.get(self.images) or []
         texts = row.get(self.texts) or []
         if len(images) != len(texts):
@@ -65,7 +76,9 @@ class AlignedLayout(Layout):
     def _metadata(self, raw: Any, n: int) -> list[Any]:
         if raw is None:
             return [None] * n
-        if self.json_meta:
+        if self.json_meta and not isinstance(raw, str):
+            raise RowError(f"`{self.metadata}` is {json_kind(raw)}, not a JSON string")
+        if isinstance(raw, str):  # OmniCorpus metadata Parquet could not store as structs, too
             try:
                 raw = json.loads(raw)
             except ValueError as e:

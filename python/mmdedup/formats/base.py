@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from .model import Segment, segment_meta
 
-__all__ = ["Layout", "RowError", "RowResult", "clean_meta"]
+__all__ = ["Layout", "RowError", "RowResult", "clean_meta", "json_kind"]
 
 # Keys of a segment's meta private to one layout's round trip; other layouts drop them.
 _PRIVATE = ("md_", "mmc4_")
@@ -15,6 +15,27 @@ _PRIVATE = ("md_", "mmc4_")
 
 class RowError(Exception):
     """A row that cannot be read; the message says why."""
+
+
+def json_kind(value: Any) -> str:
+    """What a value is, in words, for messages.
+
+    >>> json_kind(None), json_kind(3), json_kind(["a"]), json_kind({})
+    ('null', 'a number', 'a list', 'an object')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 @dataclass
@@ -32,6 +53,7 @@ class Layout:
         name: Its name (``--to`` / ``format=``).
         container: ``"parquet"`` or ``"jsonl"``.
         core: The fields rebuilt from the segments; every other field is carried through.
+        required: The fields a file of this layout has (the others may be left out).
         order: Preferred key order when writing JSON Lines (other keys follow in input order).
     """
 
@@ -39,6 +61,12 @@ class Layout:
     container: Literal["parquet", "jsonl"] = "parquet"
     core: tuple[str, ...] = ()
     order: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The fields without which a file cannot have this layout (checked when it is given,
+        not detected)."""
+        return self.core[:1]
 
     def matches(self, keys: set[str], types: dict[str, Any]) -> bool:
         """Whether a file with these columns (and Arrow types, for Parquet) has this layout."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from .aligned import INFIMM, OBELICS, OMNICORPUS
 from .base import Layout, RowError, RowResult
 from .markdown_layouts import PIN, WANJUAN
 from .mmc4 import MMC4
-from .model import Documents, Problem, make_table
+from .model import SEGMENTS, Documents, Problem, make_table
 
 __all__ = ["FORMATS", "detect_format", "read_documents", "write_documents"]
 
@@ -42,18 +43,37 @@ def _schema(shard: Shard) -> pa.Schema:
     return pq.read_schema(path, filesystem=fs)
 
 
+# A `\uD800`..`\uDFFF` escape: half of a surrogate pair, or a lone one (not a character).
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _jsonl_rows(shard: Shard) -> list[dict[str, Any] | str]:
     """Each non-blank line as an object, or the reason it is not one."""
     out: list[dict[str, Any] | str] = []
     for line in _jsonl_lines(shard):
         try:
-            value = json.loads(line)
+            value = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            out.append(f"not valid UTF-8: {e}")
+            continue
         except ValueError as e:
             out.append(f"invalid JSON: {e}")
             continue
-        kind = type(value).__name__
-        out.append(value if isinstance(value, dict) else f"expected a JSON object, got {kind}")
+        if not isinstance(value, dict):
+            out.append(f"expected a JSON object, got {type(value).__name__}")
+        elif _SURROGATE.search(line) and not _encodable(value):
+            out.append("a lone surrogate escape (not a character)")
+        else:
+            out.append(value)
     return out
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _detect(shard: Shard, keys: set[str], types: dict[str, Any]) -> str:
@@ -62,7 +82,7 @@ def _detect(shard: Shard, keys: set[str], types: dict[str, Any]) -> str:
             return f.name
     raise InputError(
         f"cannot tell the layout from the {'columns' if shard.format == 'parquet' else 'keys'} "
-        f"{sorted(keys)}; pass format= (one of {', '.join(FORMATS)})",
+        f"{sorted(keys)}; pass --format (format= in Python), one of {', '.join(FORMATS)}",
         path=str(shard.path),
     )
 
@@ -111,12 +131,16 @@ def read_documents(
     where = str(shard.path)
     if shard.format == "parquet":
         table = read_columns(shard, _schema(shard).names)
+        _check_fields(layout, table.column_names, shard, "columns")
         present = [c for c in layout.core if c in table.column_names]
         rows: list[dict[str, Any] | str] = list(table.select(present).to_pylist())
         carried = table.drop_columns(present)
         schema = table.schema
     else:
         rows = _jsonl_rows(shard)
+        keys = {k: None for r in rows if isinstance(r, dict) for k in r}
+        if keys:
+            _check_fields(layout, list(keys), shard, "keys")
         extra = [
             json.dumps({k: v for k, v in r.items() if k not in layout.core}, ensure_ascii=False)
             if isinstance(r, dict)
@@ -142,12 +166,47 @@ def read_documents(
             raise InputError(problem.message, path=where, row=i)
         docs.errors.append(problem)
     ids = [f"{shard.name}:{i}" for i in keep]
-    out = make_table(ids, segments, carried.take(pa.array(keep, pa.int64())))
+    try:
+        out = make_table(ids, segments, carried.take(pa.array(keep, pa.int64())))
+    except (pa.ArrowException, ValueError, TypeError):
+        # A row whose segments Arrow cannot hold, which the layout let through: find it.
+        keep, segments = _representable(keep, segments, docs, where, on_error)
+        ids = [f"{shard.name}:{i}" for i in keep]
+        out = make_table(ids, segments, carried.take(pa.array(keep, pa.int64())))
     meta = {b"mmdedup.format": layout.name.encode()}
     if schema is not None:
         meta[b"mmdedup.schema"] = base64.b64encode(schema.serialize().to_pybytes())
     docs.table = out.replace_schema_metadata(meta)
     return docs
+
+
+def _check_fields(layout: Layout, names: list[str], shard: Shard, what: str) -> None:
+    """A layout given (or detected) must find its fields: reading an (id, text) file as OBELICS
+    would give nothing but empty documents."""
+    missing = ", ".join(repr(f) for f in layout.required if f not in names)
+    if missing:
+        raise InputError(
+            f"not {layout.name}: no {missing} among the {what} {names}", path=str(shard.path)
+        )
+
+
+def _representable(
+    keep: list[int], segments: list[Any], docs: Documents, where: str, on_error: OnError
+) -> tuple[list[int], list[Any]]:
+    good_rows, good_segments = [], []
+    for i, segs in zip(keep, segments, strict=True):
+        try:
+            pa.array([segs], SEGMENTS)
+        except (pa.ArrowException, ValueError, TypeError) as e:
+            problem = Problem(where, i, f"segments cannot be stored: {e}")
+            if on_error == "raise":
+                raise InputError(problem.message, path=where, row=i) from e
+            docs.errors.append(problem)
+            continue
+        good_rows.append(i)
+        good_segments.append(segs)
+    docs.errors.sort(key=lambda p: p.row)
+    return good_rows, good_segments
 
 
 def _check_format(name: str) -> str:
@@ -171,13 +230,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def write_documents(table: Any, path: str | Path, *, format: str) -> int:
+def write_documents(
+    table: Any,
+    path: str | Path,
+    *,
+    format: str,
+    container: Literal["parquet", "jsonl"] | None = None,
+) -> int:
     """Writes the canonical table as ``format``, atomically; returns the number of documents.
 
     ``table`` is a ``pa.Table`` (or anything exporting an Arrow stream, such as a
     ``pl.DataFrame``: without its schema metadata, columns get their natural types).
 
-    Parquet layouts get Parquet, the others JSON Lines (gzipped when ``path`` ends in ``.gz``).
+    Parquet layouts get Parquet, the others JSON Lines (gzipped when ``path`` ends in ``.gz``),
+    unless ``container`` says which (a shard read as a layout given for it keeps its own).
     Carried columns are kept: a JSON Lines source's keys become columns in Parquet (or one
     ``extra`` JSON column when they do not fit one type), Parquet columns become keys.
 
@@ -196,11 +262,38 @@ def write_documents(table: Any, path: str | Path, *, format: str) -> int:
     path = Path(path)
     core = [layout.write_row(s or []) for s in table.column("segments").to_pylist()]
     carried = table.drop_columns(["doc_id", "segments"])
-    if layout.container == "jsonl":
+    if (container or layout.container) == "jsonl":
         _write_jsonl(layout, core, carried, path)
     else:
         _write_parquet(layout, core, carried, _source_schema(table, layout), path)
     return int(table.num_rows)
+
+
+def _core_column(values: list[Any], kind: pa.DataType | None) -> pa.Array:
+    """A layout's column: of the source's type, else of the values' own (the source's did not
+    fit what was read, say a column of nulls typed as strings), else, when Parquet cannot store
+    the values as they are (objects without keys, or keys holding several types), each value
+    as its JSON text."""
+    for attempt in (kind, None) if kind is not None else (None,):
+        try:
+            column = pa.array(values, attempt)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+        if _storable(column.type):
+            return column
+    text = [None if v is None else json.dumps(v, default=_json_default) for v in values]
+    return pa.array(text, pa.string())
+
+
+def _storable(kind: pa.DataType) -> bool:
+    """Whether Parquet can store a type: not a struct without fields, nor one inside another."""
+    if pa.types.is_struct(kind):
+        return kind.num_fields > 0 and all(
+            _storable(kind.field(i).type) for i in range(kind.num_fields)
+        )
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _storable(kind.value_type)
+    return True
 
 
 def _write_jsonl(layout: Layout, core: list[dict[str, Any]], carried: pa.Table, path: Path) -> None:
@@ -235,7 +328,7 @@ def _write_parquet(
         if core and name not in core[0]:
             continue
         kind = source.field(name).type if source is not None and name in source.names else None
-        columns[name] = pa.array([c[name] for c in core], kind)
+        columns[name] = _core_column([c[name] for c in core], kind)
     out = pa.table(columns) if columns else pa.table({})
     if "extra" in carried.column_names:
         # A JSON Lines source's keys become columns, when each key holds one type.
@@ -246,6 +339,8 @@ def _write_parquet(
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             expanded = None
+        if expanded is not None and not all(_storable(f.type) for f in expanded.schema):
+            expanded = None  # `"meta": {}` in every row: Parquet has no struct without fields
         if expanded is not None:
             carried = carried.drop_columns(["extra"])
             for name in expanded.column_names:

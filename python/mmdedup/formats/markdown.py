@@ -15,6 +15,7 @@ not images; they stay in the text unchanged and are counted.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +24,51 @@ from .. import _core
 from .._arrow import ArrowLike, to_arrow
 from .model import Segment, image, segment_meta, text, with_meta
 
-__all__ = ["document_texts", "parse_markdown", "render_markdown", "split_markdown"]
+__all__ = [
+    "document_texts",
+    "image_references",
+    "parse_markdown",
+    "render_markdown",
+    "split_markdown",
+]
+
+
+# The alt text of `![alt](src)`: up to the first `]` not escaped by a backslash (stopping, too, at a
+# backslash before a line end or at the end, where `\\.` finds no character to escape).
+_ALT = re.compile(r"[^\]\\]*(?:\\.[^\]\\]*)*")
+_SRC = re.compile(r"\(\s*<?([^)\s>]+)")
+_SRC_CLOSED = re.compile(r"""\(\s*<?([^)\s>]+)>?(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""")
+
+
+def image_references(text: str, *, closed: bool = True) -> list[tuple[int, int, str]]:
+    """``(start, end, src)`` of each image reference ``![alt](src "title")`` of a text, code
+    included, left to right and not overlapping. With ``closed=False`` the reference ends after
+    ``src`` (no title or ``)`` needed).
+
+    It finds what ``finditer`` of the regex ``!\\[(?:[^\\]\\\\]|\\\\.)*\\]`` then ``src``'s
+    pattern finds (the tests compare them), in linear time: that regex takes time quadratic in
+    the number of ``![`` without a closing ``](``, as each scans to the end of the text. Here
+    the alt texts of all the ``![`` before a ``]`` end at that ``]`` (or at the same stop), so
+    it is scanned to once.
+
+    >>> image_references('A ![cat](c.png "Tom") and ![![x](y)')
+    [(2, 21, 'c.png'), (26, 35, 'y')]
+    """
+    src = _SRC_CLOSED if closed else _SRC
+    out: list[tuple[int, int, str]] = []
+    pos, n = 0, len(text)
+    while (start := text.find("![", pos)) >= 0:
+        alt = _ALT.match(text, start + 2)
+        end = alt.end() if alt else start + 2
+        if end < n and text[end] == "]":
+            m = src.match(text, end + 1)
+            if m:
+                out.append((start, m.end(), m.group(1)))
+                pos = m.end()
+                continue
+        # Every `![` before `end` has its alt text end there too, and fails the same way.
+        pos = end + 1
+    return out
 
 
 def parse_markdown(docs: ArrowLike) -> pa.Table:

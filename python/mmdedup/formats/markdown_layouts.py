@@ -12,11 +12,10 @@ image of ``content`` is an error (it would be lost).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from .base import Layout, RowError, RowResult, clean_meta
-from .markdown import image_src, render_markdown, split_markdown
+from .base import Layout, RowError, RowResult, clean_meta, json_kind
+from .markdown import image_references, image_src, render_markdown, split_markdown
 from .model import Segment, segment_meta, with_meta
 
 __all__ = ["PIN", "WANJUAN"]
@@ -63,8 +62,9 @@ class MarkdownLayout(Layout):
         raise NotImplementedError
 
 
-# `![alt](src)` anywhere in the text, code included.
-_REFERENCE = re.compile(r"!\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)")
+def _references(md: str) -> list[str]:
+    """The src of each `![alt](src` anywhere in the text, code included."""
+    return [src for _, _, src in image_references(md, closed=False)]
 
 
 class PinLayout(MarkdownLayout):
@@ -76,18 +76,20 @@ class PinLayout(MarkdownLayout):
         return self.md in keys  # `md` is PIN's own name; content_image may be left out
 
     def attach(self, segments: list[Segment], listed: Any, md: str) -> list[str]:
-        refs = _REFERENCE.findall(md)
+        refs = _references(md)
         if listed is not None and listed != refs:
             return [f"content_image {listed!r} is not the image references of md {refs!r}: rebuilt"]
         return []
 
     def write_row(self, segments: list[Segment]) -> dict[str, Any]:
         md = render_markdown(segments, prefer=self.prefer)
-        return {self.md: md, self.images: _REFERENCE.findall(md)}
+        return {self.md: md, self.images: _references(md)}
 
 
 class WanjuanLayout(MarkdownLayout):
     def attach(self, segments: list[Segment], listed: Any, md: str) -> list[str]:
+        if listed is not None and not isinstance(listed, list):
+            raise RowError(f"`{self.images}` is {json_kind(listed)}, not a list")
         pool = list(listed or [])
         for i, seg in enumerate(segments):
             if seg["kind"] != "image":

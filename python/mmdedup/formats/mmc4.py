@@ -22,7 +22,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from .base import Layout, RowError, RowResult, clean_meta
+from .base import Layout, RowError, RowResult, clean_meta, json_kind
 from .model import Segment, image, text
 
 __all__ = ["MMC4"]
@@ -43,6 +43,9 @@ class Mmc4Layout(Layout):
         infos = row.get("image_info") or []
         if not isinstance(sentences, list) or not isinstance(infos, list):
             raise RowError("`text_list` and `image_info` must be lists")
+        for i, sentence in enumerate(sentences):
+            if not isinstance(sentence, str):
+                raise RowError(f"text_list[{i}] is {json_kind(sentence)}, not a string")
         n = len(sentences)
         repairs: list[str] = []
         placed: list[list[Segment]] = [[] for _ in range(n + 1)]  # slot n: the end
@@ -55,6 +58,10 @@ class Mmc4Layout(Layout):
         for k, (info, idx) in enumerate(zip(infos, indices, strict=True)):
             if not isinstance(info, dict):
                 raise RowError(f"image_info[{k}] is not an object")
+            for key in ("raw_url", "image_name"):
+                if not isinstance(info.get(key), str | None):
+                    kind = json_kind(info[key])
+                    raise RowError(f"image_info[{k}].{key} is {kind}, not a string or null")
             meta = {key: v for key, v in info.items() if key not in _OWN}
             if not in_order:
                 meta["mmc4_position"] = k

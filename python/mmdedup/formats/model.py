@@ -18,6 +18,7 @@ layout without markdown) are shared between layouts.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -115,8 +116,18 @@ def _seg(
         "image_url": url,
         "image_path": path,
         "image_bytes": None,
-        "meta": None if meta is None else json.dumps(meta, ensure_ascii=False),
+        "meta": None if meta is None else _json(meta),
     }
+
+
+def _json(meta: Any) -> str:
+    """JSON of a segment's meta; values JSON has no type for (bytes, dates from Parquet) as
+    text (bytes in base64)."""
+
+    def plain(value: Any) -> Any:
+        return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)
+
+    return json.dumps(meta, ensure_ascii=False, default=plain)
 
 
 def segment_meta(seg: Segment) -> Any:
@@ -135,7 +146,7 @@ def with_meta(seg: Segment, meta: Any) -> Segment:
     >>> segment_meta(with_meta(text("x"), {"b": 2}))
     {'b': 2}
     """
-    return {**seg, "meta": None if meta is None else json.dumps(meta, ensure_ascii=False)}
+    return {**seg, "meta": None if meta is None else _json(meta)}
 
 
 def make_table(doc_ids: list[str], segments: list[list[Segment]], carried: pa.Table) -> pa.Table:
