@@ -23,6 +23,7 @@ from .image import (
     neighbour_counts,
     to_hex,
 )
+from .inspect import inspect
 from .text import (
     datasketch_permutations,
     exact_hash,
@@ -58,6 +59,7 @@ __all__ = [
     "hamming_clusters",
     "image_hash",
     "image_hashes",
+    "inspect",
     "item_clusters",
     "load_tokenizer",
     "lsh_params",

@@ -1,0 +1,394 @@
+"""Collects a report's data from a run's OUTDIR, with bounded work.
+
+One column-wise pass over the results table finds the clusters; then, for ``sample`` removed
+members drawn at random (``seed``) and the few clusters shown, only their rows are read from the
+shards. Every random choice comes from one ``numpy`` generator seeded with ``seed``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dedup import DedupConfig
+from ..errors import MmdedupError
+from .locate import find_shards, load_summary, read_positions, read_rows, run_kind, work_dir
+from .model import Cluster, Kind, Member, Precision, Report, ShardCounts
+from .scan import Index, LabelMap, scan
+from .similarity import hamming, set_scores, text_scores, wilson
+
+__all__ = ["MAX_CHARS", "build"]
+
+MAX_CHARS = 20_000
+"""Characters of a document's text kept for display (the measures use the whole text)."""
+
+_REMOVED = {"duplicate", "near_duplicate", "identical_images"}
+
+
+@dataclass
+class _Score:
+    value: float  # the measure compared with the threshold
+    agrees: bool
+    similarity: float | None = None
+    estimate: float | None = None
+    distance: int | None = None
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+class _Run:
+    """What differs between the kinds of run: where content is, and how pairs are measured."""
+
+    def __init__(
+        self,
+        outdir: Path,
+        summary: dict[str, Any],
+        kind: Kind,
+        idx: Index,
+        work: Path | None,
+        inputs: Sequence[str] | None,
+    ) -> None:
+        self.outdir, self.summary, self.kind, self.idx = outdir, summary, kind, idx
+        self.notes: list[str] = []
+        self.content: dict[int, Any] = {}  # idx index -> text / Doc / None
+        params = summary.get("parameters", {})
+        self.params = params
+        if kind == "images":
+            self.measure, self.threshold = "hamming", float(params.get("max_distance", 8))
+            self.work = work_dir(outdir, work, "manifest.json")
+            return
+        text_params = params["text"] if kind == "interleaved" else params
+        self.cfg = DedupConfig(**text_params)
+        manifest = "manifest-interleaved.json" if kind == "interleaved" else "manifest.json"
+        self.work = work_dir(outdir, work, manifest)
+        self.shards, why = find_shards(summary, self.work, manifest, inputs)
+        if why:
+            self.notes.append(why)
+        if kind == "interleaved":
+            self.measure, self.threshold = "jaccard", self.cfg.threshold
+        elif self.cfg.method == "simhash":
+            self.measure, self.threshold = "simhash hamming", float(self.cfg.max_distance)
+        elif self.cfg.method == "exact":
+            self.measure, self.threshold = "equal text", 1.0
+        else:
+            self.measure, self.threshold = "jaccard", self.cfg.threshold
+
+    def fetch(self, items: Sequence[int]) -> None:
+        """Loads the content of the given members (indices into the index arrays)."""
+        if self.kind == "images":
+            return
+        idx = self.idx
+        wanted: dict[str, list[int]] = {}
+        for i in items:
+            if i not in self.content:
+                wanted.setdefault(idx.shards[idx.shard[i]], []).append(int(idx.row[i]))
+        got: dict[tuple[str, int], Any] = {}
+        if self.kind == "interleaved":
+            from .interleaved import fetch_documents
+
+            got, notes = fetch_documents(wanted, self.shards, self.params, self.work)
+            self.notes.extend(n for n in notes if n not in self.notes)
+        else:
+            column = str(self.summary.get("column", "text"))
+            for name, rows in wanted.items():
+                shard = self.shards.get(name)
+                try:
+                    recs = read_rows(shard, rows, [column]) if shard is not None else {}
+                except (MmdedupError, OSError) as e:
+                    self.notes.append(f"cannot read {name}: {e}")
+                    recs = {}
+                for r in rows:
+                    rec = recs.get(r)
+                    value = rec.get(column) if isinstance(rec, dict) else None
+                    if isinstance(value, bytes):
+                        value = value.decode("utf-8", errors="replace")
+                    got[(name, r)] = value if isinstance(value, str) else None
+        for i in items:
+            key = (idx.shards[idx.shard[i]], int(idx.row[i]))
+            self.content.setdefault(i, got.get(key))
+
+    def score(self, pairs: Sequence[tuple[int, int]]) -> list[_Score | None]:
+        """Measures ``(member, kept)`` pairs; None where the content could not be read."""
+        if self.kind == "images":
+            out: list[_Score | None] = []
+            h = self.idx.hashes
+            for m, k in pairs:
+                d = hamming(_py(h[m]), _py(h[k]))
+                out.append(_Score(float(d), d <= self.threshold, distance=d))
+            return out
+        self.fetch([i for p in pairs for i in p])
+        ok = [p for p in pairs if self._usable(p)]
+        scores: dict[tuple[int, int], _Score] = {}
+        if self.kind == "interleaved":
+            sets = [(self.content[k].tokens, self.content[m].tokens) for m, k in ok]
+            jacs, ests = set_scores(sets, self.cfg)
+            for j, p in enumerate(ok):
+                v = float(jacs[j])
+                scores[p] = _Score(v, v >= self.threshold, v, float(ests[j]))
+        else:
+            s = text_scores([(self.content[k], self.content[m]) for m, k in ok], self.cfg)
+            for j, p in enumerate(ok):
+                jac = float(s.jaccard[j])
+                est = float(s.estimate[j]) if s.estimate is not None else None
+                dist = int(s.distance[j]) if s.distance is not None else None
+                value = float(dist) if dist is not None else jac
+                scores[p] = _Score(value, bool(s.agrees[j]), jac, est, dist)
+        return [scores.get(p) for p in pairs]
+
+    def _usable(self, pair: tuple[int, int]) -> bool:
+        a, b = (self.content.get(i) for i in pair)
+        if self.kind == "interleaved":
+            return a is not None and b is not None and bool(a.tokens) and bool(b.tokens)
+        return isinstance(a, str) and isinstance(b, str)
+
+    def members(self, items: Sequence[int], scores: dict[int, _Score]) -> dict[int, Member]:
+        """Members for display, with their ids read from the results table."""
+        idx = self.idx
+        self.fetch(items)
+        cols = {
+            "text": ["shard", "row", str(self.summary.get("id_column") or "")],
+            "interleaved": ["shard", "row", "doc_id"],
+            "images": ["source", "row", "key", "width", "height"],
+        }[self.kind]
+        recs = read_positions(idx.path, [int(idx.pos[i]) for i in items], cols)
+        thumbs: dict[tuple[str, int | None], Any] = {}
+        if self.kind == "images":
+            from .locate import image_bytes, thumbnail
+
+            keys = [(str(r["source"]), r["row"]) for r in recs.values()]
+            column = self._image_column()
+            thumbs = {k: thumbnail(v) for k, v in image_bytes(keys, column).items()}
+        out: dict[int, Member] = {}
+        for i in items:
+            rec = recs.get(int(idx.pos[i]), {})
+            ids = {k: v for k, v in rec.items() if k not in ("width", "height")}
+            if self.kind == "images" and ids.get("row") is None:
+                ids.pop("row", None)
+            s = scores.get(i)
+            kw: dict[str, Any] = {}
+            content = self.content.get(i)
+            if self.kind == "text":
+                text = content if isinstance(content, str) else None
+                kw["text"] = text[:MAX_CHARS] if text is not None else None
+                kw["truncated"] = text is not None and len(text) > MAX_CHARS
+                kw["note"] = None if text is not None else "text not found in the input shards"
+            elif self.kind == "interleaved" and content is not None:
+                kw["segments"], kw["note"] = content.segments, content.note
+                kw["text"] = content.text[:MAX_CHARS]
+                kw["truncated"] = len(content.text) > MAX_CHARS
+            elif self.kind == "images":
+                kw["thumb"] = thumbs.get((str(rec.get("source")), rec.get("row")))
+            out[i] = Member(
+                anchor=f"doc-{int(idx.pos[i])}",
+                ids=ids,
+                status=idx.statuses[idx.status[i]],
+                keep=bool(idx.keep[i]),
+                similarity=s.similarity if s else None,
+                estimate=s.estimate if s else None,
+                distance=s.distance if s else None,
+                **kw,
+            )
+        return out
+
+    def _image_column(self) -> str | None:
+        import json
+
+        if self.work is None:
+            return None
+        manifest = json.loads((self.work / "manifest.json").read_text())
+        col = manifest.get("parameters", {}).get("column")
+        return str(col) if col else None
+
+
+def _shard_counts(run: _Run) -> tuple[ShardCounts, ...]:
+    per: dict[str, Counter[str]] = {}
+    for (shard, status), n in run.idx.counts.items():
+        per.setdefault(shard, Counter())[status] += n
+    parts: dict[str, Counter[str]] = {}
+    removals = run.outdir / "removals.parquet"
+    if run.kind == "interleaved" and removals.is_file():
+        import pyarrow.parquet as pq
+
+        for b in pq.ParquetFile(removals).iter_batches(columns=["shard", "what", "reason"]):
+            for shard, what, reason in zip(
+                *(b.column(j).to_pylist() for j in range(3)), strict=True
+            ):
+                if what != "document":
+                    parts.setdefault(shard, Counter())[reason] += 1
+    out = []
+    for shard in sorted(per):
+        c = per[shard]
+        removed = {s: n for s, n in c.items() if s in _REMOVED}
+        total = sum(c.values())
+        out.append(
+            ShardCounts(
+                shard, total, total - sum(removed.values()), removed, dict(parts.get(shard, {}))
+            )
+        )
+    return tuple(out)
+
+
+def _shown(idx: Index, kept: LabelMap, label: int, lead: int | None, n: int) -> list[int]:
+    """The members of a cluster to show: its kept one, ``lead`` (a sampled member), and the
+    first other removed ones, ``n`` removed in all."""
+    others = [int(i) for i in np.flatnonzero(idx.label == label) if not idx.keep[i] and i != lead]
+    head = [kept[label]] if label in kept else []
+    return head + (([lead] if lead is not None else []) + others)[:n]
+
+
+def _precision(
+    run: _Run,
+    population: int,
+    take: int,
+    measured: list[tuple[tuple[int, int], _Score]],
+    sample: int,
+    seed: int,
+) -> Precision:
+    n = len(measured)
+    agreeing = sum(1 for _, s in measured if s.agrees)
+    note = None
+    if n < take:
+        note = f"{take - n} sampled pairs could not be measured (content not found or empty)"
+    if not population:
+        note = "no removed member with its kept member in this run: nothing to estimate"
+    if run.kind == "images" and run.params.get("frames") == "all":
+        note = "hashes are first frames; animations matched on any frame"
+    return Precision(
+        kind=run.kind,
+        measure=run.measure,
+        threshold=run.threshold,
+        population=population,
+        pairs=n,
+        agreeing=agreeing,
+        precision=agreeing / n if n else None,
+        ci95=wilson(agreeing, n) if n else None,
+        below=n - agreeing,
+        below_share=(n - agreeing) / n if n else None,
+        sample=sample,
+        seed=seed,
+        note=note,
+    )
+
+
+def build(
+    outdir: str | Path,
+    *,
+    sample: int = 200,
+    seed: int = 0,
+    show: int = 4,
+    members: int = 4,
+    work: str | Path | None = None,
+    inputs: Sequence[str] | None = None,
+    summary: dict[str, Any] | None = None,
+) -> Report:
+    """The report of the run in ``outdir`` (see :func:`mmdedup.inspect.inspect`)."""
+    out = Path(outdir)
+    summary = summary if summary is not None else load_summary(out)
+    kind = run_kind(out, summary)
+    idx = scan(
+        out / ("documents.parquet" if kind == "interleaved" else "clusters.parquet"),
+        images=kind == "images",
+    )
+    run = _Run(out, summary, kind, idx, Path(work) if work else None, inputs)
+    rng = np.random.default_rng(seed)
+    kept = idx.kept_of()
+    sizes = idx.sizes()
+    # The sample: removed members whose kept member is in the results (interleaved: the
+    # near-duplicate rule's removals; identical image sets are identical by construction).
+    removed = np.flatnonzero(~idx.keep)
+    if kind == "interleaved":
+        near = idx.statuses.index("near_duplicate") if "near_duplicate" in idx.statuses else -1
+        removed = removed[idx.status[removed] == near]
+    population = removed[np.isin(idx.label[removed], idx.label[idx.keep])].astype(np.int64)
+    take = min(max(sample, 0), len(population))
+    picked: list[int] = (
+        sorted(population[rng.choice(len(population), take, replace=False)].tolist())
+        if take
+        else []
+    )
+    pairs = [(int(i), kept[int(idx.label[i])]) for i in picked]
+    # The clusters shown: the largest, random ones, then those nearest the threshold.
+    chosen: dict[int, list[str]] = {}
+    # Largest first, ties by label (labels are sorted, the sort stable).
+    by_size = np.argsort(-sizes.values, kind="stable")
+    for j in by_size[:show].tolist():
+        chosen.setdefault(int(sizes.labels[j]), []).append("largest")
+    rest = by_size[show:]
+    if len(rest) and show:
+        for j in sorted(rng.choice(len(rest), min(show, len(rest)), replace=False).tolist()):
+            chosen.setdefault(int(sizes.labels[rest[j]]), []).append("random")
+    shown = {label: _shown(idx, kept, label, None, members) for label in chosen}
+    run.fetch([i for p in pairs for i in p] + [i for v in shown.values() for i in v])
+    measured = [(p, s) for p, s in zip(pairs, run.score(pairs), strict=True) if s is not None]
+    precision = _precision(run, len(population), take, measured, sample, seed)
+    near_pairs = sorted(measured, key=lambda ps: (abs(ps[1].value - run.threshold), ps[0][0]))
+    count = 0
+    for (m, _), _s in near_pairs:
+        label = int(idx.label[m])
+        if count >= show:
+            break
+        if "near the threshold" not in chosen.get(label, []):
+            chosen.setdefault(label, []).append("near the threshold")
+            shown[label] = _shown(idx, kept, label, m, members)
+            count += 1
+    score_of = {m: s for (m, _), s in measured}
+    need = [i for items in shown.values() for i in items]
+    extra = [
+        (i, kept[int(idx.label[i])])
+        for i in need
+        if not idx.keep[i] and i not in score_of and int(idx.label[i]) in kept
+    ]
+    for (m, _), s in zip(extra, run.score(extra), strict=True):
+        if s is not None:
+            score_of[m] = s
+    shown_members = run.members(need, score_of) if need else {}
+    clusters = []
+    for label, reasons in chosen.items():
+        items = [shown_members[i] for i in shown[label]]
+        k = items[0] if items and items[0].keep else None
+        rest_items = tuple(m for m in items if not m.keep)
+        clusters.append(Cluster(label, sizes[label], tuple(reasons), k, rest_items))
+    status: Counter[str] = Counter()
+    for (_, st), c in idx.counts.items():
+        status[st] += c
+    removed_by: dict[str, int] = {s: c for s, c in status.items() if s in _REMOVED}
+    if kind == "interleaved":
+        for what in ("images", "paragraphs"):
+            r = summary.get(what, {}).get("removed", {})
+            removed_by.update(r if isinstance(r, dict) else {f"duplicate_{what[:-1]}": int(r)})
+    return Report(
+        outdir=str(out),
+        kind=kind,
+        summary=summary,
+        inputs=tuple(str(x) for x in summary.get("inputs", [])),
+        parameters=_flatten(summary.get("parameters", {})),
+        status=dict(status),
+        removed=removed_by,
+        shards=_shard_counts(run),
+        cluster_sizes=dict(
+            zip(*(a.tolist() for a in np.unique(sizes.values, return_counts=True)), strict=True)
+        ),
+        similarities=tuple(s.value for _, s in measured),
+        precision=precision,
+        clusters=tuple(clusters),
+        sample=sample,
+        seed=seed,
+        notes=tuple(run.notes),
+    )
