@@ -92,8 +92,10 @@ def test_still_images_failures_and_limits(tmp_path: Path) -> None:
     # At most max_frames frames; files are read the same way as bytes.
     path = tmp_path / "a.gif"
     path.write_bytes(gif)
-    two = mmdedup.image_hash([path], frames="all", max_frames=2)
+    with pytest.warns(UserWarning, match="max_frames = 2"):
+        two = mmdedup.image_hash([path], frames="all", max_frames=2)
     assert two["frame"].to_pylist() == [0, 1]
+    assert two["frames_truncated"].to_pylist() == [True, True]
     assert two["hash"].to_pylist() == t["phash"].to_pylist()[2:4]
     # The pixel limit bounds the frames together: 96 x 64 = 6,144 pixels a frame.
     capped = mmdedup.image_hashes([gif], methods=["phash"], frames="all", pixel_limit=6144 * 2)

@@ -105,6 +105,7 @@ def exact_duplicate_edges(
 def components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]: ...
 
 DEFAULT_PIXEL_LIMIT: int
+DEFAULT_DECODE_MEMORY: int
 
 def image_hashes(
     images: Any,
@@ -114,6 +115,7 @@ def image_hashes(
     mode: str = "canonical",
     pixel_limit: int = ...,
     frames: int = 1,
+    memory: int = ...,
 ) -> dict[str, Any]: ...
 def image_hashes_files(
     paths: list[str],
@@ -123,6 +125,7 @@ def image_hashes_files(
     mode: str = "canonical",
     pixel_limit: int = ...,
     frames: int = 1,
+    memory: int = ...,
 ) -> dict[str, Any]: ...
 def hamming_counts(
     hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int

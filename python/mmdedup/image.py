@@ -4,6 +4,7 @@ search in Hamming space."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -71,6 +72,7 @@ def image_hashes(
     pixel_limit: int | None = None,
     frames: Literal["first", "all"] = "first",
     max_frames: int = 1000,
+    memory: int | None = None,
 ) -> pa.Table:
     """Several perceptual hashes of each image from one decode.
 
@@ -92,7 +94,13 @@ def image_hashes(
             ``"all"``: every frame of an animated GIF, WebP or PNG (each composited onto the
             logical screen as the format's disposal rules say), one row per frame; a still
             image has one row.
-        max_frames: With ``frames="all"``, the frames after this many are left out.
+        max_frames: With ``frames="all"``, the frames after this many are left out: such
+            images are flagged in ``frames_truncated``, and a warning says how many there are.
+        memory: Bytes the images decoded at the same time may hold together (default
+            ``mmdedup._core.DEFAULT_DECODE_MEMORY``, 2 GiB), as estimated from each image's
+            header: about 9 bytes per pixel for canonical hashes of a PNG. An image waits for
+            room rather than fail, and one larger than ``memory`` decodes alone, so peak memory
+            does not grow with the thread count. The hashes do not depend on it.
 
     Returns:
         A table with one column per method (``uint64`` for hashes of up to 64 bits, the integer
@@ -101,7 +109,9 @@ def image_hashes(
         no hash). The schema metadata records ``mode`` and ``hash_size``. With
         ``frames="all"`` two ``uint32`` columns come first: ``item`` (the image's position in
         ``images``) and ``frame`` (0 for the first); the first frame's hashes are those of
-        ``frames="first"``, and an image that failed has one row, frame 0.
+        ``frames="first"``, and an image that failed has one row, frame 0; a last column,
+        ``frames_truncated`` (bool), is true on the rows of images that had more than
+        ``max_frames`` frames.
 
     >>> import io, zlib, struct
     >>> def png(w, h):  # a tiny gradient PNG
@@ -124,12 +134,16 @@ def image_hashes(
         raise ParameterError(f"`frames` must be 'first' or 'all', got {frames!r}")
     if max_frames < 1:
         raise ParameterError(f"`max_frames` must be at least 1, got {max_frames}")
+    budget = _core.DEFAULT_DECODE_MEMORY if memory is None else memory
+    if budget <= 0:
+        raise ParameterError(f"`memory` must be positive, got {budget}")
     kw: dict[str, Any] = {
         "methods": list(methods),
         "hash_size": hash_size,
         "mode": mode,
         "pixel_limit": limit,
         "frames": max_frames if frames == "all" else 1,
+        "memory": budget,
     }
     if _is_paths(images):
         out = _core.image_hashes_files([os.fspath(p) for p in images], **kw)
@@ -153,6 +167,15 @@ def image_hashes(
     cols["width"] = pa.array(out["width"], pa.uint32())
     cols["height"] = pa.array(out["height"], pa.uint32())
     cols["error"] = pa.array(messages, pa.string())
+    if frames == "all":
+        cut = out["truncated"]
+        cols["frames_truncated"] = pa.array(np.isin(out["item"], cut), pa.bool_())
+        if len(cut):
+            warnings.warn(
+                f"{len(cut)} animation(s) have more than max_frames = {max_frames} frames; "
+                "the frames after those were not hashed (see `frames_truncated`)",
+                stacklevel=2,
+            )
     meta = {"mmdedup.mode": mode, "mmdedup.hash_size": str(hash_size)}
     return pa.table(cols).replace_schema_metadata(meta)
 
@@ -166,6 +189,7 @@ def image_hash(
     pixel_limit: int | None = None,
     frames: Literal["first", "all"] = "first",
     max_frames: int = 1000,
+    memory: int | None = None,
 ) -> pa.Table:
     """One perceptual hash per image (per frame with ``frames="all"``): :func:`image_hashes`
     with a single method, whose column is named ``hash`` (and ``quality`` for PDQ)."""
@@ -177,6 +201,7 @@ def image_hash(
         pixel_limit=pixel_limit,
         frames=frames,
         max_frames=max_frames,
+        memory=memory,
     )
     return t.rename_columns(
         ["hash" if c == method else "quality" if c == "pdq_quality" else c for c in t.column_names]
@@ -186,8 +211,14 @@ def image_hash(
 def to_hex(hashes: pa.Array | pa.ChunkedArray, bits: int = 64) -> list[str | None]:
     """Hex strings as ImageHash prints them (``str(imagehash.phash(img))``) or as PDQ does.
 
+    Signed integers (hashes kept as ``int64`` by tools without unsigned types: Spark, Java,
+    many databases) are read as the two's-complement ``uint64`` of the same bits, as
+    :func:`hamming_clusters` reads them.
+
     >>> to_hex(pa.array([0x0026273B2B19550E, None], pa.uint64()))
     ['0026273b2b19550e', None]
+    >>> to_hex(pa.array([-1], pa.int64()))
+    ['ffffffffffffffff']
     """
     digits = (bits + 3) // 4
     out: list[str | None] = []
@@ -195,7 +226,7 @@ def to_hex(hashes: pa.Array | pa.ChunkedArray, bits: int = 64) -> list[str | Non
         if v is None:
             out.append(None)
         elif isinstance(v, int):
-            out.append(format(v, f"0{digits}x"))
+            out.append(format(v % 2**64, f"0{digits}x"))
         else:
             out.append(bytes(v).hex())
     return out
@@ -219,7 +250,12 @@ def _u64(hashes: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
         if not pa.types.is_unsigned_integer(arr.type) and not pa.types.is_integer(arr.type):
             raise InputError(f"hashes must be 64-bit integers, got {arr.type}")
         skip = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
-        values = np.asarray(arr.fill_null(0).cast(pa.uint64()).to_numpy(), dtype=np.uint64)
+        filled = arr.fill_null(0)
+        if pa.types.is_signed_integer(arr.type):
+            # The two's-complement bits, as `to_hex` prints them.
+            signed = np.asarray(filled.cast(pa.int64()).to_numpy(), dtype=np.int64)
+            return signed.view(np.uint64), skip
+        values = np.asarray(filled.cast(pa.uint64()).to_numpy(), dtype=np.uint64)
         return values, skip
     values = np.asarray(hashes, dtype=np.uint64)
     return values, np.zeros(len(values), dtype=np.bool_)
@@ -285,9 +321,19 @@ def item_clusters(
     import polars as pl
 
     values, skip = _u64(hashes)
-    items = np.asarray(items, dtype=np.int64)
-    if len(items) != len(values):
+    raw = np.asarray(items)
+    if len(raw) != len(values):
         raise ParameterError("`items` must have one entry per hash")
+    if len(raw) and raw.dtype.kind not in "iu":
+        raise ParameterError(f"`items` must be integers, got dtype {raw.dtype}")
+    # Every item owns a row, so item ids stay below the number of rows (and fit the kernel's
+    # 32-bit row indices).
+    if len(raw) and (int(raw.min()) < 0 or int(raw.max()) >= len(raw)):
+        raise ParameterError(
+            f"`items` must lie in 0..{len(raw) - 1} (each item owning at least one row), got "
+            f"values from {int(raw.min())} to {int(raw.max())}"
+        )
+    items = raw.astype(np.int64)
     m = int(items.max()) + 1 if len(items) else 0
     bits = 256 if values.ndim == 2 else 64
     if not 0 <= max_distance <= bits:

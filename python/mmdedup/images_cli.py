@@ -19,13 +19,17 @@ an interrupted run resumes with ``--resume`` and gives byte-identical results:
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 import tarfile
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import numpy as np
@@ -57,10 +61,12 @@ WORK_DIR_NAME = ".mmdedup-work"
 
 
 def _discover(inputs: tuple[str, ...]) -> tuple[list[Path], list[Path], list[Path]]:
-    """Image files, Parquet files and tar shards, each sorted."""
+    """Image files, Parquet files and tar shards, each sorted. A symlink counts under its own
+    name (a Hugging Face hub cache links every file to ``blobs/<hash>``, without suffix); a file
+    given twice, under any names, counts once."""
     import glob
 
-    files: set[Path] = set()
+    files: dict[Path, Path] = {}  # each file (symlinks resolved) -> the path it was found at
     for item in inputs:
         p = Path(item)
         if p.is_dir():
@@ -73,10 +79,13 @@ def _discover(inputs: tuple[str, ...]) -> tuple[list[Path], list[Path], list[Pat
                 raise InputError(f"no file matches the pattern {item!r}")
         else:
             raise InputError(f"{item}: no such file or directory")
-        files.update(q.resolve() for q in found)
-    imgs = sorted(f for f in files if f.suffix.lower() in IMAGE_SUFFIXES)
-    parquets = sorted(f for f in files if f.suffix.lower() in (".parquet", ".pq"))
-    tars = sorted(f for f in files if f.name.lower().endswith((".tar", ".tar.gz", ".tgz")))
+        for q in found:
+            real, named = q.resolve(), Path(os.path.abspath(q))
+            if real not in files or named < files[real]:
+                files[real] = named
+    imgs = sorted(f for f in files.values() if f.suffix.lower() in IMAGE_SUFFIXES)
+    parquets = sorted(f for f in files.values() if f.suffix.lower() in (".parquet", ".pq"))
+    tars = sorted(f for f in files.values() if f.name.lower().endswith((".tar", ".tar.gz", ".tgz")))
     if not (imgs or parquets or tars):
         raise InputError("no images, Parquet files or tar shards among the inputs")
     return imgs, parquets, tars
@@ -99,6 +108,34 @@ def _image_column(pf: pq.ParquetFile, column: str | None, where: str) -> str:
     raise InputError(
         f"cannot tell which column holds the images; pass --column (columns: {schema.names})",
         path=where,
+    )
+
+
+def _check_image_column(pf: pq.ParquetFile, column: str, where: str) -> None:
+    """The image column must hold encoded images: binary, or Hugging Face ``Image`` structs
+    with their ``bytes``."""
+    kind = pf.schema_arrow.field(column).type
+    if _binary(kind) or pa.types.is_null(kind):
+        return
+    if pa.types.is_struct(kind):
+        at = kind.get_field_index("bytes")
+        if at >= 0 and (_binary(kind.field(at).type) or pa.types.is_null(kind.field(at).type)):
+            return
+        what = f"structs without image bytes ({kind})"
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        what = "strings"
+    else:
+        what = f"values of type {kind}"
+    raise InputError(
+        f"column {column!r} holds {what}; mmdedup images expects image bytes (binary) or a "
+        "Hugging Face Image struct",
+        path=where,
+    )
+
+
+def _binary(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)
     )
 
 
@@ -164,7 +201,9 @@ class _Hasher:
     """Hashes every unit of a plan that is not done yet into ``hashes/<unit>.parquet``, and
     lists all units in input order."""
 
-    def __init__(self, work: WorkDir, plan: _Plan, column: str | None, bar: Any) -> None:
+    def __init__(
+        self, work: WorkDir, plan: _Plan, column: str | None, bar: Any, memory: int | None = None
+    ) -> None:
         self.work, self.plan, self.column, self.bar = work, plan, column, bar
         p = plan.parameters
         self.hash_kw = {
@@ -173,6 +212,8 @@ class _Hasher:
             "mode": p["mode"],
             "pixel_limit": p["pixel_limit"],
             "frames": p.get("frames", "first"),
+            "max_frames": p.get("max_frames", 1000),
+            "memory": memory,
         }
         self.units: list[str] = []
 
@@ -227,6 +268,7 @@ class _Hasher:
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
         col = _image_column(pf, self.column, str(path))
+        _check_image_column(pf, col, str(path))
         names = pf.schema_arrow.names
         key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
         start, first = 0, len(self.units)
@@ -253,7 +295,7 @@ class _Hasher:
         first, b = len(self.units), 0
         rows: list[int | None] = []
         keys: list[str] = []
-        data: list[bytes] = []
+        data: list[bytes | None] = []
 
         def flush() -> None:
             self._unit(
@@ -268,17 +310,26 @@ class _Hasher:
             data.clear()
 
         with _open_tar(path) as tf:
-            for idx, m in enumerate(tf):
-                if not m.isfile() or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES:
+            idx, last, members = -1, "at its first member", iter(tf)
+            while (m := _tar_step(functools.partial(next, members, None), path, last)) is not None:
+                idx, last = idx + 1, f"after member {m.name!r}"
+                # A hard link is read as the member it links to, found only among the earlier
+                # members of this archive (tarfile never looks outside it); symbolic links,
+                # directories and devices are passed over.
+                if (
+                    not (m.isfile() or m.islnk())
+                    or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES
+                ):
                     continue
                 if not self.work.done(f"hash-{name}-{b:06d}"):
-                    member = tf.extractfile(m)
-                    data.append(member.read() if member else b"")
+                    read = functools.partial(_member_bytes, tf, m)
+                    data.append(_tar_step(read, path, f"in member {m.name!r}"))
                 rows.append(idx)
                 keys.append(m.name)
                 if len(rows) == self.plan.batch:
                     flush()
                     b += 1
+            _tar_step(functools.partial(_check_tar_end, tf), path, last)
         if rows:
             flush()
         self._list(name, self.units[first:])
@@ -292,6 +343,38 @@ class _Hasher:
     def _listed(self, name: str) -> list[str]:
         units: list[str] = json.loads((self.work.root / "units" / f"{name}.json").read_text())
         return units
+
+
+_T = TypeVar("_T")
+
+
+def _tar_step(step: Callable[[], _T], path: Path, where: str) -> _T:
+    """A read of a tar archive, its errors (a truncated or corrupt archive) as an
+    :class:`InputError` naming the file and ``where`` in it (the member)."""
+    try:
+        return step()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise InputError(f"not a readable tar file ({where}): {e}", path=str(path)) from e
+
+
+def _check_tar_end(tf: tarfile.TarFile) -> None:
+    """tarfile ends the members quietly at a header cut short or not a header: the archive must
+    end in a zero block, or (leniently) right after its last member."""
+    assert tf.fileobj is not None
+    tf.fileobj.seek(tf.offset)
+    block = tf.fileobj.read(tarfile.BLOCKSIZE)
+    if block and block != bytes(tarfile.BLOCKSIZE):
+        what = "cut short" if len(block) < tarfile.BLOCKSIZE else "not a tar header"
+        raise tarfile.ReadError(f"truncated or corrupt: {what} at byte {tf.offset:,}")
+
+
+def _member_bytes(tf: tarfile.TarFile, m: tarfile.TarInfo) -> bytes | None:
+    """A member's bytes; None for a hard link to no earlier member (an error row)."""
+    try:
+        member = tf.extractfile(m)
+    except KeyError:  # a hard link whose target is not in the archive
+        return None
+    return member.read() if member else None
 
 
 def _open_tar(path: Path) -> tarfile.TarFile:
@@ -394,6 +477,14 @@ def _empty_hashes(method: str) -> pa.Table:
     "images are near-duplicates when any frame of one is near any frame of the other.",
 )
 @click.option(
+    "--max-frames",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="With --frames all: frames hashed per animation; longer ones are flagged "
+    "(frames_truncated in clusters.parquet) and counted in a warning.",
+)
+@click.option(
     "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
 )
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
@@ -420,7 +511,8 @@ def _empty_hashes(method: str) -> pa.Table:
     "--memory",
     default="4GB",
     show_default=True,
-    help="Memory budget of the clusters stage: when the hashes and per-row data would not fit, "
+    help="Memory budget: of the images decoded at the same time (larger images wait), and of "
+    "the clusters stage: when the hashes and per-row data would not fit, "
     "the search runs over on-disk partitions and the clusters and counts come from edge files "
     "(64-bit hashes; PDQ and --frames all are searched in memory). The results are the same.",
 )
@@ -436,6 +528,7 @@ def images(
     column: str | None,
     pixel_limit: int | None,
     frames: str,
+    max_frames: int,
     threads: int | None,
     overwrite: bool,
     resume: bool,
@@ -488,6 +581,7 @@ def images(
             column=column,
             pixel_limit=pixel_limit,
             frames=frames,
+            max_frames=max_frames,
             threads=threads,
             overwrite=overwrite,
             resume=resume,
@@ -518,6 +612,7 @@ def run_images(
     column: str | None = None,
     pixel_limit: int | None = None,
     frames: str = "first",
+    max_frames: int = 1000,
     threads: int | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -552,6 +647,7 @@ def run_images(
             "column": column,
             "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
             "frames": frames,
+            "max_frames": max_frames,
         },
         files=_Plan.listing(imgs),
         parquets=_Plan.listing(parquets),
@@ -600,7 +696,7 @@ def _run(
     with tqdm(
         desc="hashing", unit="img", disable=quiet or None, file=sys.stderr, leave=False
     ) as bar:
-        units = _Hasher(work, plan, column, bar).run()
+        units = _Hasher(work, plan, column, bar, memory).run()
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
     outputs.declare(["clusters.parquet", "summary.json"])
@@ -624,6 +720,9 @@ def _run(
         "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
         "threads": _core.get_num_threads(),
     }
+    from .inspect import precision_estimate
+
+    summary["precision"] = precision_estimate(outdir, summary=summary, work_dir=work.root)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 3)
     with atomic_write(outdir / "summary.json") as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")

@@ -262,6 +262,8 @@ def cluster_columns(
         out["quality"] = table["pdq_quality"]
     if frames is not None:
         out["frames"] = pa.array(frames, pa.uint32())
+        if "frames_truncated" in table.column_names:
+            out["frames_truncated"] = table["frames_truncated"]
     out.update(
         count=pa.array(counts, pa.uint64()),
         cluster=pa.array(labels, mask=labels < 0, type=pa.int64()),

@@ -87,6 +87,10 @@ def datasketch_permutations(
     num_perm: int, seed: int, scheme: Scheme
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """The permutation parameters datasketch 2.x draws for ``scheme`` (NumPy ``RandomState``)."""
+    if not 0 <= seed < 2**32:
+        raise ParameterError(f"`seed` of a datasketch scheme must be in 0..2**32-1, got {seed}")
+    if not 1 <= num_perm <= 8192:
+        raise ParameterError(f"`num_perm` must be in 1..8192, got {num_perm}")
     gen = np.random.RandomState(seed)
     if scheme == "datasketch-legacy":
         # Drawn interleaved, one scalar at a time, exactly as datasketch's MinHash.__init__.

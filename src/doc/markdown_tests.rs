@@ -165,3 +165,57 @@ proptest::proptest! {
         }
     }
 }
+
+/// Rebuilds `md` from its segments and the gaps between them.
+fn rebuilt(md: &str, p: &Parsed) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for s in &p.segments {
+        out.push_str(&md[at..s.span.start]);
+        out.push_str(&md[s.span.clone()]);
+        at = s.span.end;
+    }
+    out.push_str(&md[at..]);
+    out
+}
+
+#[test]
+fn documents_over_a_window_are_parsed_in_windows() {
+    // Paragraphs with images, a reference defined only at the end, and a fence with blank lines.
+    let mut md = String::from("![first][late]\n\n```\n![in code](x.png)\n\n\n```\n\n");
+    let para = "Some *text* with `code` and ![img](a.png) in it.\n\n";
+    while md.len() < 3 * WINDOW {
+        md.push_str(para);
+    }
+    md.push_str("[late]: late.png\n");
+    let windows = windows(&md);
+    assert!(windows.len() >= 3, "{}", windows.len());
+    assert!(windows.iter().all(|w| w.len() <= WINDOW));
+    assert!(windows.windows(2).all(|w| w[0].end == w[1].start));
+    let p = parse(&md);
+    assert_eq!(rebuilt(&md, &p), md);
+    // Cuts fall between paragraphs: every paragraph is intact.
+    let images = p.segments.iter().filter(|s| s.kind == Kind::Image).count();
+    assert_eq!(images, 1 + md.matches(para).count());
+    assert_eq!(p.segments[0].src, "late.png");
+    assert_eq!(p.segments[1].text, "![in code](x.png)");
+    assert_eq!(p.dangling, 0);
+}
+
+#[test]
+fn one_huge_table_or_line_is_cut_anyway() {
+    let n = 400_000;
+    let table = format!(
+        "|{}\n|{}\n{}",
+        "a|".repeat(n),
+        "-|".repeat(n),
+        format!("|{}\n", "b|".repeat(n)).repeat(3)
+    );
+    let line = "*a* ".repeat(WINDOW);
+    for md in [table, line] {
+        let p = parse(&md);
+        assert!(p.segments.len() >= 2);
+        assert_eq!(rebuilt(&md, &p), md);
+        assert!(windows(&md).iter().all(|w| w.len() <= WINDOW));
+    }
+}

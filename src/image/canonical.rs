@@ -46,22 +46,25 @@ pub fn prepare(d: &Decoded) -> Rgb<'_> {
         Cow::Borrowed(DynamicImage::ImageRgb8(b)) => Cow::Borrowed(b.as_raw()),
         Cow::Owned(DynamicImage::ImageRgb8(b)) => Cow::Owned(b.into_raw()),
         img => Cow::Owned(match img.as_ref() {
-            DynamicImage::ImageLuma8(b) => b.iter().flat_map(|&v| [v; 3]).collect(),
-            DynamicImage::ImageLuma16(b) => b.iter().flat_map(|&v| [scale(v); 3]).collect(),
+            DynamicImage::ImageLuma8(b) => rgb(width * height, b.iter().map(|&v| [v; 3])),
+            DynamicImage::ImageLuma16(b) => rgb(width * height, b.iter().map(|&v| [scale(v); 3])),
             DynamicImage::ImageRgb16(b) => b.iter().map(|&v| scale(v)).collect(),
-            DynamicImage::ImageLumaA16(b) => b
-                .pixels()
-                .flat_map(|p| [composite16(p[0], p[1]); 3])
-                .collect(),
-            DynamicImage::ImageRgba16(b) => b
-                .pixels()
-                .flat_map(|p| [0, 1, 2].map(|c| composite16(p[c], p[3])))
-                .collect(),
-            other if other.color().has_alpha() => other
-                .to_rgba8()
-                .pixels()
-                .flat_map(|p| [0, 1, 2].map(|c| composite8(p[c], p[3])))
-                .collect(),
+            DynamicImage::ImageLumaA16(b) => rgb(
+                width * height,
+                b.pixels().map(|p| [composite16(p[0], p[1]); 3]),
+            ),
+            DynamicImage::ImageRgba16(b) => rgb(
+                width * height,
+                b.pixels()
+                    .map(|p| [0, 1, 2].map(|c| composite16(p[c], p[3]))),
+            ),
+            other if other.color().has_alpha() => rgb(
+                width * height,
+                other
+                    .to_rgba8()
+                    .pixels()
+                    .map(|p| [0, 1, 2].map(|c| composite8(p[c], p[3]))),
+            ),
             other => other.to_rgb8().into_raw(),
         }),
     };
@@ -70,6 +73,14 @@ pub fn prepare(d: &Decoded) -> Rgb<'_> {
         width,
         height,
     }
+}
+
+/// Packed RGB of `pixels` pixels, allocated once (a `flat_map` collect grows by doubling, and
+/// held up to twice the image while it copied).
+fn rgb(pixels: usize, px: impl Iterator<Item = [u8; 3]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pixels * 3);
+    px.for_each(|p| out.extend_from_slice(&p));
+    out
 }
 
 fn composite8(c: u8, a: u8) -> u8 {

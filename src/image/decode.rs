@@ -48,6 +48,49 @@ fn decode_error(e: impl std::fmt::Display) -> Error {
     Error::Input(format!("cannot decode image: {e}"))
 }
 
+/// A JPEG whose data ends before its end-of-image marker: refused whichever decoder would read
+/// it, as Pillow refuses it ("image file is truncated"); the decoders themselves would fill the
+/// missing rows silently (zune-jpeg) or hand the file on (`jpeg-decoder`, ours).
+fn truncated_jpeg() -> Error {
+    Error::Input("cannot decode image: image file is truncated".into())
+}
+
+/// What decoding an image will need, read from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per pixel of the decoded buffer (stored layout).
+    pub bytes_per_pixel: u8,
+    pub jpeg: bool,
+}
+
+/// The header of `bytes` (no pixel is decoded); `None` when it cannot be read.
+pub fn header(bytes: &[u8]) -> Option<Header> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        let (width, height, components) = super::jpeg::dimensions(bytes)?;
+        return Some(Header {
+            width,
+            height,
+            // CMYK arrives as RGB.
+            bytes_per_pixel: components.clamp(1, 3),
+            jpeg: true,
+        });
+    }
+    let decoder = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (width, height) = decoder.dimensions();
+    Some(Header {
+        width,
+        height,
+        bytes_per_pixel: decoder.color_type().bytes_per_pixel(),
+        jpeg: false,
+    })
+}
+
 /// Decodes `bytes` (JPEG, PNG, WebP, GIF, BMP or TIFF, sniffed from the content).
 ///
 /// Refuses images with more than `pixel_limit` pixels after reading only their header, and
@@ -77,6 +120,9 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
         return Err(Error::Input(
             "cannot decode image: zero width or height".into(),
         ));
+    }
+    if format == ImageFormat::Jpeg && super::jpeg::truncated(bytes) {
+        return Err(truncated_jpeg());
     }
     let mut orientation = decoder.orientation().map_or(1, |o| o.to_exif());
     if format == ImageFormat::Png && orientation == 1 {
@@ -108,10 +154,20 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
 /// The pixel limit bounds the frames together (each is screen-sized), so an animation of many
 /// large frames is refused like one huge image.
 pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Result<Vec<Decoded>> {
+    decode_frames_capped(bytes, pixel_limit, max_frames).map(|(frames, _)| frames)
+}
+
+/// [`decode_frames`], and whether frames were left out: the animation has more than
+/// `max_frames` (found by decoding one frame past the cap).
+pub fn decode_frames_capped(
+    bytes: &[u8],
+    pixel_limit: u64,
+    max_frames: usize,
+) -> Result<(Vec<Decoded>, bool)> {
     use image::AnimationDecoder;
     let first = decode(bytes, pixel_limit)?;
     if max_frames <= 1 {
-        return Ok(vec![first]);
+        return Ok((vec![first], false));
     }
     let format = image::guess_format(bytes).map_err(decode_error)?;
     let cursor = Cursor::new(bytes);
@@ -122,24 +178,25 @@ pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Resul
         ImageFormat::WebP => {
             let d = image::codecs::webp::WebPDecoder::new(cursor).map_err(decode_error)?;
             if !d.has_animation() {
-                return Ok(vec![first]);
+                return Ok((vec![first], false));
             }
             d.into_frames()
         }
         ImageFormat::Png => {
             let d = image::codecs::png::PngDecoder::new(cursor).map_err(decode_error)?;
             if !d.is_apng().map_err(decode_error)? {
-                return Ok(vec![first]);
+                return Ok((vec![first], false));
             }
             d.apng().map_err(decode_error)?.into_frames()
         }
-        _ => return Ok(vec![first]),
+        _ => return Ok((vec![first], false)),
     };
     let (w, h) = first.full_size;
     let per_frame = u64::from(w) * u64::from(h);
     let mut out = vec![first];
     // The animation decoder yields the first frame again: skip it, keep `decode`'s.
-    for (i, frame) in frames.enumerate().skip(1).take(max_frames - 1) {
+    let mut frames = frames.enumerate().skip(1);
+    for (i, frame) in frames.by_ref().take(max_frames - 1) {
         let frame = frame.map_err(|e| Error::Input(format!("cannot decode frame {i}: {e}")))?;
         let total = per_frame.saturating_mul(i as u64 + 1);
         if total > pixel_limit {
@@ -157,7 +214,9 @@ pub fn decode_frames(bytes: &[u8], pixel_limit: u64, max_frames: usize) -> Resul
             palette: false,
         });
     }
-    Ok(out)
+    // A frame past the cap that decodes means some were left out.
+    let more = matches!(frames.next(), Some((_, Ok(_))));
+    Ok((out, more))
 }
 
 /// Decodes a baseline or progressive JPEG directly at a reduced scale (1/2, 1/4 or 1/8, by
@@ -199,6 +258,11 @@ pub(crate) fn decode_jpeg_reduced_with(
             "image of {w}×{h} = {} pixels exceeds the limit of {pixel_limit} pixels",
             u64::from(w) * u64::from(h)
         ))));
+    }
+    // Before either decoder: ours and `jpeg-decoder` would give the file up, and the full-size
+    // decode the caller falls back to would fill the missing rows.
+    if super::jpeg::truncated(bytes) {
+        return Some(Err(truncated_jpeg()));
     }
     if w == 0 || h == 0 || !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
         return None;

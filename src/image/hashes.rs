@@ -43,6 +43,11 @@ pub fn dhash_vertical(px: &[f32], hs: usize) -> Vec<bool> {
 
 /// The first `keep` coefficients of SciPy's unnormalised DCT-II (`2 Σ x_n cos(πk(2n+1)/2N)`)
 /// of each length-`n` line of `src`, where line `l` starts at `l * line` and steps by `step`.
+///
+/// A constant line gives exactly `2 n x` and zeros, as SciPy's FFT-based DCT does: summing the
+/// cosines would leave rounding noise (±1e-13) in the zero coefficients, and the hashes compare
+/// coefficients with their median, so flat images (and images constant along one axis) would
+/// get bits from that noise where ImageHash gets 0.
 fn dct_lines(
     src: &[f64],
     n: usize,
@@ -59,6 +64,11 @@ fn dct_lines(
         .collect();
     let mut out = vec![0.0; lines * keep];
     for l in 0..lines {
+        let first = src[l * line];
+        if (1..n).all(|j| src[l * line + j * step] == first) {
+            out[l * keep] = 2.0 * n as f64 * first;
+            continue;
+        }
         for k in 0..keep {
             let c = &cos[k * n..(k + 1) * n];
             out[l * keep + k] = (0..n).map(|j| c[j] * src[l * line + j * step]).sum();

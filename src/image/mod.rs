@@ -9,6 +9,8 @@
 pub mod canonical;
 pub mod compat;
 pub mod decode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hashes;
 mod jpeg;
 pub mod pdq;
@@ -23,10 +25,37 @@ mod tests_props;
 
 use std::cell::OnceCell;
 
-use rayon::prelude::*;
-
 use crate::{Error, Result};
 pub use decode::{decode, Decoded, DEFAULT_PIXEL_LIMIT};
+
+/// Default decode memory of one batch ([`Limits::memory`]): 2 GiB.
+pub const DEFAULT_DECODE_MEMORY: u64 = 2 << 30;
+
+/// Default cap on the frames hashed per animation ([`Limits::max_frames`]).
+pub const DEFAULT_MAX_FRAMES: usize = 1000;
+
+/// What hashing a batch may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Images with more pixels are refused (all frames together with several frames).
+    pub pixel_limit: u64,
+    /// Bytes the images being decoded at the same time may hold together, as estimated from
+    /// their headers ([`decode_cost`]): an image waits until enough of it is free, one larger
+    /// than all of it decodes alone. Bounds the memory of the batch whatever the thread count.
+    pub memory: u64,
+    /// Frames hashed per animation (1: the first frame only).
+    pub max_frames: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pixel_limit: DEFAULT_PIXEL_LIMIT,
+            memory: DEFAULT_DECODE_MEMORY,
+            max_frames: 1,
+        }
+    }
+}
 pub use pdq::Dihedral;
 pub use value::{HashKind, HashSpec, HashValue};
 
@@ -114,7 +143,7 @@ impl<'a> Prepared<'a> {
             Mode::Canonical => {
                 let rgb = self.rgb();
                 let g = self.gray_f.get_or_init(|| canonical::gray(rgb));
-                canonical::resize(g, (rgb.width, rgb.height), out)
+                flatten(canonical::resize(g, (rgb.width, rgb.height), out))
             }
         }
     }
@@ -177,6 +206,29 @@ impl<'a> Prepared<'a> {
             quality: None,
         }
     }
+}
+
+/// A canonical plane within this many gray levels (of 255) of constant is made exactly constant.
+///
+/// A blank image's plane is constant only up to the rounding of the area average (`f32` sums of
+/// hundreds of weights: a few thousandths of a level), and every hash would otherwise compare
+/// that noise: blank placeholders of one colour would get arbitrary, different hashes. Made
+/// constant, every hash of a flat image is that of ImageHash on a constant image (pHash
+/// `8000000000000000`, the DC bit alone, or 0 for black; the others 0).
+const FLAT_TOLERANCE: f32 = 1.0 / 32.0;
+
+fn flatten(mut plane: Vec<f32>) -> Vec<f32> {
+    let (lo, hi) = plane
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if hi - lo <= FLAT_TOLERANCE {
+        // The whole gray level nearest the plane's: flat images of one colour hash alike.
+        let v = ((lo + hi) / 2.0).round();
+        plane.fill(v);
+    }
+    plane
 }
 
 /// All `specs` of one encoded image, in order, from a single decode.
@@ -254,6 +306,15 @@ fn hashed(decoded: &Decoded, specs: &[HashSpec], mode: Mode) -> Hashed {
     }
 }
 
+/// The hashes of the frames of one image: every frame of an animation up to
+/// [`Limits::max_frames`], one for a still image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frames {
+    pub frames: Vec<Hashed>,
+    /// The animation has more frames than were hashed.
+    pub truncated: bool,
+}
+
 /// The hashes of each frame of an animation (GIF, animated WebP, APNG), at most `max_frames`;
 /// one entry for a still image. The first frame's hashes equal [`hash_image`]'s.
 fn hash_frames_sized(
@@ -262,22 +323,52 @@ fn hash_frames_sized(
     mode: Mode,
     pixel_limit: u64,
     max_frames: usize,
-) -> Result<Vec<Hashed>> {
+) -> Result<Frames> {
     let animated = matches!(
         image::guess_format(bytes),
         Ok(image::ImageFormat::Gif | image::ImageFormat::WebP | image::ImageFormat::Png)
     );
     if max_frames <= 1 || !animated {
-        return hash_sized(bytes, specs, mode, pixel_limit).map(|h| vec![h]);
+        return hash_sized(bytes, specs, mode, pixel_limit).map(|h| Frames {
+            frames: vec![h],
+            truncated: false,
+        });
     }
     std::panic::catch_unwind(|| {
-        let frames = decode::decode_frames(bytes, pixel_limit, max_frames)?;
-        Ok(frames.iter().map(|d| hashed(d, specs, mode)).collect())
+        let (frames, truncated) = decode::decode_frames_capped(bytes, pixel_limit, max_frames)?;
+        Ok(Frames {
+            frames: frames.iter().map(|d| hashed(d, specs, mode)).collect(),
+            truncated,
+        })
     })
     .unwrap_or_else(|_| Err(panicked()))
 }
 
-/// [`hash_frames_sized`] over any source of encoded bytes, in parallel, results in input order.
+/// The bytes decoding and hashing `bytes` will hold at its peak, estimated from its header
+/// alone: the encoded bytes, the decoded buffer (twice: the canonical front end may turn a copy),
+/// and the front end's planes (compatible: the 8-bit gray, and PDQ's RGB; canonical: the RGB
+/// copy and the `f32` gray, and PDQ's `f32` luma). A canonical JPEG is decoded at a reduced
+/// scale, and costs at most its coefficients (progressive files: 2 bytes per sample). Only the
+/// first frame of an animation is counted; unreadable headers cost their bytes (decoding will
+/// fail). Measured: a 13000 × 13000 gray PNG peaks at 1.5 GB in canonical pHash, 9 bytes per
+/// pixel as estimated here.
+pub fn decode_cost(bytes: &[u8], specs: &[HashSpec], mode: Mode) -> u64 {
+    let encoded = bytes.len() as u64;
+    let Some(h) = decode::header(bytes) else {
+        return encoded;
+    };
+    let pixels = u64::from(h.width) * u64::from(h.height);
+    let pdq = specs.iter().any(|s| matches!(s.kind, HashKind::Pdq(_)));
+    let decoded = 2 * u64::from(h.bytes_per_pixel);
+    let per_pixel = match mode {
+        Mode::Canonical if h.jpeg => 3,
+        Mode::Canonical => decoded + 3 + 4 + if pdq { 4 } else { 0 },
+        Mode::Compatible => decoded + 1 + if pdq { 4 } else { 0 },
+    };
+    encoded.saturating_add(pixels.saturating_mul(per_pixel))
+}
+
+/// [`hash_sources_frames_with`] with the default decode memory, the frames alone.
 pub fn hash_sources_frames<T: Sync>(
     items: &[T],
     load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
@@ -286,19 +377,50 @@ pub fn hash_sources_frames<T: Sync>(
     pixel_limit: u64,
     max_frames: usize,
 ) -> Result<Vec<Result<Vec<Hashed>>>> {
+    let limits = Limits {
+        pixel_limit,
+        max_frames,
+        ..Limits::default()
+    };
+    let out = hash_sources_frames_with(items, load, specs, mode, limits)?;
+    Ok(out.into_iter().map(|r| r.map(|f| f.frames)).collect())
+}
+
+/// [`hash_frames_sized`] over any source of encoded bytes, in parallel under the decode memory
+/// of `limits` (see [`crate::parallel::map_admitted`]), results in input order.
+pub fn hash_sources_frames_with<T: Sync>(
+    items: &[T],
+    load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
+    specs: &[HashSpec],
+    mode: Mode,
+    limits: Limits,
+) -> Result<Vec<Result<Frames>>> {
     specs.iter().try_for_each(HashSpec::validate)?;
-    Ok(per_item(items, |item| {
-        hash_frames_sized(&load(item)?, specs, mode, pixel_limit, max_frames)
+    Ok(admitted(items, load, specs, mode, limits.memory, |b| {
+        hash_frames_sized(b, specs, mode, limits.pixel_limit, limits.max_frames)
     }))
 }
 
-/// `f` of every item, in parallel, results in input order (independent of threads).
-fn per_item<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
-    // One image costs as much as hundreds of text rows, so even small batches go parallel.
-    let work = items
-        .len()
-        .saturating_mul(crate::parallel::PARALLEL_THRESHOLD);
-    crate::parallel::install(work, || items.par_iter().map(f).collect())
+/// `f` of every item's bytes, in parallel, the decode memory bounded by `memory`, results in
+/// input order (independent of threads and of `memory`).
+fn admitted<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    load: impl Fn(&'a T) -> Result<std::borrow::Cow<'a, [u8]>> + Sync,
+    specs: &[HashSpec],
+    mode: Mode,
+    memory: u64,
+    f: impl Fn(&[u8]) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    crate::parallel::map_admitted(
+        items,
+        |item| {
+            let loaded = load(item);
+            let cost = loaded.as_ref().map_or(0, |b| decode_cost(b, specs, mode));
+            (loaded, cost)
+        },
+        memory,
+        |loaded| f(&loaded?),
+    )
 }
 
 /// [`hash_image`] over a batch, in parallel, results in input order (independent of threads).
@@ -320,8 +442,7 @@ pub fn hash_many(
     )
 }
 
-/// [`hash_many`] over any source of encoded bytes (`load` may read a file), in parallel: the
-/// reading of one item overlaps the decoding of others.
+/// [`hash_sources_with`] with the default decode memory.
 pub fn hash_sources<T: Sync>(
     items: &[T],
     load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
@@ -329,8 +450,25 @@ pub fn hash_sources<T: Sync>(
     mode: Mode,
     pixel_limit: u64,
 ) -> Result<Vec<Result<Hashed>>> {
+    let limits = Limits {
+        pixel_limit,
+        ..Limits::default()
+    };
+    hash_sources_with(items, load, specs, mode, limits)
+}
+
+/// [`hash_many`] over any source of encoded bytes (`load` may read a file), in parallel: the
+/// reading of one item overlaps the decoding of others, and the images being decoded at once
+/// hold at most `limits.memory` bytes together (as estimated by [`decode_cost`]).
+pub fn hash_sources_with<T: Sync>(
+    items: &[T],
+    load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
+    specs: &[HashSpec],
+    mode: Mode,
+    limits: Limits,
+) -> Result<Vec<Result<Hashed>>> {
     specs.iter().try_for_each(HashSpec::validate)?;
-    Ok(per_item(items, |item| {
-        hash_sized(&load(item)?, specs, mode, pixel_limit)
+    Ok(admitted(items, load, specs, mode, limits.memory, |b| {
+        hash_sized(b, specs, mode, limits.pixel_limit)
     }))
 }

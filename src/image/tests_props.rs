@@ -178,3 +178,164 @@ fn batch_keeps_order_and_per_item_errors() {
     let bad = [HashSpec::new(HashKind::WHash, 6)];
     assert!(hash_many(&items, &bad, Mode::Compatible, DEFAULT_PIXEL_LIMIT).is_err());
 }
+
+/// Solid images of many colours and sizes: every hash is that of a constant image, the same for
+/// all (ImageHash's pHash: the DC bit alone, `8000000000000000`; 0 for black), in both modes.
+#[test]
+fn flat_images_hash_alike() {
+    use ::image::{Rgb, RgbImage};
+    let specs = all_specs();
+    let colours = [
+        [255, 255, 255],
+        [128, 128, 128],
+        [200, 10, 10],
+        [3, 250, 77],
+        [1, 1, 1],
+    ];
+    let sizes = [
+        (64, 64),
+        (100, 50),
+        (300, 300),
+        (5000, 1),
+        (33, 17),
+        (7, 640),
+    ];
+    for mode in [Mode::Compatible, Mode::Canonical] {
+        let mut seen = Vec::new();
+        for c in colours {
+            for (w, h) in sizes {
+                let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb(c)));
+                let v = hash_image(&png(&img), &specs[..6], mode, DEFAULT_PIXEL_LIMIT).unwrap();
+                assert_eq!(v[3].to_hex(), "8000000000000000", "{mode:?} {c:?} {w}x{h}");
+                let hex: Vec<String> = v.iter().map(HashValue::to_hex).collect();
+                seen.push(hex);
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{mode:?}: {seen:?}");
+        let black = DynamicImage::ImageRgb8(RgbImage::new(40, 30));
+        let v = hash_image(&png(&black), &specs[..6], mode, DEFAULT_PIXEL_LIMIT).unwrap();
+        assert!(v.iter().all(|h| h.bits.iter().all(|&b| !b)), "{mode:?}");
+    }
+}
+
+#[test]
+fn truncated_jpegs_are_row_errors_in_both_modes() {
+    let mut data = Vec::new();
+    let img = gradient(300, 200).to_rgb8();
+    ::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut data, 90)
+        .encode_image(&img)
+        .unwrap();
+    let specs = all_specs();
+    for mode in [Mode::Compatible, Mode::Canonical] {
+        assert!(hash_image(&data, &specs, mode, DEFAULT_PIXEL_LIMIT).is_ok());
+        for cut in [2, 100, data.len() / 2] {
+            let err = hash_image(&data[..data.len() - cut], &specs, mode, DEFAULT_PIXEL_LIMIT)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("image file is truncated"),
+                "{mode:?} {cut}: {err}"
+            );
+        }
+    }
+}
+
+/// An animated GIF of `n` frames, each a different shade.
+fn gif(n: u8) -> Vec<u8> {
+    use ::image::codecs::gif::GifEncoder;
+    use ::image::{Delay, Frame};
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut out);
+        let frames = (0..n).map(|i| {
+            let img = RgbaImage::from_fn(16, 12, |x, y| {
+                Rgba([
+                    (x * 9 + u32::from(i) * 40) as u8,
+                    (y * 13) as u8,
+                    i * 20,
+                    255,
+                ])
+            });
+            Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(10, 1))
+        });
+        enc.encode_frames(frames).unwrap();
+    }
+    out
+}
+
+#[test]
+fn frames_past_the_cap_are_reported() {
+    let data = gif(5);
+    let specs = [HashSpec::new(HashKind::DHash, 8)];
+    let run = |max_frames| {
+        let limits = Limits {
+            max_frames,
+            ..Limits::default()
+        };
+        let items = [data.as_slice()];
+        let out = hash_sources_frames_with(
+            &items,
+            |b| Ok(std::borrow::Cow::Borrowed(*b)),
+            &specs,
+            Mode::Canonical,
+            limits,
+        )
+        .unwrap();
+        let f = out.into_iter().next().unwrap().unwrap();
+        (f.frames.len(), f.truncated)
+    };
+    assert_eq!(run(3), (3, true));
+    assert_eq!(run(4), (4, true));
+    assert_eq!(run(5), (5, false));
+    assert_eq!(run(1000), (5, false));
+}
+
+/// The decode memory only throttles: the same hashes under any budget and thread count, and
+/// images costing more than half the budget never overlap.
+#[test]
+fn decode_memory_bounds_concurrency_not_results() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let good: Vec<Vec<u8>> = (1..30).map(|k| png(&gradient(40 + k, 30 + k))).collect();
+    let items: Vec<&[u8]> = good.iter().map(|b| b.as_slice()).collect();
+    let specs = all_specs();
+    let base = hash_many(&items, &specs, Mode::Canonical, DEFAULT_PIXEL_LIMIT).unwrap();
+    let cost = decode_cost(items[0], &specs, Mode::Canonical);
+    assert!(cost > 20 * 30 * 9, "{cost}");
+    for memory in [1, cost + cost / 2, u64::MAX] {
+        let limits = Limits {
+            memory,
+            ..Limits::default()
+        };
+        let out = hash_sources_with(
+            &items,
+            |b| Ok(std::borrow::Cow::Borrowed(*b)),
+            &specs,
+            Mode::Canonical,
+            limits,
+        )
+        .unwrap();
+        assert_eq!(out.len(), base.len());
+        for (a, b) in out.iter().zip(&base) {
+            assert_eq!(a.as_ref().unwrap(), b.as_ref().unwrap());
+        }
+    }
+    // The scheduler itself: with room for one item at a time, no two run together.
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let n: Vec<u32> = (0..64).collect();
+    let out = crate::parallel::map_admitted(
+        &n,
+        |&i| (i, 60),
+        100,
+        |i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            running.fetch_sub(1, Ordering::SeqCst);
+            i * 2
+        },
+    );
+    assert_eq!(out, n.iter().map(|i| i * 2).collect::<Vec<_>>());
+    if crate::parallel::num_threads() > 1 {
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+}

@@ -46,10 +46,14 @@ pub fn optimal_params(threshold: f64, num_perm: usize, w_fp: f64, w_fn: f64) -> 
     if num_perm < 2 {
         return Err(Error::param("num_perm", "must be at least 2 for LSH"));
     }
-    if (w_fp + w_fn - 1.0).abs() > 1e-9 || w_fp < 0.0 || w_fn < 0.0 {
+    // Written so that NaN fails every comparison, and infinities fail the sum.
+    if !(w_fp >= 0.0 && w_fn >= 0.0 && (w_fp + w_fn - 1.0).abs() <= 1e-9) {
         return Err(Error::param(
             "weights",
-            "false positive and negative weights must sum to 1",
+            format!(
+                "false positive and negative weights must be non-negative and sum to 1, got \
+                 {w_fp} and {w_fn}"
+            ),
         ));
     }
     let mut best = (f64::INFINITY, 0, 0);
@@ -85,5 +89,22 @@ mod tests {
     fn rejects_bad_threshold() {
         assert!(optimal_params(1.0, 128, 0.5, 0.5).is_err());
         assert!(optimal_params(0.0, 128, 0.5, 0.5).is_err());
+        assert!(optimal_params(f64::NAN, 128, 0.5, 0.5).is_err());
+    }
+
+    #[test]
+    fn rejects_nan_and_infinite_weights() {
+        let (nan, inf) = (f64::NAN, f64::INFINITY);
+        for (a, b) in [
+            (nan, 0.5),
+            (0.5, nan),
+            (nan, nan),
+            (inf, -inf),
+            (inf, 0.0),
+            (-0.5, 1.5),
+        ] {
+            let err = optimal_params(0.8, 128, a, b).unwrap_err();
+            assert!(err.to_string().contains("weights"), "{a} {b}: {err}");
+        }
     }
 }

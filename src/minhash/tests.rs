@@ -71,10 +71,10 @@ fn signatures_do_not_depend_on_threads_or_blocking() {
     let sh = Shingler::new(ShingleKind::Word, 3, NormalizeOptions::default()).unwrap();
     let h = MinHasher::native(64, 3).unwrap();
     let mut one = vec![0; texts.len() * 64];
-    crate::parallel::set_num_threads(1);
+    crate::parallel::set_num_threads(1).unwrap();
     signatures(&refs, &sh, &h, &mut one);
     let mut two = vec![0; texts.len() * 64];
-    crate::parallel::set_num_threads(2);
+    crate::parallel::set_num_threads(2).unwrap();
     signatures(&refs, &sh, &h, &mut two);
     assert_eq!(one, two);
     // Direct, unblocked computation of one long text agrees with the blocked kernel.

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::arrow::TextColumn;
-use super::{run, to_pyerr};
+use super::{run, to_pyerr, Int};
 use crate::lsh::{self, Bands};
 use crate::text::{NormalizeOptions, ShingleKind, Shingler};
 use crate::{cluster, hamming, Error, Result};
@@ -62,10 +62,11 @@ fn contiguous<'a, T: numpy::Element>(
 fn lsh_params(
     py: Python<'_>,
     threshold: f64,
-    num_perm: usize,
+    num_perm: Int,
     false_positive_weight: f64,
     false_negative_weight: f64,
 ) -> PyResult<(usize, usize)> {
+    let num_perm: usize = num_perm.py(py, "num_perm")?;
     let g = run(py, || {
         lsh::optimal_params(
             threshold,
@@ -78,15 +79,17 @@ fn lsh_params(
 }
 
 #[pyfunction]
-#[pyo3(signature = (signatures, skip, *, bands, rows, window = 1))]
+#[pyo3(signature = (signatures, skip, *, bands, rows, window = Int(1)))]
 fn lsh_candidates<'py>(
     py: Python<'py>,
     signatures: PyReadonlyArray2<'py, u32>,
     skip: PyReadonlyArray1<'py, bool>,
-    bands: usize,
-    rows: usize,
-    window: usize,
+    bands: Int,
+    rows: Int,
+    window: Int,
 ) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let (bands, rows): (usize, usize) = (bands.py(py, "bands")?, rows.py(py, "rows")?);
+    let window: usize = window.py(py, "window")?;
     let k = signatures.as_array().ncols();
     let skip = skip.as_array().to_vec();
     let sigs = contiguous(&signatures, "signatures").map_err(|e| to_pyerr(py, e))?;
@@ -109,9 +112,10 @@ fn lsh_candidates<'py>(
 fn band_keys<'py>(
     py: Python<'py>,
     signatures: PyReadonlyArray2<'py, u32>,
-    bands: usize,
-    rows: usize,
+    bands: Int,
+    rows: Int,
 ) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let (bands, rows): (usize, usize) = (bands.py(py, "bands")?, rows.py(py, "rows")?);
     let k = signatures.as_array().ncols();
     let sigs = contiguous(&signatures, "signatures").map_err(|e| to_pyerr(py, e))?;
     let n = sigs.len() / k.max(1);
@@ -124,13 +128,14 @@ fn band_keys<'py>(
 
 /// Candidate pairs from equal keys (see `lsh::bucket_pairs`); `docs` are row indices.
 #[pyfunction]
-#[pyo3(signature = (keys, docs, *, window = 1))]
+#[pyo3(signature = (keys, docs, *, window = Int(1)))]
 fn bucket_pairs<'py>(
     py: Python<'py>,
     keys: PyReadonlyArray1<'py, u64>,
     docs: PyReadonlyArray1<'py, u32>,
-    window: usize,
+    window: Int,
 ) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let window: usize = window.py(py, "window")?;
     let (keys, docs) = (keys.as_array(), docs.as_array());
     if keys.len() != docs.len() {
         return Err(to_pyerr(
@@ -184,13 +189,13 @@ fn check_edges(edges: &[(u32, u32)], n: usize) -> Result<()> {
 
 /// Exact Jaccard similarity of the shingle sets (as 64-bit hashes) of each edge's two texts.
 #[pyfunction]
-#[pyo3(signature = (texts, edges, *, ngram = 5, tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
+#[pyo3(signature = (texts, edges, *, ngram = Int(5), tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
 #[allow(clippy::too_many_arguments)]
 fn jaccard<'py>(
     py: Python<'py>,
     texts: AnyArray,
     edges: PyReadonlyArray2<'py, u32>,
-    ngram: usize,
+    ngram: Int,
     tokenizer: &str,
     normalize: bool,
     fold_digits: bool,
@@ -199,7 +204,7 @@ fn jaccard<'py>(
     let kind: ShingleKind = tokenizer.parse().map_err(|e| to_pyerr(py, e))?;
     let sh = Shingler::new(
         kind,
-        ngram,
+        ngram.py(py, "ngram")?,
         NormalizeOptions {
             enabled: normalize,
             fold_digits,
@@ -248,8 +253,9 @@ fn hamming_neighbours<'py>(
     py: Python<'py>,
     hashes: PyReadonlyArray1<'py, u64>,
     skip: PyReadonlyArray1<'py, bool>,
-    k: u32,
+    k: Int,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
+    let k: u32 = k.py(py, "k")?;
     let hashes = hashes.as_array().to_vec();
     let skip = skip_mask(py, &skip, hashes.len())?;
     if k > 64 {
@@ -291,13 +297,16 @@ fn exact_duplicate_edges<'py>(
     edges_out(py, edges)
 }
 
-/// Cluster labels (smallest member index, -1 for singletons) of the graph on `n` rows.
+/// Cluster labels (smallest member index, -1 for singletons) of the graph on `n` rows; `n`
+/// at most 2^32 - 1 (rows are `u32`).
 #[pyfunction]
 fn components<'py>(
     py: Python<'py>,
-    n: usize,
+    n: Int,
     edges: PyReadonlyArray2<'py, u32>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let n: u32 = n.py(py, "n")?;
+    let n = n as usize;
     let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
     let labels = run(py, || {
         check_edges(&edges, n)?;

@@ -11,10 +11,10 @@ use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyArray;
 
 use super::arrow::TextColumn;
-use super::{run, to_pyerr};
+use super::{run, to_pyerr, Int};
 use crate::image::{
-    hash_sources, hash_sources_frames, Dihedral, HashKind, HashSpec, Hashed, Mode,
-    DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, Dihedral, Frames, HashKind, HashSpec, Hashed,
+    Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
 use crate::{hamming, Error, Result};
 
@@ -127,18 +127,25 @@ fn pack<'py>(
 
 /// [`pack`] with one row per frame, and `item` (the input's position) and `frame` ((m,) uint32
 /// each) to say whose frame a row holds. An item that failed has one row, frame 0.
+/// `truncated` lists the items whose animation had more frames than were hashed.
 fn pack_frames<'py>(
     py: Python<'py>,
     specs: &[HashSpec],
-    results: Vec<Result<Vec<Hashed>>>,
+    results: Vec<Result<Frames>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut rows: Vec<Result<Hashed>> = Vec::with_capacity(results.len());
-    let (mut item, mut frame) = (Vec::new(), Vec::new());
+    let (mut item, mut frame, mut truncated) = (Vec::new(), Vec::new(), Vec::new());
     for (i, r) in results.into_iter().enumerate() {
         let i = u32::try_from(i)
             .map_err(|_| to_pyerr(py, Error::param("images", "at most 2^32 images per call")))?;
         match r {
-            Ok(frames) => {
+            Ok(Frames {
+                frames,
+                truncated: cut,
+            }) => {
+                if cut {
+                    truncated.push(i);
+                }
                 for (f, h) in frames.into_iter().enumerate() {
                     item.push(i);
                     frame.push(f as u32);
@@ -155,18 +162,32 @@ fn pack_frames<'py>(
     let d = pack(py, specs, rows)?;
     d.set_item("item", PyArray1::from_vec(py, item))?;
     d.set_item("frame", PyArray1::from_vec(py, frame))?;
+    d.set_item("truncated", PyArray1::from_vec(py, truncated))?;
     Ok(d)
 }
 
-/// The hashes asked for and the front end, from the Python arguments.
+/// The hashes asked for, the front end and the limits, from the Python arguments.
 fn request(
     py: Python<'_>,
     methods: &[String],
-    hash_size: usize,
+    hash_size: Int,
     mode: &str,
-) -> PyResult<(Vec<HashSpec>, Mode)> {
+    (pixel_limit, memory, frames): (Int, Int, Int),
+) -> PyResult<(Vec<HashSpec>, Mode, Limits)> {
     let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
-    Ok((specs(py, methods, hash_size)?, mode))
+    let limits = Limits {
+        pixel_limit: pixel_limit.py(py, "pixel_limit")?,
+        memory: memory.py(py, "memory")?,
+        max_frames: frames.py(py, "frames")?,
+    };
+    if limits.memory == 0 {
+        return Err(to_pyerr(py, Error::param("memory", "must be positive")));
+    }
+    Ok((
+        specs(py, methods, hash_size.py(py, "hash_size")?)?,
+        mode,
+        limits,
+    ))
 }
 
 fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<HashSpec>> {
@@ -189,62 +210,82 @@ fn load_item<'a>(b: &'a Option<&[u8]>) -> Result<Cow<'a, [u8]>> {
         .ok_or_else(|| Error::Input("null image".into()))
 }
 
-/// A file, read by the worker thread that hashes it.
+/// A file, read by the worker thread that hashes it. Only regular files (after symlinks): a
+/// FIFO would block the worker until something writes to it, a device could be endless.
 fn load_path(p: &String) -> Result<Cow<'_, [u8]>> {
-    std::fs::read(p)
-        .map(Cow::Owned)
-        .map_err(|e| Error::Input(format!("cannot read {p}: {e}")))
+    let cannot = |e: &dyn std::fmt::Display| Error::Input(format!("cannot read {p}: {e}"));
+    let meta = std::fs::metadata(p).map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        return Err(cannot(&"not a regular file"));
+    }
+    std::fs::read(p).map(Cow::Owned).map_err(|e| cannot(&e))
 }
 
-/// Hashes of images given as an Arrow binary column (nulls are errors).
+/// Hashes of images given as an Arrow binary column (nulls are errors). With `frames` above 1,
+/// a row per frame (see `pack_frames`). `memory` bounds the bytes the images decoded at the
+/// same time hold together (estimated from their headers).
 #[pyfunction]
-#[pyo3(signature = (images, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT, frames = 1))]
+#[pyo3(signature = (
+    images, *, methods, hash_size = Int(8), mode = "canonical",
+    pixel_limit = Int(DEFAULT_PIXEL_LIMIT as i128), frames = Int(1),
+    memory = Int(DEFAULT_DECODE_MEMORY as i128)
+))]
+#[allow(clippy::too_many_arguments)]
 fn image_hashes<'py>(
     py: Python<'py>,
     images: AnyArray,
     methods: Vec<String>,
-    hash_size: usize,
+    hash_size: Int,
     mode: &str,
-    pixel_limit: u64,
-    frames: usize,
+    pixel_limit: Int,
+    frames: Int,
+    memory: Int,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (specs, mode) = request(py, &methods, hash_size, mode)?;
+    let (specs, mode, limits) =
+        request(py, &methods, hash_size, mode, (pixel_limit, memory, frames))?;
     let col = TextColumn::extract(py, images)?;
-    if frames > 1 {
+    if limits.max_frames > 1 {
         let results = run(py, || {
             let items = col.bytes()?;
-            hash_sources_frames(&items, load_item, &specs, mode, pixel_limit, frames)
+            hash_sources_frames_with(&items, load_item, &specs, mode, limits)
         })?;
         return pack_frames(py, &specs, results);
     }
     let results = run(py, || {
         let items = col.bytes()?;
-        hash_sources(&items, load_item, &specs, mode, pixel_limit)
+        hash_sources_with(&items, load_item, &specs, mode, limits)
     })?;
     pack(py, &specs, results)
 }
 
-/// Hashes of image files, read by the worker threads.
+/// Hashes of image files, read by the worker threads; as [`image_hashes`].
 #[pyfunction]
-#[pyo3(signature = (paths, *, methods, hash_size = 8, mode = "canonical", pixel_limit = DEFAULT_PIXEL_LIMIT, frames = 1))]
+#[pyo3(signature = (
+    paths, *, methods, hash_size = Int(8), mode = "canonical",
+    pixel_limit = Int(DEFAULT_PIXEL_LIMIT as i128), frames = Int(1),
+    memory = Int(DEFAULT_DECODE_MEMORY as i128)
+))]
+#[allow(clippy::too_many_arguments)]
 fn image_hashes_files<'py>(
     py: Python<'py>,
     paths: Vec<String>,
     methods: Vec<String>,
-    hash_size: usize,
+    hash_size: Int,
     mode: &str,
-    pixel_limit: u64,
-    frames: usize,
+    pixel_limit: Int,
+    frames: Int,
+    memory: Int,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (specs, mode) = request(py, &methods, hash_size, mode)?;
-    if frames > 1 {
+    let (specs, mode, limits) =
+        request(py, &methods, hash_size, mode, (pixel_limit, memory, frames))?;
+    if limits.max_frames > 1 {
         let results = run(py, || {
-            hash_sources_frames(&paths, load_path, &specs, mode, pixel_limit, frames)
+            hash_sources_frames_with(&paths, load_path, &specs, mode, limits)
         })?;
         return pack_frames(py, &specs, results);
     }
     let results = run(py, || {
-        hash_sources(&paths, load_path, &specs, mode, pixel_limit)
+        hash_sources_with(&paths, load_path, &specs, mode, limits)
     })?;
     pack(py, &specs, results)
 }
@@ -257,8 +298,9 @@ fn hamming_counts<'py>(
     py: Python<'py>,
     hashes: PyReadonlyArray1<'py, u64>,
     skip: PyReadonlyArray1<'py, bool>,
-    k: u32,
+    k: Int,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let k: u32 = k.py(py, "k")?;
     let hashes = hashes.as_array().to_vec();
     let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
     let counts = py.detach(|| {
@@ -290,8 +332,9 @@ fn hamming_neighbours_256<'py>(
     py: Python<'py>,
     hashes: PyReadonlyArray2<'py, u64>,
     skip: PyReadonlyArray1<'py, bool>,
-    k: u32,
+    k: Int,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
+    let k: u32 = k.py(py, "k")?;
     let words = words_256(py, &hashes)?;
     let skip = super::cluster::skip_mask(py, &skip, words.len())?;
     let n = py.detach(|| hamming::search_256(&words, k.min(256), &skip));
@@ -308,8 +351,9 @@ fn hamming_counts_256<'py>(
     py: Python<'py>,
     hashes: PyReadonlyArray2<'py, u64>,
     skip: PyReadonlyArray1<'py, bool>,
-    k: u32,
+    k: Int,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let k: u32 = k.py(py, "k")?;
     let words = words_256(py, &hashes)?;
     let skip = super::cluster::skip_mask(py, &skip, words.len())?;
     let counts = py.detach(|| {
@@ -360,6 +404,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
+    m.add("DEFAULT_DECODE_MEMORY", DEFAULT_DECODE_MEMORY)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;

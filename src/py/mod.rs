@@ -8,7 +8,7 @@ mod image;
 mod text;
 mod tokenize;
 
-use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOverflowError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -41,9 +41,73 @@ pub(crate) fn run<T: Send>(
     py.detach(f).map_err(|e| to_pyerr(py, e))
 }
 
+/// An integer argument as Python gave it (any size), before [`Int::get`] checks it against the
+/// parameter's range: a negative or too large value is then a `ParameterError` naming the
+/// parameter, where PyO3's own extraction into an unsigned type raises `OverflowError`. Values
+/// beyond `i128` saturate (keeping their sign); anything not an integer stays a `TypeError`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Int(pub(crate) i128);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i128>() {
+            Ok(v) => Ok(Int(v)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                let negative = obj.lt(0)?;
+                Ok(Int(if negative { i128::MIN } else { i128::MAX }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Unsigned integer types an [`Int`] converts to.
+pub(crate) trait Unsigned: TryFrom<i128> {
+    const MAX: u128;
+}
+
+impl Unsigned for u32 {
+    const MAX: u128 = u32::MAX as u128;
+}
+
+impl Unsigned for u64 {
+    const MAX: u128 = u64::MAX as u128;
+}
+
+impl Unsigned for usize {
+    const MAX: u128 = usize::MAX as u128;
+}
+
+impl Int {
+    /// The value as `T`, or a parameter error naming `name`.
+    pub(crate) fn get<T: Unsigned>(self, name: &'static str) -> crate::Result<T> {
+        T::try_from(self.0).map_err(|_| {
+            let got = match self.0 {
+                i128::MIN => "a value below -2^127".to_owned(),
+                i128::MAX => "a value above 2^127".to_owned(),
+                v => v.to_string(),
+            };
+            Error::param(
+                name,
+                format!("must be an integer in 0..={}, got {got}", T::MAX),
+            )
+        })
+    }
+
+    /// [`get`](Self::get) with the error already a Python exception.
+    pub(crate) fn py<T: Unsigned>(self, py: Python<'_>, name: &'static str) -> PyResult<T> {
+        self.get(name).map_err(|e| to_pyerr(py, e))
+    }
+}
+
+/// Sets the number of worker threads; more than `4 × cores` (at least 256) is a
+/// `ParameterError`, as is a pool the system cannot start.
 #[pyfunction]
-fn set_num_threads(n: usize) {
-    crate::parallel::set_num_threads(n)
+fn set_num_threads(py: Python<'_>, n: Int) -> PyResult<()> {
+    let n: usize = n.py(py, "threads")?;
+    crate::parallel::set_num_threads(n).map_err(|e| to_pyerr(py, e))
 }
 
 #[pyfunction]

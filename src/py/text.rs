@@ -10,7 +10,7 @@ use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::PyArray;
 
 use super::arrow::{TextColumn, TokenSets};
-use super::{run, to_pyerr};
+use super::{run, to_pyerr, Int};
 use crate::minhash::{set_signatures, signatures, MinHasher, Scheme, TokenSets as _};
 use crate::simhash::fingerprints;
 use crate::text::{self, NormalizeOptions, ShingleKind, Shingler};
@@ -70,11 +70,11 @@ fn tokenize(text: &str, normalize: bool, fold_digits: bool, strip_accents: bool)
 }
 
 #[pyfunction]
-#[pyo3(signature = (text, *, ngram = 5, tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
+#[pyo3(signature = (text, *, ngram = Int(5), tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
 fn shingles(
     py: Python<'_>,
     text: &str,
-    ngram: usize,
+    ngram: Int,
     tokenizer: &str,
     normalize: bool,
     fold_digits: bool,
@@ -83,7 +83,7 @@ fn shingles(
     let mut s = shingler(
         py,
         tokenizer,
-        ngram,
+        ngram.py(py, "ngram")?,
         opts(normalize, fold_digits, strip_accents),
     )?;
     Ok(s.shingles(text))
@@ -126,16 +126,16 @@ fn hasher(
 /// Returns (signatures (n, num_perm) uint32, shingle counts (n,) uint32).
 #[pyfunction]
 #[pyo3(signature = (
-    texts, *, num_perm = 128, ngram = 5, seed = 1, tokenizer = "word", normalize = true,
+    texts, *, num_perm = Int(128), ngram = Int(5), seed = Int(1), tokenizer = "word", normalize = true,
     fold_digits = false, strip_accents = false, scheme = "mmdedup", a = None, b = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn minhash<'py>(
     py: Python<'py>,
     texts: AnyArray,
-    num_perm: usize,
-    ngram: usize,
-    seed: u64,
+    num_perm: Int,
+    ngram: Int,
+    seed: Int,
     tokenizer: &str,
     normalize: bool,
     fold_digits: bool,
@@ -147,9 +147,10 @@ fn minhash<'py>(
     let sh = shingler(
         py,
         tokenizer,
-        ngram,
+        ngram.py(py, "ngram")?,
         opts(normalize, fold_digits, strip_accents),
     )?;
+    let (num_perm, seed) = (num_perm.py(py, "num_perm")?, seed.py(py, "seed")?);
     let hasher = hasher(scheme, num_perm, seed, a, b).map_err(|e| to_pyerr(py, e))?;
     let col = TextColumn::extract(py, texts)?;
     let k = hasher.num_perm();
@@ -166,16 +167,17 @@ fn minhash<'py>(
 
 /// MinHash of ready-made token sets (a list column): (signatures, token counts).
 #[pyfunction]
-#[pyo3(signature = (sets, *, num_perm = 128, seed = 1, scheme = "mmdedup", a = None, b = None))]
+#[pyo3(signature = (sets, *, num_perm = Int(128), seed = Int(1), scheme = "mmdedup", a = None, b = None))]
 fn minhash_sets<'py>(
     py: Python<'py>,
     sets: AnyArray,
-    num_perm: usize,
-    seed: u64,
+    num_perm: Int,
+    seed: Int,
     scheme: &str,
     a: Option<PyReadonlyArray1<'py, u64>>,
     b: Option<PyReadonlyArray1<'py, u64>>,
 ) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let (num_perm, seed) = (num_perm.py(py, "num_perm")?, seed.py(py, "seed")?);
     let hasher = hasher(scheme, num_perm, seed, a, b).map_err(|e| to_pyerr(py, e))?;
     let col = TokenSets::extract(py, sets)?;
     let k = hasher.num_perm();
@@ -194,11 +196,11 @@ fn minhash_sets<'py>(
 
 /// Returns (fingerprints (n,) uint64, shingle counts (n,) uint32).
 #[pyfunction]
-#[pyo3(signature = (texts, *, ngram = 3, tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
+#[pyo3(signature = (texts, *, ngram = Int(3), tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
 fn simhash<'py>(
     py: Python<'py>,
     texts: AnyArray,
-    ngram: usize,
+    ngram: Int,
     tokenizer: &str,
     normalize: bool,
     fold_digits: bool,
@@ -207,7 +209,7 @@ fn simhash<'py>(
     let sh = shingler(
         py,
         tokenizer,
-        ngram,
+        ngram.py(py, "ngram")?,
         opts(normalize, fold_digits, strip_accents),
     )?;
     let col = TextColumn::extract(py, texts)?;

@@ -14,8 +14,10 @@ impl HfTokenizer {
     /// Loads a `tokenizer.json` from its bytes. Truncation and padding are switched off: counts
     /// are of whole texts.
     pub fn from_bytes(data: &[u8]) -> Result<Self> {
-        let mut inner = Tokenizer::from_bytes(data)
-            .map_err(|e| Error::Input(format!("not a tokenizer.json: {e}")))?;
+        let mut inner = guarded("not a tokenizer.json", || {
+            Tokenizer::from_bytes(data)
+                .map_err(|e| Error::Input(format!("not a tokenizer.json: {e}")))
+        })?;
         inner
             .with_truncation(None)
             .map_err(|e| Error::Input(e.to_string()))?;
@@ -39,6 +41,12 @@ impl HfTokenizer {
     /// building an `Encoding`, which costs about as much again in allocations; the
     /// post-processor only adds its fixed number of tokens, since truncation is off.
     pub fn count(&self, text: &str, add_special_tokens: bool) -> Result<usize> {
+        guarded("cannot tokenize", || {
+            self.count_unguarded(text, add_special_tokens)
+        })
+    }
+
+    fn count_unguarded(&self, text: &str, add_special_tokens: bool) -> Result<usize> {
         let t = &self.inner;
         let err = |e: tokenizers::Error| Error::Input(e.to_string());
         let mut pre = t
@@ -68,10 +76,11 @@ impl HfTokenizer {
         add_special_tokens: bool,
         mut emit: impl FnMut(u32, usize),
     ) -> Result<()> {
-        let enc = self
-            .inner
-            .encode(text, add_special_tokens)
-            .map_err(|e| Error::Input(e.to_string()))?;
+        let enc = guarded("cannot tokenize", || {
+            self.inner
+                .encode(text, add_special_tokens)
+                .map_err(|e| Error::Input(e.to_string()))
+        })?;
         let special = enc.get_special_tokens_mask();
         for (i, (&id, &(start, _))) in enc.get_ids().iter().zip(enc.get_offsets()).enumerate() {
             emit(id, if special[i] == 1 { usize::MAX } else { start });
@@ -81,10 +90,25 @@ impl HfTokenizer {
 
     /// The ids of `text`, without offsets.
     pub fn ids(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode_fast(text, add_special_tokens)
-            .map_err(|e| Error::Input(e.to_string()))?;
+        let enc = guarded("cannot tokenize", || {
+            self.inner
+                .encode_fast(text, add_special_tokens)
+                .map_err(|e| Error::Input(e.to_string()))
+        })?;
         Ok(enc.get_ids().to_vec())
     }
+}
+
+/// A call into `tokenizers`, whose panics on malformed files become errors: it panics on a
+/// `{"decoder":` cut short (an `expect` in its decoder deserializer) and, at every encode, on a
+/// post-processor template that names a special token it does not define.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = (panic.downcast_ref::<&str>().copied())
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        Err(Error::Input(format!(
+            "{what}: the tokenizers library panicked ({why})"
+        )))
+    })
 }

@@ -128,6 +128,57 @@ fn skip_scan(d: &[u8], mut pos: usize) -> Option<(u8, usize)> {
     }
 }
 
+/// Whether the data ends before the end-of-image marker, walking the file as libjpeg does
+/// (Pillow then raises "image file is truncated"): segments skipped by their length, the
+/// entropy-coded data of a scan up to the next marker other than a restart marker, stray bytes
+/// between segments passed over. Corrupt data that still reaches an EOI is not truncation.
+pub(crate) fn truncated(d: &[u8]) -> bool {
+    let mut next = next_marker(d, 2);
+    while let Some((marker, pos)) = next {
+        next = match marker {
+            0xD9 => return false,
+            0xD0..=0xD8 | 0x01 => next_marker(d, pos),
+            _ => {
+                let Some(len) = be16(d, pos) else {
+                    return true;
+                };
+                let end = pos + len.max(2);
+                if end > d.len() {
+                    return true;
+                }
+                if marker == 0xDA {
+                    skip_scan(d, end)
+                } else {
+                    next_marker(d, end)
+                }
+            }
+        };
+    }
+    true
+}
+
+/// The frame header of a JPEG: `(width, height, components)`, from the first SOF segment.
+pub(crate) fn dimensions(d: &[u8]) -> Option<(u32, u32, u8)> {
+    let mut pos = 2;
+    loop {
+        let (marker, p) = next_marker(d, pos)?;
+        pos = p;
+        if matches!(marker, 0xD0..=0xD9 | 0x01) {
+            continue;
+        }
+        let len = be16(d, pos)?;
+        if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+            let seg = d.get(pos + 2..pos + len.max(2))?;
+            let (h, w) = (be16(seg, 1)?, be16(seg, 3)?);
+            return Some((w as u32, h as u32, *seg.get(5)?));
+        }
+        if marker == 0xDA {
+            return None;
+        }
+        pos += len.max(2);
+    }
+}
+
 fn ceil_div(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }

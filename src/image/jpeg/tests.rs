@@ -183,3 +183,31 @@ fn simd_color_conversion_stays_within_one_of_scalar() {
         }
     }
 }
+
+#[test]
+fn data_ending_before_eoi_is_truncated() {
+    for gray in [false, true] {
+        let data = encode(120, 90, 85, gray, 3);
+        assert!(!truncated(&data));
+        // Junk after EOI (a trailer, a second image) is not truncation.
+        let mut trailer = data.clone();
+        trailer.extend_from_slice(b"\0\0trailer");
+        assert!(!truncated(&trailer));
+        // Only EOI missing: Pillow raises "image file is truncated" too.
+        for cut in [1, 2, 3, 50, data.len() / 2, data.len() - 40, 4] {
+            assert!(truncated(&data[..data.len() - cut]), "cut {cut}");
+        }
+        // A segment length past the end.
+        assert!(truncated(&data[..22]));
+        assert_eq!(dimensions(&data), Some((120, 90, if gray { 1 } else { 3 })));
+        // Both decoders, and the full-size decode the caller falls back to, refuse it.
+        let cut = &data[..data.len() - 2];
+        for own in [false, true] {
+            let r = decode_jpeg_reduced_with(cut, 12, 0, u64::MAX, own).expect("a JPEG");
+            let err = r.map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("image file is truncated"), "{err}");
+        }
+        let err = crate::image::decode(cut, u64::MAX).unwrap_err().to_string();
+        assert!(err.contains("image file is truncated"), "{err}");
+    }
+}
