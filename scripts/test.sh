@@ -22,3 +22,22 @@ mypy
 
 echo "== pytest"
 pytest -q --doctest-modules python/mmdedup tests "$@"
+
+# ---------------------------------------------------------------------------------------------
+# Wheel: the sdist and the abi3 manylinux2014 wheel into dist/ (zig; its own target-wheel/, about
+# 10 minutes from nothing on 2 cores), then that wheel installed and run in a fresh venv without
+# Rust. MMDEDUP_SKIP_WHEEL=1 skips it (local runs); CI runs it.
+if [ "${MMDEDUP_SKIP_WHEEL:-0}" != 1 ]; then
+  echo "== wheel: scripts/build_wheel.sh, scripts/test_wheel.sh"
+  bash scripts/build_wheel.sh
+  bash scripts/test_wheel.sh
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing: scripts/fuzz.sh builds the libFuzzer targets of fuzz/ (their own target dir,
+# fuzz/target/; about 11 minutes from nothing on 2 cores) and runs each from its committed seeds
+# for FUZZ_SECONDS (30 here), failing on any crash. MMDEDUP_SKIP_FUZZ=1 skips it (local runs).
+if [ "${MMDEDUP_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz: scripts/fuzz.sh"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
+fi

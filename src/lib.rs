@@ -19,6 +19,9 @@ pub mod tokenize;
 #[cfg(feature = "python")]
 mod py;
 
+#[cfg(test)]
+mod fuzz_regressions;
+
 // Image hashing allocates and frees full-resolution planes per image; glibc returns such blocks
 // to the kernel on free, so every image paid fresh page faults (about half the time per photo).
 // mimalloc keeps them for reuse. Only the extension uses it: the kernels' tests keep the system

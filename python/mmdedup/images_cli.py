@@ -380,7 +380,7 @@ def _member_bytes(tf: tarfile.TarFile, m: tarfile.TarInfo) -> bytes | None:
 def _open_tar(path: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise InputError(f"not a readable tar file: {e}", path=str(path)) from e
 
 
