@@ -96,14 +96,15 @@ def link_run(run: Path, work: Path) -> None:
 
 def one(mode: str, work: Path, memory: str) -> dict[str, Any]:
     """The clusters stage in this process; what it did."""
-    from mmdedup import pipeline
     from mmdedup.dedup import DedupConfig
+    from mmdedup.runs import text as pipeline
+    from mmdedup.runs.budget import parse_size
 
     manifest = json.loads((work / "manifest.json").read_text())
     config = {**DedupConfig().to_dict(), **manifest["config"]}
     manifest["config"] = {k: v for k, v in config.items() if k in DedupConfig.__dataclass_fields__}
     plan = pipeline.Plan(**manifest)
-    plan.memory, plan.components = pipeline.parse_size(memory), mode
+    plan.memory, plan.components = parse_size(memory), mode
     for stale in ("components", "done", "labels.npy", "keep.npy", "status.npy", "counts.json"):
         p = work / stale
         if p.is_dir():

@@ -4,7 +4,7 @@ on the same hash files.
 ``prepare`` writes N synthetic rows as the hash stage writes them (``hashes/<unit>.parquet``,
 ``--batch`` rows each: source, row, key, phash, width, height, error), the hashes from
 ``bench_hamming.make_hashes`` (planted near-duplicate clusters and exact copies) with 0.1% of
-rows failed (null hash, an error). ``run`` times ``images_cli._clusters``, the function
+rows failed (null hash, an error). ``run`` times ``runs.images.clusters.cluster_images``, the function
 ``mmdedup images`` calls once the images are hashed, under ``--memory`` (the on-disk path when
 the in-memory stage's estimate exceeds it) and prints the wall time, peak RSS and what ran;
 run each mode in its own process (under ``/usr/bin/time -v`` for its peak RSS).
@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from mmdedup.images_cli import _clusters, _Plan
 from mmdedup.io import write_table
-from mmdedup.pipeline import WorkDir, parse_size
+from mmdedup.runs.images.clusters import cluster_images as _clusters
+from mmdedup.runs.images.plan import Plan as _Plan
+from mmdedup.runs.text import WorkDir, parse_size
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_hamming import make_hashes

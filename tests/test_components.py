@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmdedup import _core
-from mmdedup.cli import run_dedup
-from mmdedup.components import components, partitions_for
+from mmdedup.runs import dedup_files
+from mmdedup.runs.components import components, partitions_for
 from test_pipeline import cli, corpus, files  # noqa: F401  (corpus is a fixture)
 
 
@@ -74,7 +74,7 @@ def test_equals_union_find_as_ray_tasks(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        from mmdedup.ray_engine import ray_map_units
+        from mmdedup.runs.engine import ray_map_units
 
         each = ray_map_units(None, None)
         for t in range(3):
@@ -108,12 +108,12 @@ def test_distributed_equals_local(
 ) -> None:
     cfg = mmdedup.DedupConfig(method=method, threshold=0.7, verify=verify)  # type: ignore[arg-type]
     a, b = (
-        run_dedup(
+        dedup_files(
             [str(corpus)],
             tmp_path / mode,
             config=cfg,
             id_column="id",
-            keep_rule=keep,
+            keep=keep,
             memory=memory,
             components=mode,
         )
@@ -131,8 +131,8 @@ def test_auto_goes_distributed_when_union_find_does_not_fit(
     tmp_path: Path,
 ) -> None:
     cfg = mmdedup.DedupConfig(threshold=0.7)
-    big = run_dedup([str(corpus)], tmp_path / "big", config=cfg, memory="1GB")
-    small = run_dedup([str(corpus)], tmp_path / "small", config=cfg, memory="4KB")
+    big = dedup_files([str(corpus)], tmp_path / "big", config=cfg, memory="1GB")
+    small = dedup_files([str(corpus)], tmp_path / "small", config=cfg, memory="4KB")
     assert big["components"]["mode"] == "local"
     assert small["components"]["mode"] == "distributed"
     assert files(tmp_path / "big") == files(tmp_path / "small")
@@ -148,15 +148,15 @@ def test_incremental_run_with_distributed_components(
     new.mkdir()
     for p in sorted(corpus.iterdir()):
         (old if int(p.stem[-1]) < 3 else new).joinpath(p.name).write_bytes(p.read_bytes())
-    run_dedup([str(old)], tmp_path / "a", config=cfg, id_column="id", keep_rule="longest")
+    dedup_files([str(old)], tmp_path / "a", config=cfg, id_column="id", keep="longest")
     outs = {}
     for mode in ("local", "distributed"):
-        outs[mode] = run_dedup(
+        outs[mode] = dedup_files(
             [str(new)],
             tmp_path / mode,
             config=cfg,
             id_column="id",
-            keep_rule="longest",
+            keep="longest",
             memory="8KB",
             components=mode,
             index=tmp_path / "a",
@@ -173,13 +173,13 @@ def test_ray_engine_distributed_equals_local_engine(
     cfg = mmdedup.DedupConfig(threshold=0.7)
 
     def go(out: Path, **options: str) -> dict[str, Any]:
-        return run_dedup(
+        return dedup_files(
             [str(corpus)],
             out,
             config=cfg,
             id_column="id",
             memory="8KB",
-            keep_rule="longest",
+            keep="longest",
             **options,
         )
 

@@ -365,7 +365,7 @@ def test_document_texts_strip_markdown_for_markdown_layouts(tmp_path: Path) -> N
 
 
 def test_convert_warns_about_images_that_land_in_code(tmp_path: Path) -> None:
-    from mmdedup.convert_cli import convert_files
+    from mmdedup.runs import convert_files
 
     src = _write_jsonl(
         tmp_path / "m.jsonl",

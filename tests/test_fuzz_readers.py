@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mmdedup.errors import InputError
 from mmdedup.formats import FORMATS, detect_format, read_documents
-from mmdedup.images_cli import run_images
 from mmdedup.io import discover, iter_columns, read_columns, shard_rows, shard_stats
+from mmdedup.runs import images_files
 from PIL import Image
 
 FUZZ = settings(
@@ -182,7 +182,7 @@ TARS = [tar_shard(MEMBERS), tar_shard(MEMBERS[:2], gz=True), tar_shard(MEMBERS[1
 
 
 def hash_tar(path: Path) -> None:
-    tolerated(lambda: run_images([str(path)], path.parent / "out", method="dhash", quiet=True))
+    tolerated(lambda: images_files([str(path)], path.parent / "out", method="dhash"))
 
 
 # A run of the images pipeline costs more than a read of a shard: fewer examples.
@@ -200,6 +200,6 @@ def test_the_seeds_read_cleanly(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl.gz").write_bytes(GZIPPED[0])
     assert shard_rows(discover([str(tmp_path / "a.jsonl.gz")])[0]) == len(ROWS)
     (tmp_path / "a.tar").write_bytes(TARS[0])
-    summary = run_images([str(tmp_path / "a.tar")], tmp_path / "out", method="dhash", quiet=True)
+    summary = images_files([str(tmp_path / "a.tar")], tmp_path / "out", method="dhash")
     # The hard link gets its target's bytes; the symbolic link is skipped.
     assert summary["counts"]["images"] == 4 and summary["counts"]["errors"] == 0

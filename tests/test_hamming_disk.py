@@ -8,7 +8,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from mmdedup import _core
-from mmdedup.hamming_disk import BYTES_PER_HASH, partitioned_neighbours, stream_neighbours
+from mmdedup.runs.images.hamming_disk import (
+    BYTES_PER_HASH,
+    partitioned_neighbours,
+    stream_neighbours,
+)
 
 
 def planted(rng: np.random.Generator, n: int, low_bits: int = 64) -> npt.NDArray[np.uint64]:

@@ -31,7 +31,7 @@ from mmdedup.errors import InputError
 from mmdedup.formats import FORMATS, read_documents, write_documents
 from mmdedup.formats.markdown import image_references
 from mmdedup.io import discover, iter_columns
-from mmdedup.multimodal import _view
+from mmdedup.runs.interleaved.paragraphs import text_view as _view
 from PIL import Image
 
 TEXT = "A paragraph about rivers and stones that is long enough to be shingled properly, twice."

@@ -10,11 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from mmdedup import images_disk
-from mmdedup.images_cli import _clusters, _Plan
-from mmdedup.images_disk import in_memory_bytes
 from mmdedup.io import write_table
-from mmdedup.pipeline import WorkDir
+from mmdedup.runs.images import disk as images_disk
+from mmdedup.runs.images.clusters import cluster_images as _clusters
+from mmdedup.runs.images.disk import in_memory_bytes
+from mmdedup.runs.images.plan import Plan as _Plan
+from mmdedup.runs.workdir import WorkDir
 from test_hamming_disk import planted
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from mmdedup import images_cli
-from mmdedup.images_cli import run_images
+from mmdedup.runs import images_files as run_images
+from mmdedup.runs.images import hasher as images_cli
 from PIL import Image
 
 

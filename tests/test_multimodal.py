@@ -20,7 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mmdedup.cli import main
 from mmdedup.formats import read_documents, write_documents
-from mmdedup.multimodal import MultimodalConfig, _view, edit_text, paragraph_spans, run
+from mmdedup.runs.interleaved import run
+from mmdedup.runs.interleaved.config import MultimodalConfig
+from mmdedup.runs.interleaved.paragraphs import edit_text, paragraph_spans
+from mmdedup.runs.interleaved.paragraphs import text_view as _view
 
 WORDS = [f"w{i}" for i in range(3000)]
 LOGO = "http://img.example/logo.png"

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import edit, random_doc
-from mmdedup import pipeline
-from mmdedup.cli import run_dedup
+from mmdedup.runs import dedup_files
+from mmdedup.runs.budget import parse_size
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def files(out: Path) -> dict[str, bytes]:
 
 
 def test_staged_run_equals_in_memory_dedup(corpus: Path, tmp_path: Path) -> None:
-    summary = run_dedup(
+    summary = dedup_files(
         [str(corpus)], tmp_path / "out", config=mmdedup.DedupConfig(threshold=0.7), id_column="id"
     )
     staged = pl.read_parquet(tmp_path / "out" / "clusters.parquet")
@@ -75,8 +75,8 @@ def test_staged_run_equals_in_memory_dedup(corpus: Path, tmp_path: Path) -> None
 @pytest.mark.parametrize("method", ["minhash", "exact", "simhash"])
 def test_partitions_do_not_change_results(corpus: Path, tmp_path: Path, method: str) -> None:
     cfg = mmdedup.DedupConfig(method=method, threshold=0.7)  # type: ignore[arg-type]
-    one = run_dedup([str(corpus)], tmp_path / "one", config=cfg, memory="1GB")
-    many = run_dedup([str(corpus)], tmp_path / "many", config=cfg, memory="4KB")
+    one = dedup_files([str(corpus)], tmp_path / "one", config=cfg, memory="1GB")
+    many = dedup_files([str(corpus)], tmp_path / "many", config=cfg, memory="4KB")
     if method != "simhash":
         assert one["partitions"] == 1 and many["partitions"] >= 4
     assert files(tmp_path / "one") == files(tmp_path / "many")
@@ -112,24 +112,24 @@ def test_kill_and_resume_is_byte_identical(corpus: Path, tmp_path: Path, unit: s
 
 def test_fresh_run_clears_old_work(corpus: Path, tmp_path: Path) -> None:
     cfg = mmdedup.DedupConfig(threshold=0.7)
-    run_dedup([str(corpus)], tmp_path / "o", config=cfg)
+    dedup_files([str(corpus)], tmp_path / "o", config=cfg)
     first = files(tmp_path / "o")
-    run_dedup(
+    dedup_files(
         [str(corpus)], tmp_path / "o", config=mmdedup.DedupConfig(threshold=0.95), overwrite=True
     )
-    run_dedup([str(corpus)], tmp_path / "o", config=cfg, overwrite=True)
+    dedup_files([str(corpus)], tmp_path / "o", config=cfg, overwrite=True)
     assert files(tmp_path / "o") == first
 
 
 def test_parse_size() -> None:
-    assert pipeline.parse_size("4GB") == 4 * 2**30
-    assert pipeline.parse_size("512MiB") == 512 * 2**20
-    assert pipeline.parse_size("1.5g") == int(1.5 * 2**30)
-    assert pipeline.parse_size("1000B") == 1000  # bytes, said explicitly
-    assert pipeline.parse_size("5000000") == 5_000_000
+    assert parse_size("4GB") == 4 * 2**30
+    assert parse_size("512MiB") == 512 * 2**20
+    assert parse_size("1.5g") == int(1.5 * 2**30)
+    assert parse_size("1000B") == 1000  # bytes, said explicitly
+    assert parse_size("5000000") == 5_000_000
     for bad in ("lots", "1000", "nan", "inf", "-1GB", "2PB"):
         with pytest.raises(mmdedup.ParameterError):
-            pipeline.parse_size(bad)
+            parse_size(bad)
 
 
 def test_ray_engine_matches_local(corpus: Path, tmp_path: Path) -> None:
@@ -137,8 +137,8 @@ def test_ray_engine_matches_local(corpus: Path, tmp_path: Path) -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         cfg = mmdedup.DedupConfig(threshold=0.7)
-        run_dedup([str(corpus)], tmp_path / "local", config=cfg, memory="4KB")
-        run_dedup([str(corpus)], tmp_path / "ray", config=cfg, memory="4KB", engine="ray")
+        dedup_files([str(corpus)], tmp_path / "local", config=cfg, memory="4KB")
+        dedup_files([str(corpus)], tmp_path / "ray", config=cfg, memory="4KB", engine="ray")
     finally:
         ray.shutdown()
     assert files(tmp_path / "local") == files(tmp_path / "ray")
@@ -152,11 +152,11 @@ def test_incremental_run_equals_full_run(corpus: Path, tmp_path: Path) -> None:
     new.mkdir()
     for p in sorted(corpus.iterdir()):
         (old if int(p.stem[-1]) < 3 else new).joinpath(p.name).write_bytes(p.read_bytes())
-    run_dedup([str(old)], tmp_path / "a", config=cfg, id_column="id", memory="4KB")
-    inc = run_dedup(
+    dedup_files([str(old)], tmp_path / "a", config=cfg, id_column="id", memory="4KB")
+    inc = dedup_files(
         [str(new)], tmp_path / "b", config=cfg, id_column="id", memory="4KB", index=tmp_path / "a"
     )
-    full = run_dedup([str(corpus)], tmp_path / "full", config=cfg, id_column="id", memory="4KB")
+    full = dedup_files([str(corpus)], tmp_path / "full", config=cfg, id_column="id", memory="4KB")
     b = pl.read_parquet(tmp_path / "b" / "clusters.parquet")
     f = pl.read_parquet(tmp_path / "full" / "clusters.parquet").filter(
         pl.col("id").is_in(b["id"].implode())
@@ -171,33 +171,35 @@ def test_incremental_run_equals_full_run(corpus: Path, tmp_path: Path) -> None:
         p.name for p in new.iterdir()
     )
     # The new run is an index for the next one: nothing new survives against it twice.
-    again = run_dedup([str(new)], tmp_path / "c", config=cfg, memory="4KB", index=tmp_path / "b")
+    again = dedup_files([str(new)], tmp_path / "c", config=cfg, memory="4KB", index=tmp_path / "b")
     assert again["counts"]["kept"] == 0
 
 
 def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> None:
-    run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
+    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
     with pytest.raises(mmdedup.ParameterError, match="ngram"):
-        run_dedup(
+        dedup_files(
             [str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(ngram=3), index=tmp_path / "a"
         )
     with pytest.raises(mmdedup.InputError, match="not the output"):
-        run_dedup([str(corpus)], tmp_path / "c", config=mmdedup.DedupConfig(), index=tmp_path)
+        dedup_files([str(corpus)], tmp_path / "c", config=mmdedup.DedupConfig(), index=tmp_path)
 
 
 def test_index_of_an_older_format_is_refused(corpus: Path, tmp_path: Path) -> None:
     # A work directory from before the native MinHash scheme changed (formats 1 and 2) holds
     # signatures that cannot be compared with new ones: refused, for --index and --resume.
-    run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
+    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
     manifest = tmp_path / "a" / ".mmdedup-work" / "manifest.json"
     plan = json.loads(manifest.read_text())
     assert plan["version"] == 3
     plan["version"] = 2
     manifest.write_text(json.dumps(plan))
     with pytest.raises(mmdedup.ParameterError, match=r"format 2.*not comparable"):
-        run_dedup([str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(), index=tmp_path / "a")
+        dedup_files(
+            [str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(), index=tmp_path / "a"
+        )
     with pytest.raises(mmdedup.InputError, match=r"format 2.*drop --resume"):
-        run_dedup([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig(), resume=True)
+        dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig(), resume=True)
 
 
 def test_drop_in_stages_for_other_pipelines() -> None:
@@ -247,8 +249,8 @@ def test_fsspec_urls_in_and_out(corpus: Path, tmp_path: Path) -> None:
     for p in sorted(corpus.iterdir()):
         mem.pipe_file(f"/in-{tmp_path.name}/data/{p.name}", p.read_bytes())
     cfg = mmdedup.DedupConfig(threshold=0.7)
-    local = run_dedup([str(corpus)], tmp_path / "local", config=cfg, id_column="id")
-    remote = run_dedup(
+    local = dedup_files([str(corpus)], tmp_path / "local", config=cfg, id_column="id")
+    remote = dedup_files(
         [f"memory://in-{tmp_path.name}/data/*"],
         f"memory://out-{tmp_path.name}",
         config=cfg,

@@ -125,7 +125,8 @@ def fetch_documents(
     work: Path | None,
 ) -> tuple[dict[tuple[str, int], Doc], list[str]]:
     """The documents ``(shard name, row)`` wanted, and notes on what could not be done."""
-    from ..multimodal import _strip_markdown, _view
+    from ..runs.interleaved.paragraphs import strip_markdown as _strip_markdown
+    from ..runs.interleaved.paragraphs import text_view as _view
 
     cfg = DedupConfig(**params["text"])
     weight = int(params.get("image_weight", 0))

@@ -169,7 +169,7 @@ def read_rows(
 
 
 def _image_column(pf: pq.ParquetFile, column: str | None, where: str) -> str:
-    from ..images_cli import _image_column as choose
+    from ..runs.images.sources import image_column as choose
 
     return choose(pf, column, where)
 

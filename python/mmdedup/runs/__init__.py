@@ -1,5 +1,28 @@
-"""Corpus runs over files: what every command that reads shards and writes results shares.
+"""Corpus runs over files: restartable, memory-bounded, one function per command.
 
-:mod:`mmdedup.runs.dirs` owns the directories of a run: the work directory it creates, marks
-and locks, and the output directory it writes, never over, into or inside an input.
+- :func:`dedup_files` (``mmdedup dedup``): text shards (:mod:`mmdedup.runs.text`) or
+  interleaved documents (:mod:`mmdedup.runs.interleaved`);
+- :func:`images_files` (``mmdedup images``, :mod:`mmdedup.runs.images`);
+- :func:`convert_files` (``mmdedup convert``) and :func:`tokenize_files`
+  (``mmdedup tokenize``).
+
+What they share lives here too: :mod:`~mmdedup.runs.dirs` (the output and work directories:
+never over, into or inside an input; locks; listed outputs), :mod:`~mmdedup.runs.workdir`
+(units written atomically and marked done, so ``resume`` continues where a run stopped),
+:mod:`~mmdedup.runs.budget` (``--memory``), :mod:`~mmdedup.runs.engine` (Ray tasks),
+:mod:`~mmdedup.runs.components` (connected components on disk) and
+:mod:`~mmdedup.runs.progress` (bars at a terminal, log lines in batch jobs).
 """
+
+from .api import dedup_files, images_files
+from .convert import ConvertSummary, convert_files
+from .tokenize import TokenizeSummary, tokenize_files
+
+__all__ = [
+    "ConvertSummary",
+    "TokenizeSummary",
+    "convert_files",
+    "dedup_files",
+    "images_files",
+    "tokenize_files",
+]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .errors import MmdedupError
+from ..errors import MmdedupError
 
 __all__ = ["inspect_cmd"]
 
@@ -102,7 +102,7 @@ def inspect_cmd(
     In Python: mmdedup.inspect("out/").save("report.html"), or the Report in a notebook;
     `from mmdedup.inspect import precision_estimate` gives the estimate alone.
     """
-    from .inspect import inspect
+    from ..inspect import inspect
 
     target = output or outdir.absolute().parent / f"{outdir.absolute().name}-report.html"
     try:

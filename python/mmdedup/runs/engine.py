@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import MmdedupError
+from ..errors import MmdedupError
 
 __all__ = ["ray_map_units"]
 
 
-def ray_map_units(
-    address: str | None, threads: int | None
-) -> Callable[[str, Callable[[int], None], int], None]:
-    """A ``map_units`` for :func:`mmdedup.pipeline.run` that runs each unit as a Ray task."""
+def ray_map_units(address: str | None, threads: int | None) -> Callable[..., None]:
+    """A ``map_units`` for :func:`mmdedup.runs.text.run` that runs each unit as a Ray task."""
     try:
         import ray
     except ImportError as e:
@@ -36,12 +34,19 @@ def ray_map_units(
     def _unit(fn: Callable[[int], None], u: int) -> None:
         fn(u)
 
-    def map_units(name: str, fn: Callable[[int], None], count: int) -> None:
+    def map_units(
+        name: str,
+        fn: Callable[[int], None],
+        count: int,
+        tick: Callable[[int], None] | None = None,
+    ) -> None:
         del name
         ref = ray.put(fn)
         pending = [_unit.remote(ref, u) for u in range(count)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             ray.get(done)  # re-raises a task's error here, with its message
+            if tick:
+                tick(len(done))
 
     return map_units

@@ -1,86 +1,24 @@
-"""The ``mmdedup`` command line."""
+"""``mmdedup dedup``."""
 
 from __future__ import annotations
 
-import errno
-import sys
 from pathlib import Path
 from typing import Any, cast
 
 import click
-from tqdm import tqdm
 
-from . import _core, pipeline
-from .dedup import (
+from ..dedup import (
     DedupConfig,
     Method,
     Verify,
 )
-from .errors import MmdedupError, ParameterError
-from .text import Tokenizer
-
-__all__ = ["main", "run_dedup"]
-
-
-def os_error_message(e: OSError) -> str:
-    """One line for a file system error: what happened, where, and how to go on."""
-    where = f" ({e.filename})" if e.filename else ""
-    if e.errno == errno.ENOSPC:
-        return (
-            f"no space left on device{where}; free some space, then run the same command again "
-            "with --resume to go on (dedup, images), or again (convert, tokenize)"
-        )
-    if e.errno == errno.EROFS:
-        return f"read-only file system{where}; choose a writable -o (and --work-dir)"
-    return f"{e.strerror or e}{where}"
+from ..runs.api import dedup_files
+from ..runs.interleaved.config import MultimodalConfig, is_interleaved
+from ..runs.progress import Progress
+from ..text import Tokenizer
 
 
-class _Group(click.Group):
-    """Every command ends in one line, never a traceback: mmdedup's errors and file system errors
-    exit with 1, Ctrl-C with 130 after saying how to go on."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except MmdedupError as e:
-            raise click.ClickException(str(e)) from e
-        except OSError as e:
-            raise click.ClickException(os_error_message(e)) from e
-        except KeyboardInterrupt:
-            click.echo(
-                "\ninterrupted: run the same command with --resume to go on where it stopped "
-                "(dedup, images)",
-                err=True,
-            )
-            ctx.exit(130)
-
-
-@click.group(
-    cls=_Group,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-@click.version_option(_core.__version__, prog_name="mmdedup")
-def main() -> None:
-    """Remove exact and near-duplicate documents from training corpora.
-
-    \b
-    Quick start:
-      mmdedup dedup shards/*.parquet -o out/
-      mmdedup dedup data/ -o out/ --method exact
-      mmdedup dedup crawl/*.jsonl.gz -o out/ --threshold 0.7 --keep max:quality
-
-    Run `mmdedup COMMAND --help` for the options of a command.
-
-    \b
-    Exit codes:
-      0    the run finished
-      1    an error, named in one line (bad input, a parameter, a full disk, ...)
-      2    a usage error (an unknown or invalid option)
-      130  interrupted (Ctrl-C); `--resume` goes on from where it stopped
-    """
-
-
-@main.command()
+@click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "-o",
@@ -401,101 +339,61 @@ def dedup(
       mmdedup dedup obelics/*.parquet -o out/ --image-frequency 10 --paragraphs domain
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
-    try:
-        forced = layout  # --format: every shard has this layout; else each its own, detected
-        if layout is None and index is None:
-            from .multimodal import is_interleaved
-
-            layout = is_interleaved(list(inputs), column)
-        if layout is not None:
-            from .multimodal import MultimodalConfig
-
-            if index is not None or engine != "local" or components == "distributed":
-                raise ParameterError(
-                    "interleaved documents are deduplicated on the local engine, without --index"
-                    " or --components distributed"
-                )
-
-            summary = run_interleaved(
-                inputs,
-                outdir,
-                threads=threads,
-                overwrite=overwrite,
-                resume=resume,
-                memory=memory,
-                work_dir=work_dir,
-                quiet=quiet,
-                on_error=on_error,
-                images=images_table,
-                image_root=image_root,
-                config=MultimodalConfig(
-                    text=DedupConfig(
-                        method=cast(Method, method),
-                        threshold=threshold,
-                        num_perm=num_perm,
-                        ngram=ngram,
-                        tokenizer=cast(Tokenizer, tokenizer),
-                        bands=bands,
-                        rows=rows,
-                        verify=cast(Verify, verify),
-                        seed=seed,
-                        normalize=not no_normalize,
-                        fold_digits=fold_digits,
-                        strip_accents=strip_accents,
-                    ),
-                    near_duplicates=near_duplicates,
-                    image_weight=image_weight,
-                    image_key=cast(Any, image_key),
-                    image_distance=image_distance,
-                    image_frequency=image_frequency,
-                    repeated_images=repeated_images,
-                    identical_images=identical_images,
-                    paragraphs=cast(Any, paragraphs),
-                    markdown=cast(Any, markdown),
-                    keep=keep_rule,
-                    format=forced,
-                ),
-            )
-            if not quiet:
-                _print_interleaved(summary, outdir)
-            return
-        summary = run_dedup(
-            inputs,
-            outdir,
-            column=column,
-            id_column=id_column,
-            keep_rule=keep_rule,
-            on_error=on_error,
-            threads=threads,
-            overwrite=overwrite,
-            resume=resume,
-            memory=memory,
-            components=components,
-            work_dir=work_dir,
-            engine=engine,
-            address=address,
-            index=index,
-            quiet=quiet,
-            config=DedupConfig(
-                method=cast(Method, method),
-                threshold=threshold,
-                num_perm=num_perm,
-                ngram=ngram,
-                tokenizer=cast(Tokenizer, tokenizer),
-                bands=bands,
-                rows=rows,
-                verify=cast(Verify, verify),
-                max_distance=max_distance,
-                seed=seed,
-                normalize=not no_normalize,
-                fold_digits=fold_digits,
-                strip_accents=strip_accents,
-            ),
+    text = DedupConfig(
+        method=cast(Method, method),
+        threshold=threshold,
+        num_perm=num_perm,
+        ngram=ngram,
+        tokenizer=cast(Tokenizer, tokenizer),
+        bands=bands,
+        rows=rows,
+        verify=cast(Verify, verify),
+        max_distance=max_distance,
+        seed=seed,
+        normalize=not no_normalize,
+        fold_digits=fold_digits,
+        strip_accents=strip_accents,
+    )
+    plain = layout is None and (index is not None or not is_interleaved(list(inputs), column))
+    config: DedupConfig | MultimodalConfig = text
+    if not plain:
+        config = MultimodalConfig(
+            text=text,
+            near_duplicates=near_duplicates,
+            image_weight=image_weight,
+            image_key=cast(Any, image_key),
+            image_distance=image_distance,
+            image_frequency=image_frequency,
+            repeated_images=repeated_images,
+            identical_images=identical_images,
+            paragraphs=cast(Any, paragraphs),
+            markdown=cast(Any, markdown),
+            keep=keep_rule,
+            format=layout,
         )
-    except MmdedupError as e:
-        raise click.ClickException(str(e)) from e
+    summary = dedup_files(
+        inputs,
+        outdir,
+        config=config,
+        column=column,
+        id_column=id_column,
+        keep=keep_rule,
+        on_error=cast(Any, on_error),
+        threads=threads,
+        memory=memory,
+        work_dir=work_dir,
+        resume=resume,
+        overwrite=overwrite,
+        components=components,
+        engine=cast(Any, engine),
+        address=address,
+        index=index,
+        images=images_table,
+        image_root=image_root,
+        progress=Progress(quiet=quiet),
+    )
     if not quiet:
-        _print_summary(summary, outdir)
+        (_print_summary if plain else _print_interleaved)(summary, outdir)
 
 
 def _print_summary(s: dict[str, Any], outdir: str) -> None:
@@ -527,143 +425,3 @@ def _print_interleaved(s: dict[str, Any], outdir: str) -> None:
         f"results in {outdir.rstrip('/')}/ (documents.parquet, removals.parquet, "
         "problems.parquet, summary.json)"
     )
-
-
-def _progress(quiet: bool) -> tuple[Any, list[Any]]:
-    bars: list[tqdm[Any]] = []
-
-    def progress(stage: str, units: int) -> Any:
-        for b in bars:
-            b.close()
-        bars.clear()
-        if quiet:
-            return None
-        bars.append(
-            tqdm(total=units, desc=stage, unit="unit", file=sys.stderr, leave=False, disable=None)
-        )
-        return bars[0].update
-
-    return progress, bars
-
-
-def run_interleaved(
-    inputs: tuple[str, ...] | list[str],
-    outdir: str | Path,
-    *,
-    config: Any,
-    threads: int | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-    memory: str = "4GB",
-    work_dir: Path | None = None,
-    images: Path | None = None,
-    image_root: Path | None = None,
-    on_error: str = "raise",
-    quiet: bool = True,
-) -> dict[str, Any]:
-    """What ``mmdedup dedup`` does with interleaved documents. Returns the summary."""
-    from . import multimodal
-
-    if threads is not None:
-        _core.set_num_threads(threads)
-    progress, bars = _progress(quiet)
-    try:
-        return multimodal.run(
-            inputs,
-            outdir,
-            config=config,
-            images=images,
-            image_root=image_root,
-            memory=pipeline.parse_size(memory),
-            on_error=cast(Any, on_error),
-            work_dir=work_dir,
-            resume=resume,
-            overwrite=overwrite,
-            progress=progress,
-        )
-    finally:
-        for b in bars:
-            b.close()
-
-
-def run_dedup(
-    inputs: tuple[str, ...] | list[str],
-    outdir: str | Path,
-    *,
-    config: DedupConfig,
-    column: str = "text",
-    id_column: str | None = None,
-    keep_rule: str = "first",
-    on_error: str = "raise",
-    threads: int | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-    memory: str = "4GB",
-    components: str = "auto",
-    work_dir: Path | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    index: Path | None = None,
-    quiet: bool = True,
-) -> dict[str, Any]:
-    """Runs a whole dedup over shards; what ``mmdedup dedup`` does. Returns the summary."""
-    if threads is not None:
-        _core.set_num_threads(threads)
-    bars: list[tqdm[Any]] = []
-
-    def progress(stage: str, units: int) -> Any:
-        for b in bars:
-            b.close()
-        bars.clear()
-        if quiet:
-            return None
-        bars.append(
-            tqdm(total=units, desc=stage, unit="unit", file=sys.stderr, leave=False, disable=None)
-        )
-        return bars[0].update
-
-    map_units = None
-    if engine == "ray":
-        from .ray_engine import ray_map_units
-
-        map_units = ray_map_units(address, threads)
-    try:
-        summary: dict[str, Any] = pipeline.run(
-            inputs,
-            outdir,
-            config=config,
-            column=column,
-            id_column=id_column,
-            keep_rule=keep_rule,
-            on_error=on_error,
-            memory=pipeline.parse_size(memory),
-            components=components,
-            work_dir=work_dir,
-            resume=resume,
-            overwrite=overwrite,
-            progress=progress,
-            map_units=map_units,
-            index=index,
-        )
-    finally:
-        for b in bars:
-            b.close()
-    return summary
-
-
-def _register() -> None:
-    from .images_cli import images
-
-    main.add_command(images)
-    from .convert_cli import convert
-
-    main.add_command(convert)
-    from .tokenize_cli import tokenize
-
-    main.add_command(tokenize)
-    from .cli_inspect import inspect_cmd
-
-    main.add_command(inspect_cmd)
-
-
-_register()

@@ -1,4 +1,4 @@
-"""``mmdedup tokenize``: LLM token counts (and ids) of every document of a corpus."""
+"""LLM token counts (and ids) of every document of a corpus, shard by shard."""
 
 from __future__ import annotations
 
@@ -6,24 +6,20 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import click
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from . import _core
-from .errors import InputError, MmdedupError, ParameterError
-from .formats import FORMATS, read_documents
-from .formats.files import OnError
-from .formats.model import Problem
-from .io import Shard, discover, read_columns, write_table
-from .runs.dirs import open_run
-from .tokens import TEMPLATES, Template, TemplateLike, Tokenizer, count_documents, load_tokenizer
-
-__all__ = ["TokenizeSummary", "tokenize", "tokenize_files"]
+from ..errors import InputError
+from ..formats import read_documents
+from ..formats.files import OnError
+from ..formats.model import Problem
+from ..io import Shard, discover, read_columns, write_table
+from ..runs.dirs import open_run
+from ..tokens import TemplateLike, Tokenizer, count_documents
 
 BATCH = 4096
 
@@ -204,169 +200,3 @@ def _locate(e: InputError, batch: pa.Table, shard: Shard) -> InputError:
     row = int(doc_id.rsplit(":", 1)[-1])
     reason = str(e).split(": ", 1)[-1] if str(e).startswith("row ") else str(e)
     return InputError(reason, path=str(shard.path), row=row)
-
-
-def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
-    if not items:
-        return None
-    out: dict[str, int] = {}
-    for item in items:
-        token, sep, value = item.rpartition("=")
-        if not sep or not token or not value.isdigit():
-            raise ParameterError(f"--special-token: expected TOKEN=ID, got {item!r}")
-        out[token] = int(value)
-    return out
-
-
-@click.command()
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option(
-    "-o",
-    "--output",
-    "outdir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for one Parquet file per input shard (same relative names).",
-)
-@click.option(
-    "--tokenizer",
-    "tokenizer_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A Hugging Face tokenizer.json (or a directory holding one), or a tiktoken-style "
-    "rank file (base64 token and rank per line).",
-)
-@click.option(
-    "--format",
-    "from_format",
-    type=click.Choice(["auto", *FORMATS]),
-    default="auto",
-    show_default=True,
-    help="Layout of the inputs (auto: detected from each file's columns or keys).",
-)
-@click.option(
-    "--template",
-    default="idefics",
-    show_default=True,
-    help="How a document becomes training text: idefics, openflamingo, or a JSON file of "
-    "template fields (prefix, suffix, text, image, first_image, image_after_image, "
-    "text_separator; base: a built-in to start from).",
-)
-@click.option(
-    "-c",
-    "--column",
-    default=None,
-    help="Tokenize this text column of each row instead (a plain text corpus, no layout).",
-)
-@click.option("--ids", is_flag=True, help="Also write the token ids (list<uint32>).")
-@click.option("--text", is_flag=True, help="Also write the rendered training text.")
-@click.option(
-    "--add-special-tokens",
-    is_flag=True,
-    help="Let the tokenizer.json post-processor add its tokens (BOS, EOS, ...) to each "
-    "document, on top of what the template writes.",
-)
-@click.option(
-    "--pattern",
-    default=None,
-    help="Rank files: the split regex, or r50k_base, p50k_base, cl100k_base, o200k_base "
-    "(default: the file's stem when it is one of them).",
-)
-@click.option(
-    "--special-token",
-    "special_tokens",
-    multiple=True,
-    metavar="TOKEN=ID",
-    help="Rank files: a special token and its id (repeat the option for more).",
-)
-@click.option(
-    "--on-error",
-    type=click.Choice(["skip", "raise"]),
-    default="skip",
-    show_default=True,
-    help="A row that cannot be read: leave it out and report it, or stop.",
-)
-@click.option(
-    "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def tokenize(
-    inputs: tuple[str, ...],
-    outdir: Path,
-    tokenizer_path: Path,
-    from_format: str,
-    template: str,
-    column: str | None,
-    ids: bool,
-    text: bool,
-    add_special_tokens: bool,
-    pattern: str | None,
-    special_tokens: tuple[str, ...],
-    on_error: str,
-    threads: int | None,
-    overwrite: bool,
-    quiet: bool,
-) -> None:
-    """Count (and encode) the LLM tokens of every document.
-
-    Each document is rendered to training text with image placeholders (--template) and
-    tokenized with the tokenizer given. OUTDIR receives one Parquet file per input shard:
-
-    \b
-      doc_id          "<shard name>:<row>"
-      tokens          uint32, tokens of the rendered document
-      segment_tokens  list<uint32>, per segment (text or image placeholder); a token
-                      counts in the segment its first byte is in, the template's prefix
-                      and suffix in no segment
-      ids             list<uint32> (--ids)
-      text            the rendered document (--text)
-
-    \b
-    Templates:
-      idefics       <s>text<fake_token_around_image><image><fake_token_around_image>...</s>
-      openflamingo  <image>text<|endofchunk|><image>text<|endofchunk|><|endoftext|>
-
-    Rows that cannot be read are reported with file and row, and left out.
-
-    \b
-    Examples:
-      mmdedup tokenize obelics/*.parquet -o counts/ --tokenizer llama/tokenizer.json
-      mmdedup tokenize mmc4/ -o counts/ --tokenizer tok.json --template openflamingo --ids
-      mmdedup tokenize web/*.parquet -o counts/ --tokenizer cl100k_base.tiktoken --column text
-      mmdedup tokenize pin/ -o out/ --tokenizer tok.json --template my_template.json --text
-    """
-    try:
-        if threads is not None:
-            _core.set_num_threads(threads)
-        tok = load_tokenizer(
-            tokenizer_path, pattern=pattern, special_tokens=_parse_specials(special_tokens)
-        )
-        chosen: TemplateLike = template if template in TEMPLATES else Template.from_json(template)
-        s = tokenize_files(
-            list(inputs),
-            outdir,
-            tokenizer=tok,
-            template=chosen,
-            format=None if from_format == "auto" else from_format,
-            column=column,
-            ids=ids,
-            text=text,
-            add_special_tokens=add_special_tokens,
-            on_error=cast(OnError, on_error),
-            progress=not quiet,
-            overwrite=overwrite,
-        )
-    except MmdedupError as e:
-        raise click.ClickException(str(e)) from e
-    if quiet:
-        return
-    for p in s.errors[:10]:
-        click.echo(str(p), err=True)
-    if len(s.errors) > 10:
-        click.echo(f"... and {len(s.errors) - 10} more", err=True)
-    rate = s.tokens / s.seconds if s.seconds > 0 else 0.0
-    click.echo(
-        f"{s.documents:,} documents, {s.tokens:,} tokens in {len(s.outputs)} file(s) in "
-        f"{s.seconds:.1f} s ({rate:,.0f} tokens/s); {len(s.errors):,} rows with errors (left out)"
-    )

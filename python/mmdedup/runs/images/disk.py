@@ -4,11 +4,11 @@ memory budget (``--memory``): the same ``clusters.parquet``, byte for byte, from
 1. ``search`` (one unit, redone from the start if interrupted): the hash files of the hash stage
    are read one at a time into three flat files under ``search/``: the hashes (8 bytes per
    row), which rows are null (1) and each row's area, the key of ``--keep largest`` (8). The
-   exact search of :func:`mmdedup.hamming_disk.stream_neighbours` runs over on-disk partitions
+   exact search of :func:`mmdedup.runs.images.hamming_disk.stream_neighbours` runs over on-disk partitions
    of the hashes and its edges go to edge files (``equal-*.npy``: ``(first, member)`` of groups
    of equal hashes; ``near-*.npy``: pairs of group representatives within ``k``), a bounded
    buffer at a time. ``plan.json`` records the files and how the components run.
-2. Connected components of the edge files (:mod:`mmdedup.components`): union-find when about
+2. Connected components of the edge files (:mod:`mmdedup.runs.components`): union-find when about
    48 bytes per image and 40 per edge fit the budget (as ``--components auto`` does in
    ``mmdedup dedup``), else large-star/small-star rounds over partitioned files, each a unit
    that resumes, with the kept member of each cluster (largest area, ties to the first)
@@ -40,12 +40,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _core
-from .components import Graph, local_bytes, partitions_for
-from .errors import ParameterError
+from ... import _core
+from ...errors import ParameterError
+from ...io import atomic_write
+from ..components import Graph, local_bytes, partitions_for
+from ..workdir import WorkDir, npy_out
 from .hamming_disk import Edges, stream_neighbours
-from .io import atomic_write
-from .pipeline import WorkDir, _npy_out
 
 __all__ = [
     "IN_MEMORY_BYTES_PER_ROW",
@@ -122,9 +122,9 @@ def _search(
         mark.unlink()  # and so do the components of its edges
     root.mkdir(parents=True)
     with (
-        _npy_out(root / "hashes.npy", np.dtype(np.uint64), rows) as out_hash,
-        _npy_out(root / "skip.npy", np.dtype(np.bool_), rows) as out_skip,
-        _npy_out(root / "area.npy", np.dtype(np.float64), rows) as out_area,
+        npy_out(root / "hashes.npy", np.dtype(np.uint64), rows) as out_hash,
+        npy_out(root / "skip.npy", np.dtype(np.bool_), rows) as out_skip,
+        npy_out(root / "area.npy", np.dtype(np.float64), rows) as out_area,
     ):
         for p in paths:
             t = pq.read_table(p, columns=[method, "width", "height"])
@@ -191,7 +191,7 @@ LabelsOf = Callable[[int, int], tuple[I64, Bools]]
 
 def _local(root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
     """Stage 2 by union-find: all edges and labels in memory (they fit the budget)."""
-    from .dedup import choose_keep
+    from ...dedup import choose_keep
 
     n = int(plan["rows"])
     files = [_edges(root, name) for name in [*plan["equal"], *plan["near"]]]

@@ -20,7 +20,7 @@ Beyond" (SoCC 2014), run over files in the work directory:
   ``O(log² n)`` rounds in the worst case, a handful in practice.
 
 Each unit writes its files atomically and is then marked done (see
-:class:`mmdedup.pipeline.WorkDir`), so an interrupted run resumes at the first unfinished unit
+:class:`mmdedup.runs.workdir.WorkDir`), so an interrupted run resumes at the first unfinished unit
 and gives byte-identical labels. A unit holds its partition's pairs a few times over (about
 25-40 bytes per pair at its peak, measured) and, at the end, the labels of its ``n / P`` nodes.
 The pairs of one star live in its centre's partition, so a cluster of ``s`` documents puts
@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .io import atomic_write
+from ..io import atomic_write
 
 __all__ = [
     "BYTES_PER_EDGE_LOCAL",
@@ -79,14 +79,15 @@ def partitions_for(nodes: int, edges: int, memory: int) -> int:
 
 
 class Marks(Protocol):
-    """Completion markers (``mmdedup.pipeline.WorkDir``)."""
+    """Completion markers (``mmdedup.runs.workdir.WorkDir``)."""
 
     def done(self, unit: str) -> bool: ...
 
     def mark(self, unit: str) -> None: ...
 
 
-MapUnits = Callable[[str, Callable[[int], None], int], None]
+# Runs ``fn(unit)`` for each unit of a stage: (stage name, fn, count[, tick when one is done]).
+MapUnits = Callable[..., None]
 KeyOf = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]
 
 

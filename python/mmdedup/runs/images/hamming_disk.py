@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
-from .errors import ParameterError
+from ... import _core
+from ...errors import ParameterError
 
 __all__ = ["BYTES_PER_HASH", "EdgeSink", "partitioned_neighbours", "stream_neighbours"]
 

@@ -1,0 +1,206 @@
+"""``mmdedup images``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..runs.api import images_files
+from ..runs.images.plan import BATCH
+from ..runs.progress import Progress
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for clusters.parquet and summary.json.",
+)
+@click.option(
+    "-m",
+    "--method",
+    default="phash",
+    show_default=True,
+    type=click.Choice(
+        ["phash", "dhash", "dhash_vertical", "ahash", "whash", "phash_simple", "pdq"]
+    ),
+    help="Perceptual hash. Near-duplicate search takes 64-bit hashes (hash size 8) and PDQ's "
+    "256 bits.",
+)
+@click.option(
+    "--hash-size",
+    type=click.IntRange(2, 64),
+    default=8,
+    show_default=True,
+    help="Hash side: bits = size².",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["canonical", "compatible"]),
+    default="canonical",
+    show_default=True,
+    help="canonical: EXIF orientation, alpha over mid-gray, 16-bit scaled; compatible: "
+    "bit-identical to ImageHash 4.3 on Pillow.",
+)
+@click.option(
+    "-k",
+    "--max-distance",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Largest Hamming distance between near-duplicates [default: 8; 31 for PDQ, Meta's "
+    "match threshold] (MMC4 used 5 on pHash).",
+)
+@click.option(
+    "--keep",
+    "keep_rule",
+    type=click.Choice(["largest", "first"]),
+    default="largest",
+    show_default=True,
+    help="Which image of a cluster stays: the one with most pixels "
+    "(ties: first), or the first in input order.",
+)
+@click.option(
+    "-c",
+    "--column",
+    default=None,
+    help="Image bytes column of Parquet inputs (default: "
+    "image, jpg, png, webp, bytes, or the only binary column).",
+)
+@click.option(
+    "--pixel-limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Refuse images with more pixels (decompression bombs).",
+)
+@click.option(
+    "--frames",
+    type=click.Choice(["first", "all"]),
+    default="first",
+    show_default=True,
+    help="Animations (GIF, WebP, APNG): hash the first frame, or every frame; with 'all', two "
+    "images are near-duplicates when any frame of one is near any frame of the other.",
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="With --frames all: frames hashed per animation; longer ones are flagged "
+    "(frames_truncated in clusters.parquet) and counted in a warning.",
+)
+@click.option(
+    "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
+)
+@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same inputs and options): batches of images already "
+    "hashed are not read again; the results are identical to an uninterrupted run.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the hashes of each batch go (default: OUTDIR/.mmdedup-work).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=BATCH,
+    show_default=True,
+    help="Images per unit of work: image files, rows of a Parquet record batch, tar members.",
+)
+@click.option(
+    "--memory",
+    default="4GB",
+    show_default=True,
+    help="Memory budget: of the images decoded at the same time (larger images wait), and of "
+    "the clusters stage: when the hashes and per-row data would not fit, "
+    "the search runs over on-disk partitions and the clusters and counts come from edge files "
+    "(64-bit hashes; PDQ and --frames all are searched in memory). The results are the same.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def images(
+    inputs: tuple[str, ...],
+    outdir: Path,
+    method: str,
+    hash_size: int,
+    mode: str,
+    max_distance: int | None,
+    keep_rule: str,
+    column: str | None,
+    pixel_limit: int | None,
+    frames: str,
+    max_frames: int,
+    threads: int | None,
+    overwrite: bool,
+    resume: bool,
+    work_dir: Path | None,
+    batch_size: int,
+    memory: str,
+    quiet: bool,
+) -> None:
+    """Hash images and find their near-duplicates.
+
+    INPUT is an image file (JPEG, PNG, WebP, GIF, BMP, TIFF), a Parquet file with an image bytes
+    column (img2dataset, Hugging Face), a webdataset .tar shard, a directory (searched
+    recursively) or a glob pattern. OUTDIR receives:
+
+    \b
+      clusters.parquet  one row per image: source, row, key, width, height, hash (uint64 for
+                        64-bit hashes; the first frame's), [quality], [frames], count
+                        (images within --max-distance, itself included), cluster, keep,
+                        status, error
+      summary.json      counts, parameters, how the search ran, time per stage
+
+    Images that cannot be decoded get status 'error' with the reason, and are kept.
+
+    Images are hashed in batches (--batch-size image files, Parquet rows or tar members), each
+    saved to the work directory as it finishes: after an interruption (Ctrl-C,
+    kill -9, a full disk), the same command with --resume hashes only the batches not done.
+
+    When the hashes and per-row data would not fit --memory, the near-duplicate search runs
+    over on-disk partitions and the clusters and counts come from edge files: the same
+    clusters.parquet, byte for byte.
+
+    \b
+    Examples:
+      mmdedup images photos/ -o out/
+      mmdedup images 'shards/*.parquet' -o out/ --column jpg -k 5
+      mmdedup images data/*.tar -o out/ --method dhash --keep first
+      mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
+      mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
+      mmdedup images stickers/ -o out/ --frames all
+    """
+    summary = images_files(
+        inputs,
+        outdir,
+        method=method,
+        hash_size=hash_size,
+        mode=mode,
+        max_distance=max_distance,
+        keep=keep_rule,
+        column=column,
+        pixel_limit=pixel_limit,
+        frames=frames,
+        max_frames=max_frames,
+        threads=threads,
+        overwrite=overwrite,
+        resume=resume,
+        work_dir=work_dir,
+        batch_size=batch_size,
+        memory=memory,
+        progress=Progress(quiet=quiet),
+    )
+    if not quiet:
+        c = summary["counts"]
+        click.echo(
+            f"{c['images']:,} images: kept {c['kept']:,}, removed {c['removed']:,} near-duplicates "
+            f"in {c['clusters']:,} clusters, {c['errors']:,} errors, in {summary['seconds']['total']:.1f} s"
+        )

@@ -1,0 +1,199 @@
+"""The corpus runs as the command line runs them: one function per command, each returning the
+run's summary (also written to ``OUTDIR/summary.json``).
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from mmdedup.dedup import DedupConfig
+>>> d = Path(tempfile.mkdtemp())
+>>> _ = (d / "a.jsonl").write_text('{"text": "one two three four five six"}\\n' * 2)
+>>> s = dedup_files([str(d / "a.jsonl")], d / "out", config=DedupConfig(method="exact"))
+>>> s["counts"]["kept"], s["counts"]["removed"]
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import _core
+from ..dedup import DedupConfig
+from ..errors import ParameterError
+from .budget import parse_size
+from .progress import Progress
+
+__all__ = ["dedup_files", "images_files"]
+
+
+def _budget(memory: str | int) -> int:
+    return memory if isinstance(memory, int) else parse_size(memory)
+
+
+def _progress(progress: bool | Progress) -> Progress:
+    return progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+
+
+def dedup_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    outdir: str | os.PathLike[str],
+    *,
+    config: Any = None,
+    layout: str | None = None,
+    column: str = "text",
+    id_column: str | None = None,
+    keep: str = "first",
+    on_error: Literal["raise", "keep"] = "raise",
+    threads: int | None = None,
+    memory: str | int = "4GB",
+    work_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    components: str = "auto",
+    engine: Literal["local", "ray"] = "local",
+    address: str | None = None,
+    index: str | os.PathLike[str] | None = None,
+    images: str | os.PathLike[str] | None = None,
+    image_root: str | os.PathLike[str] | None = None,
+    progress: bool | Progress = False,
+) -> dict[str, Any]:
+    """Removes duplicate documents from shards: what ``mmdedup dedup`` runs.
+
+    Plain text shards (a ``column`` of text) get the text dedup of
+    :mod:`mmdedup.runs.text`; interleaved image-text documents (``layout`` given, or detected
+    when ``column`` is absent) get the rules of :mod:`mmdedup.runs.interleaved`.
+
+    Args:
+        config: A :class:`~mmdedup.dedup.DedupConfig` (the text parameters; for interleaved
+            documents, every other rule at its default), or a
+            :class:`~mmdedup.runs.interleaved.MultimodalConfig` (interleaved only).
+        layout: Every shard has this interleaved layout (``obelics``, ``mmc4``, ...).
+        keep: Which member of a cluster stays (see :func:`mmdedup.dedup.parse_keep`).
+        on_error: A row that cannot be read: stop with an error naming file and row, or keep
+            it and record it with status ``error``.
+        threads: Worker threads for this process (default: all cores).
+        memory: The budget of one unit of work, in bytes or as ``"4GB"``.
+        engine: ``local``, or ``ray`` (text documents): stages as Ray tasks.
+        progress: Show progress (bars at a terminal, log lines elsewhere).
+    """
+    from .interleaved.config import MultimodalConfig, is_interleaved
+
+    paths = [os.fspath(x) for x in inputs]
+    interleaved = isinstance(config, MultimodalConfig)
+    forced = layout
+    if layout is None and index is None and not interleaved:
+        layout = is_interleaved(paths, column)
+    if threads is not None:
+        _core.set_num_threads(threads)
+    bars = _progress(progress)
+    try:
+        if layout is not None or interleaved:
+            if index is not None or engine != "local" or components == "distributed":
+                raise ParameterError(
+                    "interleaved documents are deduplicated on the local engine, without --index"
+                    " or --components distributed"
+                )
+            if id_column is not None:
+                raise ParameterError(
+                    "--id-column applies to plain text shards; interleaved documents are "
+                    "identified by shard and row in documents.parquet"
+                )
+            from . import interleaved as run_interleaved
+
+            if not isinstance(config, MultimodalConfig):
+                config = MultimodalConfig(text=config or DedupConfig(), keep=keep, format=forced)
+            return run_interleaved.run(
+                paths,
+                outdir,
+                config=config,
+                images=images,
+                image_root=image_root,
+                memory=_budget(memory),
+                on_error=on_error,
+                work_dir=Path(work_dir) if work_dir is not None else None,
+                resume=resume,
+                overwrite=overwrite,
+                progress=bars,
+            )
+        if images is not None or image_root is not None:
+            raise ParameterError("--images and --image-root apply to interleaved documents")
+        from . import text as run_text
+
+        map_units = None
+        if engine == "ray":
+            from .engine import ray_map_units
+
+            map_units = ray_map_units(address, threads)
+        return run_text.run(
+            paths,
+            outdir,
+            config=config or DedupConfig(),
+            column=column,
+            id_column=id_column,
+            keep_rule=keep,
+            on_error=on_error,
+            memory=_budget(memory),
+            components=components,
+            work_dir=Path(work_dir) if work_dir is not None else None,
+            resume=resume,
+            overwrite=overwrite,
+            progress=bars,
+            map_units=map_units,
+            index=Path(index) if index is not None else None,
+        )
+    finally:
+        bars.close()
+
+
+def images_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    outdir: str | os.PathLike[str],
+    *,
+    method: str = "phash",
+    hash_size: int = 8,
+    mode: str = "canonical",
+    max_distance: int | None = None,
+    keep: str = "largest",
+    column: str | None = None,
+    pixel_limit: int | None = None,
+    frames: str = "first",
+    max_frames: int = 1000,
+    threads: int | None = None,
+    memory: str | int = "4GB",
+    work_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    batch_size: int | None = None,
+    progress: bool | Progress = False,
+) -> dict[str, Any]:
+    """Hashes every image of a corpus and clusters near-duplicates: what ``mmdedup images``
+    runs (see :mod:`mmdedup.runs.images`)."""
+    from . import images as run_images
+    from .images.plan import BATCH
+
+    if threads is not None:
+        _core.set_num_threads(threads)
+    bars = _progress(progress)
+    try:
+        return run_images.run_images(
+            [os.fspath(x) for x in inputs],
+            Path(outdir),
+            method=method,
+            hash_size=hash_size,
+            mode=mode,
+            max_distance=max_distance,
+            keep_rule=keep,
+            column=column,
+            pixel_limit=pixel_limit,
+            frames=frames,
+            max_frames=max_frames,
+            overwrite=overwrite,
+            resume=resume,
+            work_dir=Path(work_dir) if work_dir is not None else None,
+            batch_size=batch_size or BATCH,
+            memory=_budget(memory),
+            progress=bars,
+        )
+    finally:
+        bars.close()

@@ -1,0 +1,178 @@
+"""``mmdedup images``: hash every image of a corpus and cluster near-duplicates.
+
+Two stages over files in a work directory (``OUTDIR/.mmdedup-work`` or ``--work-dir``), so that
+an interrupted run resumes with ``--resume`` and gives byte-identical results:
+
+1. ``hash``, one unit per batch of images, in input order: a run of ``batch`` image files, a
+   record batch of ``batch`` rows of a Parquet file, a run of ``batch`` image members of a tar
+   shard. Each unit's
+   hashes go to ``hashes/<unit>.parquet`` (written under a temporary name and renamed), then the
+   unit is marked done; a unit that is done is not read or decoded again.
+2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``;
+   ``summary.json`` last. In memory when the hashes and per-row data fit ``--memory``;
+   otherwise over on-disk partitions, with the edges, the connected components and the counts
+   in files (:mod:`mmdedup.runs.images.disk`): the same ``clusters.parquet``, byte for byte.
+
+``manifest.json`` records the parameters and the inputs (path and size of every file);
+``--resume`` refuses a work directory whose manifest differs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ... import _core
+from ...errors import ParameterError
+from ...io import atomic_write
+from ...runs.dirs import Run as OutputRun
+from ...runs.dirs import claim_work_dir, open_run
+from ..progress import Progress
+from ..workdir import WorkDir, check_manifest
+from .clusters import cluster_images
+from .disk import (
+    remove_search,
+)
+from .hasher import Hasher
+from .plan import BATCH, WORK_DIR_NAME, Plan
+from .sources import discover_images
+
+__all__ = ["run_images"]
+
+
+def run_images(
+    inputs: tuple[str, ...] | list[str],
+    outdir: Path,
+    *,
+    method: str = "phash",
+    hash_size: int = 8,
+    mode: str = "canonical",
+    max_distance: int | None = None,
+    keep_rule: str = "largest",
+    column: str | None = None,
+    pixel_limit: int | None = None,
+    frames: str = "first",
+    max_frames: int = 1000,
+    overwrite: bool = False,
+    resume: bool = False,
+    work_dir: Path | None = None,
+    batch_size: int = BATCH,
+    memory: int = 4 * 2**30,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """What ``mmdedup images`` does; returns the summary. ``memory`` is the clusters stage's
+    budget in bytes (see :mod:`mmdedup.runs.images.disk`)."""
+    t0 = time.perf_counter()
+    outdir = Path(outdir)
+    bits = 256 if method == "pdq" else hash_size * hash_size
+    if max_distance is None:
+        max_distance = 31 if method == "pdq" else 8
+    if max_distance > bits:
+        raise ParameterError(f"--max-distance {max_distance} exceeds the hash's {bits} bits")
+    if bits > 64 and method != "pdq":
+        raise ParameterError(
+            "near-duplicate search needs hashes of at most 64 bits (hash size ≤ 8)"
+        )
+    imgs, parquets, tars = discover_images(tuple(inputs))
+    plan = Plan(
+        parameters={
+            "method": method,
+            "hash_size": hash_size,
+            "mode": mode,
+            "max_distance": max_distance,
+            "keep": keep_rule,
+            "column": column,
+            "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
+            "frames": frames,
+            "max_frames": max_frames,
+        },
+        files=Plan.listing(imgs),
+        parquets=Plan.listing(parquets),
+        tars=Plan.listing(tars),
+        batch=batch_size,
+    )
+    root = Path(work_dir) if work_dir is not None else outdir / WORK_DIR_NAME
+    with (
+        open_run(
+            outdir,
+            inputs=list(inputs),
+            shards=[*imgs, *parquets, *tars],
+            resume=resume,
+            overwrite=overwrite,
+            work_dir=root if work_dir is not None else None,
+        ) as outputs,
+        claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None),
+    ):
+        return _run(
+            WorkDir(root), plan, outputs, list(inputs), column, memory, progress, resume, t0
+        )
+
+
+def _run(
+    work: WorkDir,
+    plan: Plan,
+    outputs: OutputRun,
+    inputs: list[str],
+    column: str | None,
+    memory: int,
+    progress: Progress | None,
+    resume: bool,
+    t0: float,
+) -> dict[str, Any]:
+    outdir = outputs.out.local()
+    check_manifest(work, "manifest.json", asdict(plan), resume, describe=plan.differences)
+    imgs, parquets, tars = plan.files, plan.parquets, plan.tars
+
+    tick = (progress or Progress(quiet=True))("hash", _total(plan), unit="image")
+    units = Hasher(work, plan, column, tick, memory).run()
+    t_hash = time.perf_counter() - t0
+    t = time.perf_counter()
+    outputs.declare(["clusters.parquet", "summary.json"])
+    if not (work.done("clusters") and (outdir / "clusters.parquet").exists()):
+        cluster_images(work, plan, units, outdir / "clusters.parquet", memory)
+    remove_search(work)
+    t_cluster = time.perf_counter() - t
+    c = json.loads((work.root / "counts.json").read_text())
+    search = c.pop("search", {"mode": "memory"})
+    summary: dict[str, Any] = {
+        "mmdedup_version": _core.__version__,
+        "inputs": list(inputs),
+        "parameters": {k: v for k, v in plan.parameters.items() if k != "column"},
+        "counts": {
+            **c,
+            "files": len(imgs),
+            "parquet_shards": len(parquets),
+            "tar_shards": len(tars),
+        },
+        "search": search,
+        "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
+        "threads": _core.get_num_threads(),
+    }
+    from ...inspect import precision_estimate
+
+    summary["precision"] = precision_estimate(outdir, summary=summary, work_dir=work.root)
+    summary["seconds"]["total"] = round(time.perf_counter() - t0, 3)
+    with atomic_write(outdir / "summary.json") as f:
+        f.write(json.dumps(summary, indent=2).encode() + b"\n")
+    return summary
+
+
+def _total(plan: Plan) -> int | None:
+    """How many images the run hashes, for the progress bar: known from the listing and the
+    Parquet footers, unknown with tar shards (or a footer that cannot be read; the hash stage
+    then says what is wrong with it)."""
+    if plan.tars:
+        return None
+    n = len(plan.files)
+    for path, _ in plan.parquets:
+        try:
+            n += pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return None
+    return n

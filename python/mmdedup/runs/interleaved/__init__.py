@@ -1,0 +1,248 @@
+"""Dedup of interleaved image-text documents: the rules of the famous corpora, as stages.
+
+``mmdedup dedup`` runs this when its inputs are interleaved documents (OBELICS, MMC4,
+OmniCorpus, PIN, WanJuan, InfiMM; see :mod:`mmdedup.formats`). Each rule can be switched off:
+
+1. **Repeated images** (``repeated_images``): an image appearing again later in the same
+   document is removed.
+2. **Frequent images** (``image_frequency=N``): an image found in more than ``N`` documents of
+   the corpus (logos, icons, buttons; OBELICS and MMC4 used N = 10) is removed from every
+   document. Images are the same when their keys are: the URL (``image_key="url"``), the exact
+   bytes (``"bytes"``), or the 64-bit pHash within ``image_distance`` bits (``"phash"``).
+3. **Identical image sets** (``identical_images``): of documents whose remaining images form
+   the same non-empty set, one is kept by the keep rule (OBELICS kept the newest:
+   ``keep="max:date"``); the others are removed.
+4. **Near-duplicate documents** (``near_duplicates``): MinHash LSH over one set per document,
+   its text shingles plus ``image_weight`` tokens for each remaining image, so two pages with
+   the same pictures and lightly edited text match, and pages sharing boilerplate text but not
+   their pictures are pulled apart. One per cluster is kept by the keep rule.
+5. **Duplicate paragraphs** (``paragraphs="corpus"`` or ``"domain"``): in the documents still
+   kept, a paragraph (text between blank lines, normalized) that occurred before, corpus-wide
+   or within the same web domain, is removed; its first occurrence in document order stays.
+   Counting is exact: paragraph hashes are partitioned on disk so that one partition at a
+   time is in memory.
+
+Every decision is recorded: ``documents.parquet`` has one row per input row (kept, removed and
+why, or the read error), ``removals.parquet`` one row per removed document, image and paragraph
+with its reason, ``problems.parquet`` the rows and images that could not be read (kept, never
+dropped in silence), and ``summary.json`` the counts, which add up.
+
+The stages work like the text dedup's (:mod:`mmdedup.runs.text`): units write atomically and
+leave a marker, so ``resume=True`` continues an interrupted run with identical results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from ... import _core
+from ...errors import ParameterError
+from ...runs.dirs import Run as OutputRun
+from ...runs.dirs import claim_work_dir, open_run
+from ...storage import atomic_write, create_npy
+from ..lsh_partitions import stage_candidates
+from ..workdir import Stages, WorkDir, check_manifest
+from .config import MultimodalConfig
+from .documents import stage_documents, stage_signatures
+from .images import stage_frequent, stage_image_parts
+from .paragraphs import stage_paragraphs
+from .plan import DOC_STATUS, Manifest, make_manifest, row_counts
+from .scan import stage_scan
+from .write import DOC_SCHEMA, PROBLEM_SCHEMA, REMOVAL_SCHEMA, merge_records, stage_write
+
+__all__ = [
+    "REASONS",
+    "MultimodalConfig",
+    "is_interleaved",
+    "paragraph_spans",
+    "run",
+]
+
+
+def run(
+    inputs: Iterable[str],
+    outdir: str | os.PathLike[str],
+    *,
+    config: MultimodalConfig | None = None,
+    images: str | os.PathLike[str] | None = None,
+    image_root: str | os.PathLike[str] | None = None,
+    memory: int = 4 * 2**30,
+    on_error: Literal["keep", "raise"] = "keep",
+    work_dir: Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[str, int], Any] | None = None,
+) -> dict[str, Any]:
+    """Deduplicates interleaved documents; returns the summary (also in ``summary.json``).
+
+    Args:
+        inputs: Shards, directories or globs of one or several layouts.
+        outdir: A local directory: the shards (same names and layouts) without what was
+            removed, ``documents.parquet``, ``removals.parquet``, ``problems.parquet`` and
+            ``summary.json``.
+        config: The rules (default: every rule, with its defaults).
+        images: A Parquet file of ``url`` and ``bytes`` (as img2dataset writes) to find image
+            bytes by URL or path, for ``image_key`` bytes or phash.
+        image_root: A directory that relative image paths are resolved against (default: the
+            shard's own directory).
+        memory: The budget that sizes the on-disk partitions.
+        on_error: A row that cannot be read (lists of different lengths, invalid JSON, ...):
+            record it with status ``error`` and go on, or stop with an error naming file and row.
+        progress: As in :func:`mmdedup.runs.text.run`.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> page = '{"text_list": ["Shared footer.", "Story %d."], "image_info": []}\\n'
+    >>> _ = (d / "in.jsonl").write_text(page % 1 + page % 2)
+    >>> s = run([str(d / "in.jsonl")], d / "out")
+    >>> s["paragraphs"]["removed"], s["documents"]["kept"]
+    (1, 2)
+    """
+    t0 = time.perf_counter()
+    config = config or MultimodalConfig()
+    inputs = [os.fspath(x) for x in inputs]
+    out = Path(outdir)
+    if "://" in str(outdir):
+        raise ParameterError("interleaved dedup writes to a local directory")
+    m = make_manifest(
+        inputs,
+        config,
+        os.fspath(images) if images else None,
+        os.fspath(image_root) if image_root else None,
+        memory,
+        on_error,
+    )
+    root = Path(work_dir) if work_dir is not None else out / ".mmdedup-work"
+    with (
+        open_run(
+            out,
+            inputs=inputs,
+            shards=[s["path"] for s in m.shards],
+            resume=resume,
+            overwrite=overwrite,
+            work_dir=root if work_dir is not None else None,
+        ) as outputs,
+        claim_work_dir(
+            root, resume=resume, manifest="manifest-interleaved.json", default=work_dir is None
+        ),
+    ):
+        return _run(WorkDir(root), m, config, outputs, inputs, t0, resume, progress)
+
+
+def _run(
+    work: WorkDir,
+    m: Manifest,
+    config: MultimodalConfig,
+    outputs: OutputRun,
+    inputs: list[str],
+    t0: float,
+    resume: bool,
+    progress: Callable[[str, int], Any] | None,
+) -> dict[str, Any]:
+    out = outputs.out.local()
+    check_manifest(work, "manifest-interleaved.json", asdict(m), resume)
+    stage = Stages(progress)
+    seconds = stage.seconds
+
+    cfg = config
+    ns = len(m.shards)
+    stage("scan", ns, lambda i: stage_scan(work, m, i))
+    if cfg.image_frequency:
+        stage("images", ns, lambda i: stage_image_parts(work, m, i))
+        stage("frequent", 1, lambda _: stage_frequent(work, m))
+    rows = sum(row_counts(work, m))
+    if cfg.near_duplicates:
+        path = work.path("signatures.npy")
+        if not path.exists():
+            create_npy(path, np.uint32, (rows, cfg.text.num_perm))
+    stage("signatures", ns, lambda i: stage_signatures(work, m, i))
+    if cfg.near_duplicates:
+        stage("candidates", m.partitions, lambda p: stage_candidates(work, cfg.text, m.memory, p))
+    stage("documents", 1, lambda _: stage_documents(work, m))
+    if cfg.paragraphs != "off":
+        stage("paragraphs", m.partitions, lambda p: stage_paragraphs(work, m, p))
+    outputs.declare(
+        [s["name"] for s in m.shards]
+        + [f"{k}.parquet" for k in ("documents", "removals", "problems")]
+        + ["summary.json"]
+    )
+    stage("write", ns, lambda i: stage_write(work, m, i, out, outputs))
+    merge_records(work, m, "documents", DOC_SCHEMA, out / "documents.parquet")
+    merge_records(work, m, "removals", REMOVAL_SCHEMA, out / "removals.parquet")
+    merge_records(work, m, "problems", PROBLEM_SCHEMA, out / "problems.parquet")
+    summary = _summary(work, m, inputs, out, seconds, time.perf_counter() - t0)
+    from ...inspect import precision_estimate
+
+    summary["precision"] = precision_estimate(out, summary=summary, work_dir=work.root)
+    with atomic_write(out / "summary.json") as f:
+        f.write(json.dumps(summary, indent=2).encode() + b"\n")
+    return summary
+
+
+def _summary(
+    work: WorkDir,
+    m: Manifest,
+    inputs: list[str],
+    out: Path,
+    seconds: dict[str, float],
+    total: float,
+) -> dict[str, Any]:
+    docs = pq.read_table(out / "documents.parquet", columns=["status", "keep"])
+    rem = pq.read_table(out / "removals.parquet", columns=["what", "reason"]).to_pylist()
+    status = docs.column("status").to_pylist()
+    images = paragraphs = 0
+    image_errors = 0
+    for i in range(len(m.shards)):
+        tag = f"{i:06d}"
+        z = dict(np.load(work.root / "images" / f"{tag}.npz"))
+        images += len(z["key"])
+        image_errors += int((~z["ok"]).sum())
+        for p in range(m.partitions):
+            f = work.root / "paragraphs" / f"{p:05d}" / f"{tag}.npy"
+            if f.exists():
+                paragraphs += len(np.load(f))
+    reads = [
+        json.loads((work.root / "scan" / f"{i:06d}.json").read_text()) for i in range(len(m.shards))
+    ]
+
+    def count(what: str, reason: str | None = None) -> int:
+        return sum(
+            1 for r in rem if r["what"] == what and (reason is None or r["reason"] == reason)
+        )
+
+    seconds["total"] = round(total, 3)
+    return {
+        "mmdedup_version": _core.__version__,
+        "inputs": inputs,
+        "mode": "interleaved",
+        "formats": sorted({r["format"] for r in reads}),
+        "parameters": m.config,
+        "documents": {
+            "in": len(status),
+            "kept": int(sum(docs.column("keep").to_pylist())),
+            "removed": {r: count("document", r) for r in ("near_duplicate", "identical_images")},
+            "errors": sum(r["read_errors"] for r in reads),
+            "repairs": sum(r["repairs"] for r in reads),
+            "status": {s: status.count(s) for s in DOC_STATUS},
+        },
+        "images": {
+            "in": images,
+            "removed": {r: count("image", r) for r in ("repeated_image", "frequent_image")},
+            "errors": image_errors,
+        },
+        "paragraphs": {"in": paragraphs, "removed": count("paragraph")},
+        "pairs": json.loads((work.root / "pairs.json").read_text()),
+        "partitions": m.partitions,
+        "seconds": seconds,
+        "threads": _core.get_num_threads(),
+    }

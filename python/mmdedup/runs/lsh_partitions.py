@@ -1,0 +1,150 @@
+"""Band keys partitioned on disk, and the candidate pairs of one partition at a time; shared by
+the text and interleaved runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import _core
+from ..dedup import DedupConfig
+from ..io import (
+    atomic_write,
+)
+from .workdir import WorkDir
+
+_WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
+
+
+def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """(n, m) keys that decide which documents can pair: band keys, or the first 8 bytes of the
+    exact hash."""
+    if cfg.method == "minhash":
+        bands, rows = cfg.band_geometry()
+        return _core.band_keys(np.ascontiguousarray(data), bands=bands, rows=rows)
+    return np.ascontiguousarray(data[:, :8]).view(">u8").astype(np.uint64)
+
+
+_ROW = np.dtype([("key", "<u8"), ("doc", "<u4")])
+
+
+class PartitionRows:
+    """The (key, doc) rows of one shard (or of the index) for each partition, appended a piece at
+    a time to temporary files that are renamed into place when all are written: one file per
+    shard and partition, however many pieces the shard is read in."""
+
+    def __init__(self, work: WorkDir, partitions: int, tag: str) -> None:
+        self.final = [work.path(f"partitions/{p:05d}/{tag}.rows") for p in range(partitions)]
+        self.tmp = [f.with_name(f".{f.name}.tmp") for f in self.final]
+        for t in self.tmp:  # left by an interrupted attempt
+            t.unlink(missing_ok=True)
+        self.used = [False] * partitions
+
+    def add(self, p: int, rows: npt.NDArray[Any]) -> None:
+        if len(rows):
+            with open(self.tmp[p], "ab") as f:
+                f.write(rows.tobytes())
+            self.used[p] = True
+
+    def close(self) -> None:
+        for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
+            if used:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, final)
+
+
+def write_partitions(
+    work: WorkDir,
+    partitions: int,
+    cfg: DedupConfig,
+    data: npt.NDArray[Any],
+    skip: npt.NDArray[np.bool_],
+    off: int,
+    tag: str,
+) -> None:
+    """The rows of documents ``off ..`` (signatures ``data``) in each partition, as ``tag``'s
+    files."""
+    out = PartitionRows(work, partitions, tag)
+    add_partition_rows(out, partitions, cfg, data, skip, off)
+    out.close()
+
+
+def add_partition_rows(
+    out: PartitionRows,
+    partitions: int,
+    cfg: DedupConfig,
+    data: npt.NDArray[Any],
+    skip: npt.NDArray[np.bool_],
+    off: int,
+) -> None:
+    if cfg.method == "simhash":
+        return  # searched in one piece: 8 bytes per document
+    keys = _partition_keys(cfg, data)
+    docs = np.arange(off, off + len(data), dtype=np.uint32)
+    live = ~skip
+    keys, docs = keys[live], np.repeat(docs[live], keys.shape[1])
+    keys = keys.ravel()
+    part = (keys % np.uint64(partitions)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    for p in range(partitions):
+        sel = order[bounds[p] : bounds[p + 1]]
+        rows = np.empty(len(sel), dtype=_ROW)
+        rows["key"], rows["doc"] = keys[sel], docs[sel]
+        out.add(p, rows)
+
+
+def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> None:
+    """Verified edges of partition ``p``; ``memory`` bounds the verification's chunks."""
+    unit = f"candidates-{p:05d}"
+    if work.done(unit):
+        return
+    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.rows"))
+    rows = np.empty(sum(f.stat().st_size for f in files) // _ROW.itemsize, dtype=_ROW)
+    at = 0
+    for path in files:
+        piece = np.fromfile(path, dtype=_ROW)
+        rows[at : at + len(piece)] = piece
+        at += len(piece)
+        del piece
+    # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
+    # true duplicates survive even if an unrelated document shares those 64 bits.
+    window = _WINDOW[cfg.verify] if cfg.method == "minhash" else 8
+    keys, docs = np.ascontiguousarray(rows["key"]), np.ascontiguousarray(rows["doc"])
+    del rows  # only one copy of the partition at a time, beside the kernel's sorted pairs
+    edges = _core.bucket_pairs(keys, docs, window=window)
+    del keys, docs
+    with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
+        f.write(json.dumps({"candidates": len(edges)}).encode())
+    work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))
+    work.mark(unit)
+
+
+def _verify(
+    work: WorkDir, cfg: DedupConfig, edges: npt.NDArray[np.uint32], memory: int = 4 * 2**30
+) -> npt.NDArray[np.uint32]:
+    if len(edges) == 0:
+        return edges
+    keep = np.zeros(len(edges), dtype=np.bool_)
+    # Per edge: its two signatures, their comparison, and up to two pages of the mapped file.
+    row = int(np.prod(work.load("signatures.npy", mmap=True).shape[1:], dtype=np.int64)) * 4
+    chunk = max(1024, min(1 << 17, memory // 4 // (3 * row + 2 * 4096)))
+    for s in range(0, len(edges), chunk):
+        e = edges[s : s + chunk]
+        # A fresh mapping per chunk: the pages a chunk touched leave the process (and its RSS)
+        # with the mapping, so verification never holds more than one chunk's rows.
+        sigs = work.load("signatures.npy", mmap=True)
+        a, b = sigs[e[:, 0].astype(np.int64)], sigs[e[:, 1].astype(np.int64)]
+        del sigs
+        if cfg.method == "exact":
+            keep[s : s + len(e)] = (a == b).all(axis=1)
+        elif cfg.verify == "signature":
+            keep[s : s + len(e)] = (a == b).mean(axis=1) >= cfg.threshold
+        else:
+            keep[s : s + len(e)] = True  # "none", and "jaccard" (checked in the clusters stage)
+    return np.ascontiguousarray(edges[keep])

@@ -1,0 +1,177 @@
+"""Stage 2 of a text run: signatures of every document, and their band keys in the partitions."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ... import _core
+from ...dedup import compute_signatures, parse_keep
+from ...errors import InputError
+from ...io import (
+    atomic_write,
+    iter_columns,
+    write_table,
+)
+from ...storage import create_npy
+from ..lsh_partitions import PartitionRows, add_partition_rows
+from ..workdir import WorkDir, npy_out
+from .documents import concat_parts, load_errors, piece_rows
+from .plan import Plan, dedup_config, sort_key, text_column
+
+
+def create_signature_file(work: WorkDir, plan: Plan) -> None:
+    """Creates the memory-mapped signature file of all documents, once, before any worker
+    writes its rows into it (workers only open it: two creating it at once would race)."""
+    cfg = dedup_config(plan)
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    if cfg.method == "minhash":
+        shape, dtype = (plan.rows, cfg.num_perm), np.dtype(np.uint32)
+    elif cfg.method == "simhash":
+        shape, dtype = (plan.rows,), np.dtype(np.uint64)
+    else:
+        shape, dtype = (plan.rows, 16), np.dtype(np.uint8)
+    path = work.path("signatures.npy")
+    if not path.exists():
+        create_npy(path, dtype, shape)
+
+
+def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
+    return np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
+
+
+def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
+    """Signatures of shard ``i`` and its rows in each partition, a piece of the shard at a
+    time (see :func:`piece_rows`)."""
+    unit = f"signatures-{i:06d}"
+    if work.done(unit):
+        return
+    cfg, shard, rule = dedup_config(plan), plan.shard(i), parse_keep(plan.keep)
+    columns = [plan.column] + [c for c in (plan.id_column, rule[1]) if c and c != plan.column]
+    off, rows, tag = plan.offset(i), int(plan.shards[i]["rows"]), f"{i:06d}"
+    changed = InputError(
+        "changed since the run was planned; start again without --resume", path=str(shard.path)
+    )
+    errors: dict[int, str] = {}
+    ids: list[Path] = []
+    parts = PartitionRows(work, plan.partitions, tag)
+    start = 0
+    with ExitStack() as stack:
+        out_empty = stack.enter_context(
+            npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
+        )
+        out_key = None
+        if rule[0] != "first":
+            out_key = stack.enter_context(
+                npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
+            )
+        # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error keep,
+        # each piece's are recorded here, and its text read as null.
+        unreadable: dict[int, str] | None = {} if plan.on_error == "keep" else None
+        pieces = iter_columns(
+            shard, columns, piece_rows(plan, i), text=plan.column, problems=unreadable
+        )
+        for piece, table in enumerate(pieces):
+            n = table.num_rows
+            if start + n > rows:
+                raise changed
+            texts, errs = text_column(table, plan.column, shard, plan.on_error, start)
+            if unreadable:
+                errs.update({r - start: m for r, m in unreadable.items()})
+                unreadable.clear()
+            sigs = compute_signatures(texts, cfg)
+            # A fresh mapping per piece: its pages leave the process with it.
+            mm = _signature_file(work)
+            mm[off + start : off + start + n] = sigs.data
+            mm.flush()
+            del mm
+            out_empty(sigs.empty)
+            key = sort_key(rule, table, texts, shard)
+            if out_key is not None and key is not None:
+                out_key(key)
+            if plan.id_column:
+                ids.append(work.path(f"ids/{tag}-{piece:05d}.parquet"))
+                write_table(pa.table({plan.id_column: table[plan.id_column]}), ids[-1])
+            del table, texts, key
+            skip = sigs.empty.copy()
+            skip[list(errs)] = True
+            errors.update({start + k: v for k, v in errs.items()})
+            add_partition_rows(parts, plan.partitions, cfg, sigs.data, skip, off + start)
+            start += n
+        if start != rows:
+            raise changed
+        parts.close()
+    if plan.id_column:
+        _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
+    if errors:
+        with atomic_write(work.path(f"errors/{tag}.json")) as f:
+            f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
+    work.mark(unit)
+
+
+def _join_ids(pieces: list[Path], column: str, target: Path) -> None:
+    """One id file from the pieces' files, one piece in memory at a time. JSON Lines pieces
+    each have the types of their own values; the file gets the type all of them fit (as
+    reading the whole shard at once infers)."""
+    types = [pq.read_schema(p).field(column).type for p in pieces]
+    unified = types[0]
+    if any(t != unified for t in types):
+        frame = pl.concat(
+            [cast(pl.DataFrame, pl.from_arrow(pa.table({column: pa.nulls(0, t)}))) for t in types],
+            how="vertical_relaxed",
+        )
+        unified = frame.to_arrow(compat_level=pl.CompatLevel.oldest()).schema.field(column).type
+    schema = pa.schema([pa.field(column, unified)])
+    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+        for p in pieces:
+            writer.write_table(pq.ParquetFile(p).read().cast(schema))
+    for p in pieces:
+        p.unlink()
+
+
+def stage_index(work: WorkDir, plan: Plan) -> None:
+    """Brings the index's documents in as rows ``0..index_rows``: signatures, and their keys in
+    the partitions. Documents the index marked empty or errored take part in nothing."""
+    if plan.index is None or work.done("index"):
+        return
+    cfg, old = dedup_config(plan), Path(plan.index)
+    src = np.load(old / "signatures.npy", mmap_mode="r")
+    skip = np.load(old / "status.npy") >= 3  # empty or error
+    mm = _signature_file(work)
+    chunk = 1 << 17
+    parts = PartitionRows(work, plan.partitions, "index")
+    for start in range(0, plan.index_rows, chunk):
+        data = np.asarray(src[start : start + chunk])
+        mm[start : start + len(data)] = data
+        add_partition_rows(
+            parts, plan.partitions, cfg, data, skip[start : start + len(data)], start
+        )
+    parts.close()
+    mm.flush()
+    work.save("empty/index.npy", skip)
+    work.mark("index")
+
+
+def stage_simhash(work: WorkDir, plan: Plan) -> None:
+    """SimHash pairs within the Hamming distance, searched in one piece (8 bytes per document)."""
+    if work.done("search"):
+        return
+    cfg = dedup_config(plan)
+    fps = np.asarray(work.load("signatures.npy", mmap=True))
+    skip = concat_parts(work, plan, "empty")
+    skip[list(load_errors(work, plan))] = True
+    equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
+    del fps, skip
+    edges = np.concatenate([equal, near])
+    with atomic_write(work.path("edges/simhash.json")) as f:
+        f.write(json.dumps({"candidates": len(edges)}).encode())
+    work.save("edges/simhash.npy", edges)
+    work.mark("search")

@@ -1,0 +1,139 @@
+"""Stage 5 of a text run: each shard without its duplicates, and ``clusters.parquet``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ... import _core
+from ...dedup import DedupConfig
+from ...io import (
+    atomic_write,
+    iter_columns,
+    write_filtered,
+    write_table,
+)
+from ...storage import Location
+from ..workdir import WorkDir
+from .documents import load_errors, piece_rows
+from .plan import STATUSES, Plan, text_column
+
+
+def jaccard_filter(
+    plan: Plan, cfg: DedupConfig, edges: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.uint32]:
+    """Exact Jaccard check of candidate pairs: reads back only the texts of documents in a pair."""
+    if len(edges) == 0:
+        return edges
+    involved = np.unique(edges)
+    texts: list[pa.Array] = []
+    for i in range(len(plan.shards)):
+        off, n = plan.offset(i), plan.shards[i]["rows"]
+        local = involved[(involved >= off) & (involved < off + n)] - off
+        if len(local) == 0:
+            continue
+        start = 0
+        pieces = iter_columns(
+            plan.shard(i), [plan.column], piece_rows(plan, i), text=plan.column, problems={}
+        )
+        for table in pieces:
+            rows = local[(local >= start) & (local < start + table.num_rows)] - start
+            start += table.num_rows
+            if len(rows):
+                col, _ = text_column(table, plan.column, plan.shard(i), "keep")
+                texts.append(col.take(pa.array(rows)).combine_chunks().cast(pa.large_string()))
+    remapped = np.searchsorted(involved, edges).astype(np.uint32)
+    sim = _core.jaccard(
+        pa.chunked_array(texts, pa.large_string()),
+        remapped,
+        ngram=cfg.ngram,
+        tokenizer=cfg.tokenizer,
+        **cfg.normalize_options(),
+    )
+    return np.ascontiguousarray(edges[sim >= cfg.threshold])
+
+
+# Rows per row group of the per-shard parts of ``clusters.parquet``: pyarrow's default, which
+# ``clusters.parquet`` has always had.
+_PART_ROWS = 1024 * 1024
+
+
+def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
+    """The filtered shard ``i`` and its part of ``clusters.parquet``, a piece at a time: a row
+    group or a block of lines of the shard, then ``_PART_ROWS`` rows of the part."""
+    unit = f"write-{i:06d}"
+    if work.done(unit):
+        return
+    off, n, shard = plan.offset(i), plan.shards[i]["rows"], plan.shard(i)
+    kept = write_filtered(
+        shard, work.load("keep.npy", mmap=True)[off : off + n], outdir, rows=piece_rows(plan, i)
+    )
+    errors = load_errors(work, plan)
+    ids = (
+        pq.ParquetFile(work.root / "ids" / f"{i:06d}.parquet").iter_batches(_PART_ROWS)
+        if plan.id_column
+        else None
+    )
+    with atomic_write(work.path(f"clusters/{i:06d}.parquet")) as f:
+        writer = None
+        for a in range(0, max(n, 1), _PART_ROWS):
+            b = min(a + _PART_ROWS, n)
+            keep = np.asarray(work.load("keep.npy", mmap=True)[off + a : off + b])
+            labels = np.asarray(work.load("labels.npy", mmap=True)[off + a : off + b])
+            status = np.asarray(work.load("status.npy", mmap=True)[off + a : off + b])
+            cols: dict[str, Any] = {
+                "shard": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(b - a, np.int32)), pa.array([shard.name], pa.string())
+                ),
+                "row": pa.array(np.arange(a, b), pa.int64()),
+            }
+            if plan.id_column:
+                assert ids is not None
+                cols[plan.id_column] = next(ids, None) if b > a else None
+                if cols[plan.id_column] is None:  # an empty shard
+                    schema = pq.read_schema(work.root / "ids" / f"{i:06d}.parquet")
+                    cols[plan.id_column] = schema.empty_table()[plan.id_column]
+                else:
+                    cols[plan.id_column] = cols[plan.id_column].column(0)
+            cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
+            cols["keep"] = pa.array(keep)
+            cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
+            err = [errors.get(off + r) for r in range(a, b)] if errors else None
+            cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(b - a, pa.string())
+            table = pa.table(cols)
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema)
+            writer.write_table(table)
+        assert writer is not None
+        writer.close()
+    with atomic_write(work.path(f"kept/{i:06d}.json")) as f:
+        f.write(json.dumps({"kept": kept}).encode())
+    work.mark(unit)
+
+
+def merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
+    """Concatenates the per-shard parts into ``clusters.parquet``, one row group in memory at a
+    time."""
+    parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
+    if not parts:
+        write_table(
+            pa.table({"shard": pa.array([], pa.string()), "row": pa.array([], pa.int64())}), target
+        )
+        return
+    # Id columns may differ in type between shards (string in one, large_string in another).
+    schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+    with target.write() as f, pq.ParquetWriter(f, schema) as writer:
+        for p in parts:
+            part = pq.ParquetFile(p)
+            if part.num_row_groups == 0:
+                writer.write_table(part.schema_arrow.empty_table().cast(schema))
+            for g in range(part.num_row_groups):
+                # Batches as ``pq.read_table`` cuts them, so the output stays byte for byte.
+                batches = part.iter_batches(batch_size=131_072, row_groups=[g])
+                table = pa.Table.from_batches(list(batches), schema=part.schema_arrow)
+                writer.write_table(table.cast(schema))
