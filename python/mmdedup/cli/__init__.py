@@ -10,6 +10,7 @@ import click
 
 from .. import _core
 from ..errors import MmdedupError
+from ..runs.progress import configure_logging
 
 __all__ = ["main", "os_error_message"]
 
@@ -52,7 +53,27 @@ class _Group(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(_core.__version__, prog_name="mmdedup")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log each stage's progress to stderr (-vv: and debug lines). Without a terminal "
+    "(Slurm, Kubernetes, nohup) these lines are on by default, in place of progress bars.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the log lines to this file.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or as one JSON object per line.",
+)
+def main(verbose: int, log_file: str | None, log_format: str) -> None:
     """Remove exact and near-duplicate documents from training corpora.
 
     \b
@@ -70,6 +91,7 @@ def main() -> None:
       2    a usage error (an unknown or invalid option)
       130  interrupted (Ctrl-C); `--resume` goes on from where it stopped
     """
+    configure_logging(verbose=verbose, log_file=log_file, fmt=log_format)
 
 
 def _register() -> None:

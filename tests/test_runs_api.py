@@ -1,0 +1,108 @@
+"""The corpus runs as a pipeline calls them (``mmdedup.runs``), and what a batch job sees of
+their progress: log lines instead of bars when stderr is not a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from mmdedup.dedup import DedupConfig
+from mmdedup.errors import ParameterError
+from mmdedup.runs import dedup_files, images_files
+from mmdedup.runs.progress import Progress, configure_logging, log
+from PIL import Image
+
+TEXTS = [
+    "the quick brown fox jumps over the lazy dog again and again today",
+    "the quick brown fox jumps over the lazy dog again and again today",
+    "a completely different sentence about shards and parquet files here",
+]
+
+
+def _shard(path: Path) -> Path:
+    pq.write_table(pa.table({"id": [1, 2, 3], "text": TEXTS}), path)
+    return path
+
+
+def test_dedup_files_runs_what_the_cli_runs(tmp_path: Path) -> None:
+    src = _shard(tmp_path / "a.parquet")
+    s = dedup_files([src], tmp_path / "api", config=DedupConfig(), id_column="id")
+    r = subprocess.run(
+        [sys.executable, "-m", "mmdedup", "dedup", str(src), "-o", str(tmp_path / "cli"),
+         "--id-column", "id", "-q"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert r.stdout == ""
+    assert s["counts"]["kept"] == 2 and s["counts"]["removed"] == 1
+    for name in ("a.parquet", "clusters.parquet"):
+        assert pq.read_table(tmp_path / "api" / name).equals(pq.read_table(tmp_path / "cli" / name))
+
+
+def test_dedup_files_refuses_options_of_the_other_kind(tmp_path: Path) -> None:
+    src = _shard(tmp_path / "a.parquet")
+    with pytest.raises(ParameterError, match="interleaved"):
+        dedup_files([src], tmp_path / "o", images=tmp_path / "images.parquet")
+
+
+def test_images_files(tmp_path: Path) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(3):
+        Image.new("RGB", (32 + 16 * i, 32), (40 * i, 90, 200)).save(src / f"{i}.png")
+    s = images_files([src], tmp_path / "out", method="dhash")
+    assert s["counts"]["images"] == 3
+    assert (tmp_path / "out" / "clusters.parquet").exists()
+
+
+def test_progress_logs_when_not_at_a_terminal() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    log.addHandler(handler)
+    old = log.level
+    log.setLevel(logging.INFO)
+    try:
+        p = Progress(terminal=False, every=0.0)
+        tick = p("write", 2)
+        tick(1)
+        tick(1)
+        p.close()
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "write: 2 shard(s) to do"
+    assert any(line.startswith("write: 1/2 shards") and "left" in line for line in lines)
+    assert lines[-1].startswith("write: done, 2 shards in")
+
+
+def test_cli_logs_stages_as_json_in_a_batch_job(tmp_path: Path) -> None:
+    src = _shard(tmp_path / "a.parquet")
+    logfile = tmp_path / "run.log"
+    r = subprocess.run(
+        [sys.executable, "-m", "mmdedup", "--log-format", "json", "--log-file", str(logfile),
+         "dedup", str(src), "-o", str(tmp_path / "o")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    # stderr is a pipe here, as under Slurm: one line per stage start and end, no bars.
+    console = [json.loads(line) for line in r.stderr.splitlines()]
+    messages = [e["message"] for e in console]
+    for stage in ("signatures", "candidates", "clusters", "write"):
+        assert any(m.startswith(f"{stage}: done") for m in messages), messages
+    assert all(e["level"] == "info" and e["logger"] == "mmdedup" for e in console)
+    assert [json.loads(line)["message"] for line in logfile.read_text().splitlines()] == messages
+    assert "kept 2" in r.stdout
+
+
+def test_quiet_and_verbose_levels() -> None:
+    configure_logging(quiet=True)
+    assert log.handlers[0].level == logging.ERROR
+    configure_logging(verbose=2)
+    assert log.level == logging.DEBUG
+    configure_logging()
