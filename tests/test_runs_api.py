@@ -106,3 +106,28 @@ def test_quiet_and_verbose_levels() -> None:
     configure_logging(verbose=2)
     assert log.level == logging.DEBUG
     configure_logging()
+
+
+def test_a_run_where_every_input_failed_exits_1(tmp_path: Path) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(2):
+        (src / f"{i}.png").write_bytes(b"not a png at all")
+    r = subprocess.run(
+        [sys.executable, "-m", "mmdedup", "images", str(src), "-o", str(tmp_path / "o"), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "every one of the 2 images failed" in r.stderr
+    # The results that say why are written all the same.
+    errors = pq.read_table(tmp_path / "o" / "clusters.parquet")["error"].to_pylist()
+    assert all(errors)
+    (src / "2.png").write_bytes(b"")
+    Image.new("RGB", (8, 8)).save(src / "3.png")
+    ok = subprocess.run(
+        [sys.executable, "-m", "mmdedup", "images", str(src), "-o", str(tmp_path / "p"), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr

@@ -87,11 +87,22 @@ def main(verbose: int, log_file: str | None, log_format: str) -> None:
     \b
     Exit codes:
       0    the run finished
-      1    an error, named in one line (bad input, a parameter, a full disk, ...)
+      1    an error, named in one line (bad input, a parameter, a full disk, ...), or a
+           run in which every input row failed (its results are still written)
       2    a usage error (an unknown or invalid option)
       130  interrupted (Ctrl-C); `--resume` goes on from where it stopped
     """
     configure_logging(verbose=verbose, log_file=log_file, fmt=log_format)
+
+
+def fail_if_nothing_read(rows: int, errors: int, what: str, outdir: str) -> None:
+    """Exit 1 when every input row of a run failed: a scheduler must not take that for success.
+    The results (which say why each failed) are written before."""
+    if rows and errors == rows:
+        raise click.ClickException(
+            f"every one of the {rows:,} {what} failed to read; the reasons are in "
+            f"{outdir.rstrip('/')}/"
+        )
 
 
 def _register() -> None:

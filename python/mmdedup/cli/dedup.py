@@ -16,6 +16,7 @@ from ..runs.api import dedup_files
 from ..runs.interleaved.config import MultimodalConfig, is_interleaved
 from ..runs.progress import Progress
 from ..text import Tokenizer
+from . import fail_if_nothing_read
 
 
 @click.command()
@@ -394,6 +395,12 @@ def dedup(
     )
     if not quiet:
         (_print_summary if plain else _print_interleaved)(summary, outdir)
+    if plain:
+        c = summary["counts"]
+        fail_if_nothing_read(c["documents"], summary["status"]["error"], "documents", outdir)
+    else:
+        d = summary["documents"]
+        fail_if_nothing_read(d["in"], d["errors"], "documents", outdir)
 
 
 def _print_summary(s: dict[str, Any], outdir: str) -> None:

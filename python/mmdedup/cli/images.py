@@ -9,6 +9,7 @@ import click
 from ..runs.api import images_files
 from ..runs.images.plan import BATCH
 from ..runs.progress import Progress
+from . import fail_if_nothing_read
 
 
 @click.command()
@@ -204,3 +205,5 @@ def images(
             f"{c['images']:,} images: kept {c['kept']:,}, removed {c['removed']:,} near-duplicates "
             f"in {c['clusters']:,} clusters, {c['errors']:,} errors, in {summary['seconds']['total']:.1f} s"
         )
+    c = summary["counts"]
+    fail_if_nothing_read(c["images"], c["errors"], "images", str(outdir))
