@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -16,9 +16,13 @@ import polars as pl
 import pyarrow as pa
 
 from . import _core
-from ._arrow import ArrowLike, to_arrow
+from ._arrow import ArrowLike, ArrowStreamExportable, as_series, to_arrow, to_tabular
 from .errors import InputError, ParameterError
 from .text import Tokenizer, lsh_params
+
+if TYPE_CHECKING:
+    import datasets
+    import pandas as pd
 
 __all__ = [
     "DedupConfig",
@@ -34,7 +38,8 @@ __all__ = [
 
 Method = Literal["minhash", "simhash", "exact"]
 Verify = Literal["signature", "jaccard", "none"]
-Frame = TypeVar("Frame", pl.DataFrame, pa.Table)
+# The kinds of table that `dedup` gives back as they came.
+_SameKind = TypeVar("_SameKind", "pa.Table", "pa.RecordBatch", "pd.DataFrame", "datasets.Dataset")
 
 
 class _NormalizeKw(TypedDict):
@@ -294,18 +299,56 @@ def keep_key(
     return _rank_key(column)
 
 
+@overload
 def dedup(
-    data: Frame,
+    data: pl.DataFrame | pl.LazyFrame,
+    column: str = ...,
+    *,
+    keep: str = ...,
+    config: DedupConfig | None = ...,
+    **params: Any,
+) -> pl.DataFrame: ...
+@overload
+def dedup(
+    data: _SameKind,
+    column: str = ...,
+    *,
+    keep: str = ...,
+    config: DedupConfig | None = ...,
+    **params: Any,
+) -> _SameKind: ...
+@overload
+def dedup(  # type: ignore[overload-cannot-match]  # pyarrow has no type stubs: pa.* is Any
+    data: pa.RecordBatchReader | ArrowStreamExportable,
+    column: str = ...,
+    *,
+    keep: str = ...,
+    config: DedupConfig | None = ...,
+    **params: Any,
+) -> pa.Table: ...
+def dedup(
+    data: Any,
     column: str = "text",
     *,
     keep: str = "first",
     config: DedupConfig | None = None,
     **params: Any,
-) -> Frame:
+) -> Any:
     """Marks exact and near-duplicate documents of a table.
 
     Args:
-        data: A ``pl.DataFrame`` or ``pa.Table`` (returned as the same type).
+        data: A table of any kind that exports Arrow, read once (a stream is consumed, a lazy
+            query collected, once):
+
+            - ``pl.DataFrame`` or ``pl.LazyFrame``: a ``pl.DataFrame`` is returned;
+            - ``pa.Table`` or ``pa.RecordBatchReader``: a ``pa.Table``
+              (``pa.RecordBatch``: a ``pa.RecordBatch``);
+            - ``pandas.DataFrame``: a ``pandas.DataFrame`` with the same index (``cluster`` is
+              ``Int64``, ``keep`` ``boolean``);
+            - ``datasets.Dataset`` (Hugging Face; a selection, shuffle or filter is honoured): a
+              ``datasets.Dataset``;
+            - anything else exporting ``__arrow_c_stream__`` (a DuckDB relation, ...): a
+              ``pa.Table``.
         column: The text column (string, or binary holding UTF-8).
         keep: Which member of a cluster stays: ``"first"`` (row order), ``"longest"``,
             ``"max:COLUMN"`` or ``"min:COLUMN"`` (e.g. ``"max:quality"``).
@@ -317,6 +360,11 @@ def dedup(
         duplicate cluster, the row index of its first member; null for a row without duplicate)
         and ``keep`` (bool: false for the duplicates to remove).
 
+    Raises:
+        TypeError: ``data`` is not a table (the message names its type).
+        InputError: ``column`` (or the ``keep`` column) is missing, or ``cluster`` or ``keep``
+            is taken.
+
     >>> import polars as pl
     >>> df = pl.DataFrame({"text": ["The cat sat on the mat.", "the cat sat on the mat", "A dog."]})
     >>> out = dedup(df, method="exact")
@@ -327,31 +375,19 @@ def dedup(
     if config is not None and params:
         raise ParameterError("give either `config` or keyword parameters, not both")
     rule = parse_keep(keep)
-    if isinstance(data, pl.LazyFrame):
-        raise InputError("collect the LazyFrame first, or use the `mmdedup` expression namespace")
-    if not isinstance(data, pl.DataFrame | pa.Table):
-        raise InputError(
-            f"`data` must be a polars DataFrame or a pyarrow Table, not {type(data).__name__}"
-        )
-    names = data.columns if isinstance(data, pl.DataFrame) else data.column_names
+    table = to_tabular(data)
+    names = table.names
     for needed in [column] + ([rule[1]] if rule[1] else []):
         if needed not in names:
             raise InputError(f"no column {needed!r}; the columns are {names}")
     for taken in ("cluster", "keep"):
         if taken in names:
             raise InputError(f"the input already has a {taken!r} column; rename it first")
-    texts = data[column]
+    texts = table.column(column)
     sigs = compute_signatures(texts, cfg)
     labels, _ = find_clusters(sigs, cfg, texts if cfg.verify == "jaccard" else None)
-    series = pl.Series(texts) if isinstance(data, pa.Table) else texts
-    key_col = None
-    if rule[1]:
-        raw = data[rule[1]]
-        key_col = pl.Series(raw) if isinstance(data, pa.Table) else raw
+    key_col = as_series(table.column(rule[1])) if rule[1] else None
+    series = as_series(texts) if rule[0] == "longest" else pl.Series(dtype=pl.String)
     keep_mask = choose_keep(labels, rule, keep_key(rule, series, key_col))
     cluster = pa.array(labels, mask=labels < 0, type=pa.int64())
-    if isinstance(data, pl.DataFrame):
-        return data.with_columns(
-            pl.Series("cluster", cluster), pl.Series("keep", keep_mask, dtype=pl.Boolean)
-        )
-    return data.append_column("cluster", cluster).append_column("keep", pa.array(keep_mask))
+    return table.append({"cluster": cluster, "keep": pa.array(keep_mask, pa.bool_())})

@@ -1,4 +1,5 @@
-"""Finding, reading and writing shards (Parquet and JSON Lines), with atomic writes.
+"""Finding, reading and writing shards (Parquet and JSON Lines, the latter optionally compressed
+with gzip or Zstandard), with atomic writes.
 
 Row numbers are 0-based: for Parquet the row of the file, for JSON Lines the index among the
 file's non-blank lines. Output shards keep the input's file name (relative to the inputs'
@@ -7,13 +8,11 @@ common directory) and schema; JSON Lines shards are filtered line by line, byte 
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
 import posixpath
 import re
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .compression import (
+    DECOMPRESS_ERRORS,
+    Compression,
+    Compressor,
+    describe,
+    line_blocks,
+    open_decompressed,
+)
+from .compression import compression_of as _compression_of
 from .errors import InputError
 from .storage import Location, atomic_write
 
@@ -52,6 +60,9 @@ _SUFFIXES: dict[str, tuple[Format, bool]] = {
     ".jsonl.gz": ("jsonl", True),
     ".ndjson.gz": ("jsonl", True),
     ".json.gz": ("jsonl", True),
+    ".jsonl.zst": ("jsonl", False),
+    ".ndjson.zst": ("jsonl", False),
+    ".json.zst": ("jsonl", False),
 }
 
 
@@ -64,12 +75,23 @@ class Shard:
         name: Its name relative to the inputs' common directory (used for the output too).
         format: ``"parquet"`` or ``"jsonl"``.
         gzipped: JSON Lines compressed with gzip.
+
+    A Zstandard-compressed shard (``.jsonl.zst``) is told by its name: see :attr:`compression`.
     """
 
     path: Location
     name: str
     format: Format
     gzipped: bool = False
+
+    @property
+    def compression(self) -> Compression:
+        """``"gzip"``, ``"zstd"`` (a name ending in ``.zst``) or None."""
+        if self.gzipped:
+            return "gzip"
+        if self.format == "jsonl" and _compression_of(self.name) == "zstd":
+            return "zstd"
+        return None
 
 
 def _kind(path: Location | str) -> tuple[Format, bool] | None:
@@ -116,7 +138,9 @@ def discover(inputs: Sequence[str]) -> list[Shard]:
         if loc.is_dir():
             matches = [m for m in _as_found(loc, item, "dir") if _kind(m[1])]
             if not matches:
-                raise InputError(f"no .parquet or .jsonl files under directory {item}")
+                raise InputError(
+                    f"no .parquet or .jsonl files (or .jsonl.gz, .jsonl.zst) under directory {item}"
+                )
         elif any(c in item for c in "*?["):
             matches = [m for m in _as_found(loc, item, "glob") if _kind(m[1])]
             if not matches:
@@ -159,26 +183,27 @@ def _open_lines(shard: Shard, keepends: bool = False) -> Iterator[Iterator[bytes
         if shard.path.is_local
         else shard.path.fs.open(shard.path.path, "rb")
     )
-    with raw:
-        stream: IO[bytes] | gzip.GzipFile = raw
-        if shard.gzipped:
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    kind = shard.compression
+    with raw, open_decompressed(raw, kind) as stream:
 
         def lines() -> Iterator[bytes]:
-            first = True
+            first, row = True, 0
             try:
-                for block in stream:
+                for block in line_blocks(stream):
                     for line in block.splitlines(keepends):
                         body = line
                         if first:
                             first = False
                             body = line.removeprefix(_BOM)
                         if body.strip():
+                            row += 1
                             yield line if keepends else body
-            except (OSError, EOFError, zlib.error) as e:
-                if not shard.gzipped:
+            except DECOMPRESS_ERRORS as e:
+                if kind is None:
                     raise
-                raise InputError(f"not a valid gzip file: {e}", path=str(shard.path)) from e
+                # The row being read when the stream broke: the rows before it were whole.
+                message = f"not a valid {describe(kind)} file: {e}"
+                raise InputError(message, path=str(shard.path), row=row) from e
 
         yield lines()
 
@@ -197,12 +222,12 @@ def _jsonl_chunks(shard: Shard, rows: int, keepends: bool = False) -> Iterator[l
 
 
 def _jsonl_lines(shard: Shard) -> list[bytes]:
+    """Every non-blank line of a JSON Lines shard; a compressed one is decompressed as a stream
+    (its lines are held, not the whole decompressed file besides them)."""
+    if shard.compression is not None:
+        with _open_lines(shard) as lines:
+            return list(lines)
     data = shard.path.read_bytes()
-    if shard.gzipped:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise InputError(f"not a valid gzip file: {e}", path=str(shard.path)) from e
     return [line for line in data.removeprefix(_BOM).splitlines() if line.strip()]
 
 
@@ -513,7 +538,7 @@ def write_filtered(
 
     One piece of the shard is in memory at a time: a Parquet row group (the output has a row
     group of the kept rows of each input row group), or a block of JSON Lines (copied byte for
-    byte, and compressed as a stream when gzipped) of ``rows`` lines.
+    byte, and compressed as a stream, gzip or Zstandard as the input was) of ``rows`` lines.
     """
     target = outdir / shard.name
     if shard.format == "parquet":
@@ -523,17 +548,25 @@ def write_filtered(
         return _write_parquet_rows(pf, keep, target)
     kept = done = 0
     with target.write() as f:
-        pack = zlib.compressobj(9, zlib.DEFLATED, 31) if shard.gzipped else None
-        for lines in _jsonl_chunks(shard, rows, keepends=True):
-            sel = np.asarray(keep[done : done + len(lines)])
-            done += len(lines)
-            # Each line with its own end (LF, CRLF or CR); the last line of a file without a
-            # final line end gets none.
-            data = b"".join(line for line, k in zip(lines, sel, strict=False) if k)
-            kept += int(np.count_nonzero(sel))
-            f.write(pack.compress(data) if pack else data)
-        if pack:
-            f.write(pack.flush())
+        kind = shard.compression
+        pack = Compressor(f, kind) if kind is not None else None
+        try:
+            for lines in _jsonl_chunks(shard, rows, keepends=True):
+                sel = np.asarray(keep[done : done + len(lines)])
+                done += len(lines)
+                # Each line with its own end (LF, CRLF or CR); the last line of a file without
+                # a final line end gets none.
+                data = b"".join(line for line, k in zip(lines, sel, strict=False) if k)
+                kept += int(np.count_nonzero(sel))
+                if pack is not None:
+                    pack.write(data)
+                else:
+                    f.write(data)
+            if pack is not None:
+                pack.finish()
+        finally:
+            if pack is not None:
+                pack.close()  # after an error: abandoned, the file is removed
         if done != len(keep):
             raise InputError("changed while being read", path=str(shard.path))
     return kept

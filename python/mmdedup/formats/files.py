@@ -9,7 +9,6 @@ table's schema metadata (``mmdedup.format``, ``mmdedup.schema``).
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..compression import Compressor, compression_of
 from ..errors import InputError, ParameterError
 from ..io import Shard, _jsonl_lines, atomic_write, discover, read_columns
 from .aligned import INFIMM, OBELICS, OMNICORPUS
@@ -242,8 +242,9 @@ def write_documents(
     ``table`` is a ``pa.Table`` (or anything exporting an Arrow stream, such as a
     ``pl.DataFrame``: without its schema metadata, columns get their natural types).
 
-    Parquet layouts get Parquet, the others JSON Lines (gzipped when ``path`` ends in ``.gz``),
-    unless ``container`` says which (a shard read as a layout given for it keeps its own).
+    Parquet layouts get Parquet, the others JSON Lines (compressed when ``path`` ends in ``.gz``
+    or ``.zst``), unless ``container`` says which (a shard read as a layout given for it keeps
+    its own).
     Carried columns are kept: a JSON Lines source's keys become columns in Parquet (or one
     ``extra`` JSON column when they do not fit one type), Parquet columns become keys.
 
@@ -312,8 +313,14 @@ def _write_jsonl(layout: Layout, core: list[dict[str, Any]], carried: pa.Table, 
         obj.update({k: v for k, v in {**rest, **fields}.items() if k not in obj})
         lines.append(json.dumps(obj, ensure_ascii=False, default=_json_default))
     data = "".join(line + "\n" for line in lines).encode()
+    kind = compression_of(path.name)
     with atomic_write(path) as f:
-        f.write(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+        if kind is None:
+            f.write(data)
+        else:
+            pack = Compressor(f, kind)
+            pack.write(data)
+            pack.finish()
 
 
 def _write_parquet(
