@@ -13,67 +13,10 @@ use pyo3_arrow::input::AnyArray;
 use super::arrow::TextColumn;
 use super::{run, to_pyerr, Int};
 use crate::image::{
-    hash_sources_frames_with, hash_sources_with, Dihedral, Frames, HashKind, HashSpec, Hashed,
-    Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, Frames, HashKind, HashSpec, Hashed, Limits, Mode,
+    DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
 use crate::{hamming, Error, Result};
-
-fn kind(name: &str) -> Result<HashKind> {
-    Ok(match name {
-        "ahash" => HashKind::AHash,
-        "dhash" => HashKind::DHash,
-        "dhash_vertical" => HashKind::DHashVertical,
-        "phash" => HashKind::PHash,
-        "phash_simple" => HashKind::PHashSimple,
-        "whash" => HashKind::WHash,
-        "pdq" => HashKind::Pdq(Dihedral::Original),
-        other => {
-            let variant = other.strip_prefix("pdq_").and_then(|v| {
-                Dihedral::ALL
-                    .iter()
-                    .copied()
-                    .find(|d| dihedral_name(*d) == v)
-            });
-            match variant {
-                Some(d) => HashKind::Pdq(d),
-                None => {
-                    return Err(Error::param(
-                        "method",
-                        format!(
-                            "unknown hash {other:?}; expected ahash, dhash, dhash_vertical, phash, \
-                             phash_simple, whash, pdq or pdq_<rotate90|rotate180|rotate270|flipx|\
-                             flipy|flipplus1|flipminus1>"
-                        ),
-                    ))
-                }
-            }
-        }
-    })
-}
-
-fn dihedral_name(d: Dihedral) -> &'static str {
-    match d {
-        Dihedral::Original => "original",
-        Dihedral::Rotate90 => "rotate90",
-        Dihedral::Rotate180 => "rotate180",
-        Dihedral::Rotate270 => "rotate270",
-        Dihedral::FlipX => "flipx",
-        Dihedral::FlipY => "flipy",
-        Dihedral::FlipPlus1 => "flipplus1",
-        Dihedral::FlipMinus1 => "flipminus1",
-    }
-}
-
-fn parse_mode(mode: &str) -> Result<Mode> {
-    match mode {
-        "canonical" => Ok(Mode::Canonical),
-        "compatible" => Ok(Mode::Compatible),
-        other => Err(Error::param(
-            "mode",
-            format!("expected 'canonical' or 'compatible', got {other:?}"),
-        )),
-    }
-}
 
 /// Packs per-image results into Python: a dict with `hashes` (list of (n, nbytes) uint8 arrays,
 /// one per method), `quality` ((n,) int16, -1 where not PDQ or failed), `width`, `height`
@@ -174,7 +117,7 @@ fn request(
     mode: &str,
     (pixel_limit, memory, frames): (Int, Int, Int),
 ) -> PyResult<(Vec<HashSpec>, Mode, Limits)> {
-    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let mode: Mode = mode.parse().map_err(|e| to_pyerr(py, e))?;
     let limits = Limits {
         pixel_limit: pixel_limit.py(py, "pixel_limit")?,
         memory: memory.py(py, "memory")?,
@@ -199,7 +142,7 @@ fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<H
     }
     methods
         .iter()
-        .map(|m| kind(m).map(|k| HashSpec::new(k, hash_size)))
+        .map(|m| m.parse().map(|k| HashSpec::new(k, hash_size)))
         .collect::<Result<_>>()
         .map_err(|e| to_pyerr(py, e))
 }
