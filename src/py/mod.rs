@@ -8,7 +8,7 @@ mod image;
 mod text;
 mod tokenize;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOverflowError};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -18,7 +18,6 @@ use crate::Error;
 /// `ValueError`), so `except ValueError` keeps working for callers who do not know ours.
 pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     let class = match &err {
-        Error::Interrupted => return PyKeyboardInterrupt::new_err("interrupted"),
         Error::Param { .. } => "ParameterError",
         Error::Row { .. } | Error::Input(_) => "InputError",
     };
