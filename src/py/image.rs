@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyArray;
@@ -16,7 +16,7 @@ use crate::image::{
     hash_sources_frames_with, hash_sources_with, Frames, HashKind, HashSpec, Hashed, Limits, Mode,
     DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
-use crate::{hamming, Error, Result};
+use crate::{Error, Result};
 
 /// Packs per-image results into Python: a dict with `hashes` (list of (n, nbytes) uint8 arrays,
 /// one per method), `quality` ((n,) int16, -1 where not PDQ or failed), `width`, `height`
@@ -233,79 +233,6 @@ fn image_hashes_files<'py>(
     pack(py, &specs, results)
 }
 
-/// For each hash, how many hashes (itself included) lie within Hamming distance `k`; 0 where
-/// skipped.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_counts<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray1<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let k: u32 = k.py(py, "k")?;
-    let hashes = hashes.as_array().to_vec();
-    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
-    let counts = py.detach(|| {
-        let n = hamming::search(&hashes, k.min(64), &skip);
-        hamming::neighbour_counts(&n, &skip)
-    });
-    Ok(PyArray1::from_vec(py, counts))
-}
-
-fn words_256(py: Python<'_>, hashes: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<[u64; 4]>> {
-    let view = hashes.as_array();
-    if view.ncols() != 4 {
-        return Err(to_pyerr(
-            py,
-            Error::param("hashes", "256-bit hashes must have shape (n, 4)"),
-        ));
-    }
-    Ok(view
-        .rows()
-        .into_iter()
-        .map(|r| [r[0], r[1], r[2], r[3]])
-        .collect())
-}
-
-/// (equal edges, near edges) among 256-bit hashes ((n, 4) uint64) within distance `k`.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_neighbours_256<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray2<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
-    let k: u32 = k.py(py, "k")?;
-    let words = words_256(py, &hashes)?;
-    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
-    let n = py.detach(|| hamming::search_256(&words, k.min(256), &skip));
-    Ok((
-        super::cluster::edges_out(py, n.equal)?,
-        super::cluster::edges_out(py, n.near)?,
-    ))
-}
-
-/// [`hamming_counts`] for 256-bit hashes.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_counts_256<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray2<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let k: u32 = k.py(py, "k")?;
-    let words = words_256(py, &hashes)?;
-    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
-    let counts = py.detach(|| {
-        let n = hamming::search_256(&words, k.min(256), &skip);
-        hamming::neighbour_counts(&n, &skip)
-    });
-    Ok(PyArray1::from_vec(py, counts))
-}
-
 /// Test hook: `data` decoded as canonical hashing decodes a JPEG at a reduced scale, by our own
 /// scaled decoder where it applies (`own`) or always by `jpeg-decoder`. `None` where the reduced
 /// decode does not apply; else (width, height, channels, pixels, EXIF orientation, whether our
@@ -344,13 +271,10 @@ fn _jpeg_reduced<'py>(
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
-    m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
     m.add("DEFAULT_DECODE_MEMORY", DEFAULT_DECODE_MEMORY)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
-    m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;
     m.add_function(wrap_pyfunction!(_jpeg_reduced, m)?)?;
     Ok(())
 }

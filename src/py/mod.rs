@@ -1,10 +1,15 @@
 //! The Python module `mmdedup._core`: thin bindings over the kernels. Inputs are extracted with
 //! the GIL held, the work runs with it released (`run`), and Python objects are built after.
 
+mod arrays;
 mod arrow;
 mod cluster;
 mod doc;
+mod hamming;
 mod image;
+mod lsh;
+mod minhash;
+mod simhash;
 mod text;
 mod tokenize;
 
@@ -120,6 +125,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     text::register(m)?;
+    minhash::register(m)?;
+    simhash::register(m)?;
+    lsh::register(m)?;
+    hamming::register(m)?;
     cluster::register(m)?;
     image::register(m)?;
     doc::register(m)?;
