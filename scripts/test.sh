@@ -15,10 +15,12 @@ cargo fmt --check
 cargo clippy --quiet --all-targets --features python -- -D warnings
 cargo test --quiet --lib
 
-echo "== ruff / mypy"
+echo "== ruff / mypy / stubtest"
 ruff check python tests benches
 ruff format --check python tests benches
 mypy
+# The hand-written stub of the extension against the module that was just built.
+python -m mypy.stubtest mmdedup._core
 
 echo "== pytest"
 pytest -q --doctest-modules python/mmdedup tests "$@"

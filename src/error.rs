@@ -12,9 +12,6 @@ pub enum Error {
     /// The input as a whole has the wrong type or shape.
     #[error("{0}")]
     Input(String),
-    /// The computation was interrupted (Ctrl-C).
-    #[error("interrupted")]
-    Interrupted,
 }
 
 /// Result alias used by every kernel.

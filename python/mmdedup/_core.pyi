@@ -1,14 +1,58 @@
 """Type stubs of the Rust extension. The public API is in the Python modules that wrap it."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
+
+# PyO3 fills __all__ with every name the module registers (sorted here).
+__all__ = [
+    "DEFAULT_DECODE_MEMORY",
+    "DEFAULT_PIXEL_LIMIT",
+    "LlmTokenizer",
+    "__version__",
+    "_jpeg_reduced",
+    "band_keys",
+    "bucket_pairs",
+    "components",
+    "exact_duplicate_edges",
+    "exact_hash",
+    "get_num_threads",
+    "hamming_counts",
+    "hamming_counts_256",
+    "hamming_neighbours",
+    "hamming_neighbours_256",
+    "image_hashes",
+    "image_hashes_files",
+    "invalid_utf8_rows",
+    "jaccard",
+    "lsh_candidates",
+    "lsh_params",
+    "minhash",
+    "minhash_sets",
+    "normalize",
+    "parse_markdown",
+    "set_num_threads",
+    "shingles",
+    "signature_agreement",
+    "simhash",
+    "tiktoken_pattern",
+    "tokenize",
+]
+
+# One section per file of src/py/. Integer parameters taken as `Int` (checked, any size) show
+# their defaults as `...`: PyO3 prints only literal defaults into the runtime signature, which
+# `python -m mypy.stubtest mmdedup._core` compares with this file.
+
+# --- src/py/mod.rs: the module, worker threads
 
 __version__: str
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+
+# --- src/py/text.rs: normalization, word tokens, shingles, exact hashes
+
 def normalize(
     texts: Any, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
 ) -> Any: ...
@@ -18,18 +62,25 @@ def tokenize(
 def shingles(
     text: str,
     *,
-    ngram: int = 5,
+    ngram: int = ...,  # 5
     tokenizer: str = "word",
     normalize: bool = True,
     fold_digits: bool = False,
     strip_accents: bool = False,
 ) -> list[str]: ...
+def exact_hash(
+    texts: Any, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]: ...
+def invalid_utf8_rows(texts: Any) -> npt.NDArray[np.uint64]: ...
+
+# --- src/py/minhash.rs: MinHash signatures
+
 def minhash(
     texts: Any,
     *,
-    num_perm: int = 128,
-    ngram: int = 5,
-    seed: int = 1,
+    num_perm: int = ...,  # 128
+    ngram: int = ...,  # 5
+    seed: int = ...,  # 1
     tokenizer: str = "word",
     normalize: bool = True,
     fold_digits: bool = False,
@@ -46,8 +97,8 @@ def minhash(
 def minhash_sets(
     sets: Any,
     *,
-    num_perm: int = 128,
-    seed: int = 1,
+    num_perm: int = ...,  # 128
+    seed: int = ...,  # 1
     scheme: str = "mmdedup",
     a: npt.NDArray[np.uint64] | None = None,
     b: npt.NDArray[np.uint64] | None = None,
@@ -55,19 +106,20 @@ def minhash_sets(
     """(signatures, token counts) of ready-made token sets, each token one shingle: the same
     schemes as :func:`minhash`."""
 
+# --- src/py/simhash.rs: SimHash fingerprints
+
 def simhash(
     texts: Any,
     *,
-    ngram: int = 3,
+    ngram: int = ...,  # 3
     tokenizer: str = "word",
     normalize: bool = True,
     fold_digits: bool = False,
     strip_accents: bool = False,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...
-def exact_hash(
-    texts: Any, *, normalize: bool = True, fold_digits: bool = False, strip_accents: bool = False
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]: ...
-def invalid_utf8_rows(texts: Any) -> npt.NDArray[np.uint64]: ...
+
+# --- src/py/lsh.rs: LSH banding and candidate pairs
+
 def lsh_params(
     threshold: float,
     num_perm: int,
@@ -81,28 +133,54 @@ def lsh_candidates(
     *,
     bands: int,
     rows: int,
-    window: int = 1,
+    window: int = ...,  # 1
+) -> npt.NDArray[np.uint32]: ...
+def band_keys(
+    signatures: npt.NDArray[np.uint32], *, bands: int, rows: int
+) -> npt.NDArray[np.uint64]: ...
+def bucket_pairs(
+    keys: npt.NDArray[np.uint64],
+    docs: npt.NDArray[np.uint32],
+    *,
+    window: int = ...,  # 1
 ) -> npt.NDArray[np.uint32]: ...
 def signature_agreement(
     signatures: npt.NDArray[np.uint32], edges: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.float64]: ...
+
+# --- src/py/hamming.rs: Hamming search over 64- and 256-bit hashes
+
+def hamming_neighbours(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def hamming_counts(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> npt.NDArray[np.uint64]: ...
+def hamming_neighbours_256(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def hamming_counts_256(
+    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
+) -> npt.NDArray[np.uint64]: ...
+
+# --- src/py/cluster.rs: pair verification and connected components
+
 def jaccard(
     texts: Any,
     edges: npt.NDArray[np.uint32],
     *,
-    ngram: int = 5,
+    ngram: int = ...,  # 5
     tokenizer: str = "word",
     normalize: bool = True,
     fold_digits: bool = False,
     strip_accents: bool = False,
 ) -> npt.NDArray[np.float64]: ...
-def hamming_neighbours(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
 def exact_duplicate_edges(
     hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.uint32]: ...
 def components(n: int, edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]: ...
+
+# --- src/py/image.rs: perceptual image hashes
 
 DEFAULT_PIXEL_LIMIT: int
 DEFAULT_DECODE_MEMORY: int
@@ -111,42 +189,33 @@ def image_hashes(
     images: Any,
     *,
     methods: list[str],
-    hash_size: int = 8,
+    hash_size: int = ...,  # 8
     mode: str = "canonical",
     pixel_limit: int = ...,
-    frames: int = 1,
+    frames: int = ...,  # 1
     memory: int = ...,
 ) -> dict[str, Any]: ...
 def image_hashes_files(
     paths: list[str],
     *,
     methods: list[str],
-    hash_size: int = 8,
+    hash_size: int = ...,  # 8
     mode: str = "canonical",
     pixel_limit: int = ...,
-    frames: int = 1,
+    frames: int = ...,  # 1
     memory: int = ...,
 ) -> dict[str, Any]: ...
-def hamming_counts(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
-) -> npt.NDArray[np.uint64]: ...
 def _jpeg_reduced(
     data: bytes, min_side: int, min_long: int = 0, own: bool = True
 ) -> tuple[int, int, int, bytes, int, bool] | None: ...
-def band_keys(
-    signatures: npt.NDArray[np.uint32], *, bands: int, rows: int
-) -> npt.NDArray[np.uint64]: ...
-def bucket_pairs(
-    keys: npt.NDArray[np.uint64], docs: npt.NDArray[np.uint32], *, window: int = 1
-) -> npt.NDArray[np.uint32]: ...
-def parse_markdown(docs: Any) -> tuple[Any, Any, Any]: ...
-def hamming_neighbours_256(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
-def hamming_counts_256(
-    hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
-) -> npt.NDArray[np.uint64]: ...
 
+# --- src/py/doc.rs: interleaved markdown documents
+
+def parse_markdown(docs: Any) -> tuple[Any, Any, Any]: ...
+
+# --- src/py/tokenize.rs: LLM tokenizers
+
+@final
 class LlmTokenizer:
     @staticmethod
     def from_json(data: bytes) -> LlmTokenizer: ...

@@ -8,7 +8,7 @@ use std::ops::Range;
 use pulldown_cmark::{Event, Tag, TagEnd};
 
 use super::html::img_tag;
-use super::markdown::{Kind, Parsed, Segment};
+use super::model::{Kind, Parsed, Segment};
 
 /// An image being read: its source, its alt text so far, its span.
 struct OpenImage {

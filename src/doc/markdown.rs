@@ -19,32 +19,7 @@ use std::ops::Range;
 use pulldown_cmark::{BrokenLink, Options, Parser};
 
 use super::builder::Builder;
-
-/// What a segment holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    Image,
-}
-
-/// One text block, or one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
-    pub kind: Kind,
-    /// Plain text with the markup stripped (text), or the alt text (image).
-    pub text: String,
-    /// The image source as written (after resolving a reference); empty for text.
-    pub src: String,
-    /// Byte range of the segment's markdown in the input.
-    pub span: Range<usize>,
-}
-
-/// The segments of one document and the number of dangling image links kept as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Parsed {
-    pub segments: Vec<Segment>,
-    pub dangling: usize,
-}
+use super::model::Parsed;
 
 fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_MATH | Options::ENABLE_STRIKETHROUGH

@@ -1,4 +1,5 @@
 use super::*;
+use crate::doc::model::Kind;
 
 /// (kind, plain text or alt, src, markdown slice) per segment.
 fn segs(md: &str) -> Vec<(Kind, String, String, String)> {

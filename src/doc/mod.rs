@@ -4,5 +4,7 @@
 mod builder;
 mod html;
 pub mod markdown;
+mod model;
 
-pub use markdown::{parse, parse_batch, Kind, Parsed, Segment};
+pub use markdown::{parse, parse_batch};
+pub use model::{Kind, Parsed, Segment};

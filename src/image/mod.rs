@@ -57,17 +57,7 @@ impl Default for Limits {
     }
 }
 pub use pdq::Dihedral;
-pub use value::{HashKind, HashSpec, HashValue};
-
-/// Which front end turns decoded pixels into the planes the hashes read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Bit-identical to ImageHash 4.3 on Pillow 13 and to the PDQ reference (lossless formats).
-    #[default]
-    Compatible,
-    /// Oriented, alpha composited onto mid-gray, 16-bit scaled, area-averaged.
-    Canonical,
-}
+pub use value::{HashKind, HashSpec, HashValue, Mode};
 
 /// Canonical mode works on planes of at most this side for the ImageHash family (wHash's scale
 /// is capped to it), so for wHash a JPEG is decoded at the smallest scale keeping its shorter

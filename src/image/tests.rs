@@ -120,3 +120,38 @@ fn pdq_dihedral_variants_match_transformed_files() {
         );
     }
 }
+
+#[test]
+fn hash_kinds_and_modes_parse_what_they_print() {
+    let mut kinds = vec![
+        HashKind::AHash,
+        HashKind::DHash,
+        HashKind::DHashVertical,
+        HashKind::PHash,
+        HashKind::PHashSimple,
+        HashKind::WHash,
+    ];
+    kinds.extend(Dihedral::ALL.map(HashKind::Pdq));
+    for k in kinds {
+        assert_eq!(k.to_string().parse::<HashKind>().unwrap(), k);
+    }
+    assert_eq!(
+        "pdq_flipx".parse::<HashKind>().unwrap().to_string(),
+        "pdq_flipx"
+    );
+    assert_eq!(HashKind::Pdq(Dihedral::Original).to_string(), "pdq");
+    assert_eq!(
+        "pdq_original".parse::<HashKind>().unwrap(),
+        HashKind::Pdq(Dihedral::Original)
+    );
+    let err = "pdq_mirror".parse::<HashKind>().unwrap_err().to_string();
+    assert!(err.starts_with("invalid parameter `method`: unknown hash \"pdq_mirror\""));
+    for m in [Mode::Canonical, Mode::Compatible] {
+        assert_eq!(m.to_string().parse::<Mode>().unwrap(), m);
+    }
+    let err = "fast".parse::<Mode>().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid parameter `mode`: expected 'canonical' or 'compatible', got \"fast\""
+    );
+}

@@ -1,5 +1,8 @@
 //! What to compute and what comes back: hash specs, hash values and their string forms.
 
+use std::fmt;
+use std::str::FromStr;
+
 use super::pdq::Dihedral;
 use crate::{Error, Result};
 
@@ -20,6 +23,109 @@ pub enum HashKind {
     WHash,
     /// PDQ, or one of its dihedral variants computed from the same DCT.
     Pdq(Dihedral),
+}
+
+/// The names the bindings take: `ahash`, `dhash`, `dhash_vertical`, `phash`, `phash_simple`,
+/// `whash`, `pdq` and `pdq_<variant>` for the dihedral variants (`pdq_rotate90`, ...).
+impl FromStr for HashKind {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Ok(match name {
+            "ahash" => HashKind::AHash,
+            "dhash" => HashKind::DHash,
+            "dhash_vertical" => HashKind::DHashVertical,
+            "phash" => HashKind::PHash,
+            "phash_simple" => HashKind::PHashSimple,
+            "whash" => HashKind::WHash,
+            "pdq" => HashKind::Pdq(Dihedral::Original),
+            other => {
+                let variant = other.strip_prefix("pdq_").and_then(|v| {
+                    Dihedral::ALL
+                        .iter()
+                        .copied()
+                        .find(|d| dihedral_name(*d) == v)
+                });
+                match variant {
+                    Some(d) => HashKind::Pdq(d),
+                    None => {
+                        return Err(Error::param(
+                            "method",
+                            format!(
+                                "unknown hash {other:?}; expected ahash, dhash, dhash_vertical, \
+                                 phash, phash_simple, whash, pdq or pdq_<rotate90|rotate180|\
+                                 rotate270|flipx|flipy|flipplus1|flipminus1>"
+                            ),
+                        ))
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The name [`FromStr`] takes back.
+impl fmt::Display for HashKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HashKind::AHash => f.write_str("ahash"),
+            HashKind::DHash => f.write_str("dhash"),
+            HashKind::DHashVertical => f.write_str("dhash_vertical"),
+            HashKind::PHash => f.write_str("phash"),
+            HashKind::PHashSimple => f.write_str("phash_simple"),
+            HashKind::WHash => f.write_str("whash"),
+            HashKind::Pdq(Dihedral::Original) => f.write_str("pdq"),
+            HashKind::Pdq(d) => write!(f, "pdq_{}", dihedral_name(*d)),
+        }
+    }
+}
+
+fn dihedral_name(d: Dihedral) -> &'static str {
+    match d {
+        Dihedral::Original => "original",
+        Dihedral::Rotate90 => "rotate90",
+        Dihedral::Rotate180 => "rotate180",
+        Dihedral::Rotate270 => "rotate270",
+        Dihedral::FlipX => "flipx",
+        Dihedral::FlipY => "flipy",
+        Dihedral::FlipPlus1 => "flipplus1",
+        Dihedral::FlipMinus1 => "flipminus1",
+    }
+}
+
+/// Which front end turns decoded pixels into the planes the hashes read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Bit-identical to ImageHash 4.3 on Pillow 13 and to the PDQ reference (lossless formats).
+    #[default]
+    Compatible,
+    /// Oriented, alpha composited onto mid-gray, 16-bit scaled, area-averaged.
+    Canonical,
+}
+
+/// `canonical` or `compatible`.
+impl FromStr for Mode {
+    type Err = Error;
+
+    fn from_str(mode: &str) -> Result<Self> {
+        match mode {
+            "canonical" => Ok(Mode::Canonical),
+            "compatible" => Ok(Mode::Compatible),
+            other => Err(Error::param(
+                "mode",
+                format!("expected 'canonical' or 'compatible', got {other:?}"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Canonical => "canonical",
+            Mode::Compatible => "compatible",
+        })
+    }
 }
 
 /// One hash to compute: a kind and, for the ImageHash family, `hash_size` (bits = size²).

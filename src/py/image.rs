@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyArray;
@@ -13,67 +13,10 @@ use pyo3_arrow::input::AnyArray;
 use super::arrow::TextColumn;
 use super::{run, to_pyerr, Int};
 use crate::image::{
-    hash_sources_frames_with, hash_sources_with, Dihedral, Frames, HashKind, HashSpec, Hashed,
-    Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, Frames, HashKind, HashSpec, Hashed, Limits, Mode,
+    DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
-use crate::{hamming, Error, Result};
-
-fn kind(name: &str) -> Result<HashKind> {
-    Ok(match name {
-        "ahash" => HashKind::AHash,
-        "dhash" => HashKind::DHash,
-        "dhash_vertical" => HashKind::DHashVertical,
-        "phash" => HashKind::PHash,
-        "phash_simple" => HashKind::PHashSimple,
-        "whash" => HashKind::WHash,
-        "pdq" => HashKind::Pdq(Dihedral::Original),
-        other => {
-            let variant = other.strip_prefix("pdq_").and_then(|v| {
-                Dihedral::ALL
-                    .iter()
-                    .copied()
-                    .find(|d| dihedral_name(*d) == v)
-            });
-            match variant {
-                Some(d) => HashKind::Pdq(d),
-                None => {
-                    return Err(Error::param(
-                        "method",
-                        format!(
-                            "unknown hash {other:?}; expected ahash, dhash, dhash_vertical, phash, \
-                             phash_simple, whash, pdq or pdq_<rotate90|rotate180|rotate270|flipx|\
-                             flipy|flipplus1|flipminus1>"
-                        ),
-                    ))
-                }
-            }
-        }
-    })
-}
-
-fn dihedral_name(d: Dihedral) -> &'static str {
-    match d {
-        Dihedral::Original => "original",
-        Dihedral::Rotate90 => "rotate90",
-        Dihedral::Rotate180 => "rotate180",
-        Dihedral::Rotate270 => "rotate270",
-        Dihedral::FlipX => "flipx",
-        Dihedral::FlipY => "flipy",
-        Dihedral::FlipPlus1 => "flipplus1",
-        Dihedral::FlipMinus1 => "flipminus1",
-    }
-}
-
-fn parse_mode(mode: &str) -> Result<Mode> {
-    match mode {
-        "canonical" => Ok(Mode::Canonical),
-        "compatible" => Ok(Mode::Compatible),
-        other => Err(Error::param(
-            "mode",
-            format!("expected 'canonical' or 'compatible', got {other:?}"),
-        )),
-    }
-}
+use crate::{Error, Result};
 
 /// Packs per-image results into Python: a dict with `hashes` (list of (n, nbytes) uint8 arrays,
 /// one per method), `quality` ((n,) int16, -1 where not PDQ or failed), `width`, `height`
@@ -174,7 +117,7 @@ fn request(
     mode: &str,
     (pixel_limit, memory, frames): (Int, Int, Int),
 ) -> PyResult<(Vec<HashSpec>, Mode, Limits)> {
-    let mode = parse_mode(mode).map_err(|e| to_pyerr(py, e))?;
+    let mode: Mode = mode.parse().map_err(|e| to_pyerr(py, e))?;
     let limits = Limits {
         pixel_limit: pixel_limit.py(py, "pixel_limit")?,
         memory: memory.py(py, "memory")?,
@@ -199,7 +142,7 @@ fn specs(py: Python<'_>, methods: &[String], hash_size: usize) -> PyResult<Vec<H
     }
     methods
         .iter()
-        .map(|m| kind(m).map(|k| HashSpec::new(k, hash_size)))
+        .map(|m| m.parse().map(|k| HashSpec::new(k, hash_size)))
         .collect::<Result<_>>()
         .map_err(|e| to_pyerr(py, e))
 }
@@ -290,79 +233,6 @@ fn image_hashes_files<'py>(
     pack(py, &specs, results)
 }
 
-/// For each hash, how many hashes (itself included) lie within Hamming distance `k`; 0 where
-/// skipped.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_counts<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray1<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let k: u32 = k.py(py, "k")?;
-    let hashes = hashes.as_array().to_vec();
-    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
-    let counts = py.detach(|| {
-        let n = hamming::search(&hashes, k.min(64), &skip);
-        hamming::neighbour_counts(&n, &skip)
-    });
-    Ok(PyArray1::from_vec(py, counts))
-}
-
-fn words_256(py: Python<'_>, hashes: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<[u64; 4]>> {
-    let view = hashes.as_array();
-    if view.ncols() != 4 {
-        return Err(to_pyerr(
-            py,
-            Error::param("hashes", "256-bit hashes must have shape (n, 4)"),
-        ));
-    }
-    Ok(view
-        .rows()
-        .into_iter()
-        .map(|r| [r[0], r[1], r[2], r[3]])
-        .collect())
-}
-
-/// (equal edges, near edges) among 256-bit hashes ((n, 4) uint64) within distance `k`.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_neighbours_256<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray2<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<u32>>)> {
-    let k: u32 = k.py(py, "k")?;
-    let words = words_256(py, &hashes)?;
-    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
-    let n = py.detach(|| hamming::search_256(&words, k.min(256), &skip));
-    Ok((
-        super::cluster::edges_out(py, n.equal)?,
-        super::cluster::edges_out(py, n.near)?,
-    ))
-}
-
-/// [`hamming_counts`] for 256-bit hashes.
-#[pyfunction]
-#[pyo3(signature = (hashes, skip, *, k))]
-fn hamming_counts_256<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray2<'py, u64>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let k: u32 = k.py(py, "k")?;
-    let words = words_256(py, &hashes)?;
-    let skip = super::cluster::skip_mask(py, &skip, words.len())?;
-    let counts = py.detach(|| {
-        let n = hamming::search_256(&words, k.min(256), &skip);
-        hamming::neighbour_counts(&n, &skip)
-    });
-    Ok(PyArray1::from_vec(py, counts))
-}
-
 /// Test hook: `data` decoded as canonical hashing decodes a JPEG at a reduced scale, by our own
 /// scaled decoder where it applies (`own`) or always by `jpeg-decoder`. `None` where the reduced
 /// decode does not apply; else (width, height, channels, pixels, EXIF orientation, whether our
@@ -401,13 +271,10 @@ fn _jpeg_reduced<'py>(
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
-    m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
     m.add("DEFAULT_DECODE_MEMORY", DEFAULT_DECODE_MEMORY)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(image_hashes_files, m)?)?;
-    m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;
     m.add_function(wrap_pyfunction!(_jpeg_reduced, m)?)?;
     Ok(())
 }

@@ -1,14 +1,19 @@
 //! The Python module `mmdedup._core`: thin bindings over the kernels. Inputs are extracted with
 //! the GIL held, the work runs with it released (`run`), and Python objects are built after.
 
+mod arrays;
 mod arrow;
 mod cluster;
 mod doc;
+mod hamming;
 mod image;
+mod lsh;
+mod minhash;
+mod simhash;
 mod text;
 mod tokenize;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOverflowError};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -18,7 +23,6 @@ use crate::Error;
 /// `ValueError`), so `except ValueError` keeps working for callers who do not know ours.
 pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     let class = match &err {
-        Error::Interrupted => return PyKeyboardInterrupt::new_err("interrupted"),
         Error::Param { .. } => "ParameterError",
         Error::Row { .. } | Error::Input(_) => "InputError",
     };
@@ -121,6 +125,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     text::register(m)?;
+    minhash::register(m)?;
+    simhash::register(m)?;
+    lsh::register(m)?;
+    hamming::register(m)?;
     cluster::register(m)?;
     image::register(m)?;
     doc::register(m)?;
