@@ -185,7 +185,8 @@ def main() -> None:
         f"{sorted(set(size.tolist()))}; mmdedup {mmdedup.__version__}, mode {args.mode}, "
         f"k = {args.k}\n"
     )
-    sets: dict[str, tuple[list[str] | list[bytes], npt.NDArray[np.int64], ...]] = {}
+    I64 = npt.NDArray[np.int64]
+    sets: dict[str, tuple[list[str] | list[bytes], I64, I64, I64]] = {}
     if "shipped" in args.set:
         sets["shipped"] = (paths, gid, alias, size)
     if "derived" in args.set:
