@@ -23,6 +23,7 @@ from .image import (
     neighbour_counts,
     to_hex,
 )
+from .image_regions import region_clusters, region_hashes, region_pairs
 from .inspect import inspect
 from .text import (
     datasketch_permutations,
@@ -69,6 +70,9 @@ __all__ = [
     "normalize",
     "parse_markdown",
     "read_documents",
+    "region_clusters",
+    "region_hashes",
+    "region_pairs",
     "render",
     "set_num_threads",
     "shingles",

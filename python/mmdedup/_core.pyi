@@ -24,6 +24,8 @@ __all__ = [
     "hamming_neighbours_256",
     "image_hashes",
     "image_hashes_files",
+    "image_regions",
+    "image_regions_files",
     "invalid_utf8_rows",
     "jaccard",
     "lsh_candidates",
@@ -32,6 +34,7 @@ __all__ = [
     "minhash_sets",
     "normalize",
     "parse_markdown",
+    "region_pairs",
     "set_num_threads",
     "shingles",
     "signature_agreement",
@@ -205,6 +208,47 @@ def image_hashes_files(
     frames: int = ...,  # 1
     memory: int = ...,
 ) -> dict[str, Any]: ...
+def image_regions(
+    images: Any,
+    *,
+    method: str = "dhash",
+    hash_size: int = ...,  # 8
+    mode: str = "canonical",
+    pixel_limit: int = ...,
+    memory: int = ...,
+    segment_threshold: float = 128.0,
+    min_segment_size: int = 500,
+    segmentation_size: int = 300,
+    max_regions: int = 0,
+) -> dict[str, Any]:
+    """Crop-resistant region hashes: ``offsets`` ((n + 1,) uint64; image ``i`` owns
+    ``hashes[offsets[i]:offsets[i + 1]]``), ``hashes`` (uint64) and ``errors`` (list of
+    (row, message)). ``max_regions`` 0 keeps all regions."""
+
+def image_regions_files(
+    paths: list[str],
+    *,
+    method: str = "dhash",
+    hash_size: int = ...,  # 8
+    mode: str = "canonical",
+    pixel_limit: int = ...,
+    memory: int = ...,
+    segment_threshold: float = 128.0,
+    min_segment_size: int = 500,
+    segmentation_size: int = 300,
+    max_regions: int = 0,
+) -> dict[str, Any]: ...
+def region_pairs(
+    hashes: npt.NDArray[np.uint64],
+    items: npt.NDArray[np.uint32],
+    skip: npt.NDArray[np.bool_],
+    *,
+    k: int,
+    min_matches: int = 1,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """((m, 2) item pairs, a < b, sorted; (m,) matched regions, the smaller side's count) of the
+    items with at least ``min_matches`` regions within ``k`` bits of the other's."""
+
 def _jpeg_reduced(
     data: bytes, min_side: int, min_long: int = 0, own: bool = True
 ) -> tuple[int, int, int, bytes, int, bool] | None: ...

@@ -73,6 +73,9 @@ def image_hashes(
     frames: Literal["first", "all"] = "first",
     max_frames: int = 1000,
     memory: int | None = None,
+    regions: bool = False,
+    region_method: str = "dhash",
+    max_regions: int | None = None,
 ) -> pa.Table:
     """Several perceptual hashes of each image from one decode.
 
@@ -101,6 +104,12 @@ def image_hashes(
             header: about 9 bytes per pixel for canonical hashes of a PNG. An image waits for
             room rather than fail, and one larger than ``memory`` decodes alone, so peak memory
             does not grow with the thread count. The hashes do not depend on it.
+        regions: Also the crop-resistant region hashes of each image (see
+            :func:`~mmdedup.region_hashes`, with ImageHash's segmentation defaults), in a
+            ``regions`` column (``list<uint64>``) for :func:`~mmdedup.region_pairs` and
+            :func:`~mmdedup.region_clusters`; first frames only.
+        region_method: The hash of each region (default ``dhash``, as ImageHash's).
+        max_regions: With ``regions``, keep only this many regions per image, the largest.
 
     Returns:
         A table with one column per method (``uint64`` for hashes of up to 64 bits, the integer
@@ -111,7 +120,8 @@ def image_hashes(
         ``images``) and ``frame`` (0 for the first); the first frame's hashes are those of
         ``frames="first"``, and an image that failed has one row, frame 0; a last column,
         ``frames_truncated`` (bool), is true on the rows of images that had more than
-        ``max_frames`` frames.
+        ``max_frames`` frames. With ``regions=True``, a ``regions`` column comes before
+        ``width``; the schema metadata then records ``region_method`` too.
 
     >>> import io, zlib, struct
     >>> def png(w, h):  # a tiny gradient PNG
@@ -127,6 +137,14 @@ def image_hashes(
     """
     if isinstance(methods, str):
         methods = [methods]
+    if regions and frames != "first":
+        raise ParameterError("`regions` hashes first frames only: use frames='first'")
+    if regions and not (
+        isinstance(images, Sequence)
+        or hasattr(images, "__arrow_c_stream__")
+        or hasattr(images, "__arrow_c_array__")
+    ):
+        images = list(images)  # read twice: whole-image hashes, then regions
     limit = _core.DEFAULT_PIXEL_LIMIT if pixel_limit is None else pixel_limit
     if limit <= 0:
         raise ParameterError(f"`pixel_limit` must be positive, got {limit}")
@@ -164,6 +182,21 @@ def image_hashes(
     if any(m.startswith("pdq") for m in methods):
         q = out["quality"]
         cols["pdq_quality"] = pa.array(q.astype(np.uint8), pa.uint8(), mask=q < 0)
+    meta = {"mmdedup.mode": mode, "mmdedup.hash_size": str(hash_size)}
+    if regions:
+        from .image_regions import region_hashes
+
+        r = region_hashes(
+            images,
+            method=region_method,
+            hash_size=hash_size,
+            mode=mode,
+            max_regions=max_regions,
+            pixel_limit=limit,
+            memory=budget,
+        )
+        cols["regions"] = r["regions"].combine_chunks()
+        meta["mmdedup.region_method"] = region_method
     cols["width"] = pa.array(out["width"], pa.uint32())
     cols["height"] = pa.array(out["height"], pa.uint32())
     cols["error"] = pa.array(messages, pa.string())
@@ -176,7 +209,6 @@ def image_hashes(
                 "the frames after those were not hashed (see `frames_truncated`)",
                 stacklevel=2,
             )
-    meta = {"mmdedup.mode": mode, "mmdedup.hash_size": str(hash_size)}
     return pa.table(cols).replace_schema_metadata(meta)
 
 

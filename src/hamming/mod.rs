@@ -12,7 +12,10 @@
 
 mod index;
 pub mod join;
+mod regions;
 mod wide;
+
+pub use regions::{region_pairs, RegionPair};
 
 use rayon::prelude::*;
 

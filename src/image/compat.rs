@@ -27,6 +27,10 @@ fn rgb_alpha(d: &Decoded) -> (Vec<u8>, Option<Vec<u8>>) {
         DynamicImage::ImageLuma8(b) => (b.iter().flat_map(|&v| [v; 3]).collect(), None),
         DynamicImage::ImageLuma16(b) => (b.iter().flat_map(|&v| [sat(v); 3]).collect(), None),
         DynamicImage::ImageLumaA8(b) => split(b.pixels().map(|p| [p[0], p[0], p[0], p[1]])),
+        // Pillow's `I;16` (colour key in `info`): saturated, alpha not part of the image.
+        DynamicImage::ImageLumaA16(b) if d.gray16_key => {
+            (b.pixels().flat_map(|p| [sat(p[0]); 3]).collect(), None)
+        }
         DynamicImage::ImageLumaA16(b) => {
             split(b.pixels().map(|p| [hi(p[0]), hi(p[0]), hi(p[0]), hi(p[1])]))
         }
@@ -57,6 +61,9 @@ pub fn gray(d: &Decoded) -> Vec<u8> {
         // Pillow's `I;16` → `L` saturates instead of scaling.
         DynamicImage::ImageLuma16(b) => b.iter().map(|&v| v.min(255) as u8).collect(),
         DynamicImage::ImageLumaA8(b) => b.pixels().map(|p| p[0]).collect(),
+        DynamicImage::ImageLumaA16(b) if d.gray16_key => {
+            b.pixels().map(|p| p[0].min(255) as u8).collect()
+        }
         DynamicImage::ImageLumaA16(b) => b.pixels().map(|p| (p[0] >> 8) as u8).collect(),
         _ => {
             let (rgb, _) = rgb_alpha(d);

@@ -32,6 +32,10 @@ pub struct Decoded {
     pub full_size: (u32, u32),
     /// Stored as palette indices (PNG colour type 3, GIF): Pillow holds these as mode `P`.
     pub palette: bool,
+    /// A 16-bit gray PNG whose alpha comes from a `tRNS` colour key, not a stored channel: the
+    /// decoder expands it to gray + alpha, Pillow keeps it as `I;16` (whose conversion to `L`
+    /// saturates, where that of a stored 16-bit gray + alpha keeps the high byte).
+    pub gray16_key: bool,
 }
 
 impl Decoded {
@@ -137,8 +141,13 @@ pub fn decode(bytes: &[u8], pixel_limit: u64) -> Result<Decoded> {
         ImageFormat::Gif => true,
         _ => false,
     };
+    // IHDR: bit depth at byte 24, colour type at byte 25 (0: gray, no alpha channel).
+    let gray16_key = format == ImageFormat::Png
+        && bytes.get(24..26) == Some(&[16, 0])
+        && matches!(image, DynamicImage::ImageLumaA16(_));
     Ok(Decoded {
         palette,
+        gray16_key,
         has_alpha: color.has_alpha(),
         bit_depth: (color.bits_per_pixel() / u16::from(color.channel_count())) as u8,
         orientation,
@@ -212,6 +221,7 @@ pub fn decode_frames_capped(
             bit_depth: 8,
             full_size: (w, h),
             palette: false,
+            gray16_key: false,
         });
     }
     // A frame past the cap that decodes means some were left out.
@@ -311,6 +321,7 @@ pub(crate) fn decode_jpeg_reduced_with(
             bit_depth: 8,
             full_size: (w, h),
             palette: false,
+            gray16_key: false,
         },
         used_own,
     )))

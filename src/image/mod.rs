@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod hashes;
 mod jpeg;
 pub mod pdq;
+pub mod regions;
 pub mod resample;
 mod value;
 pub mod wavelet;
@@ -159,42 +160,50 @@ impl<'a> Prepared<'a> {
     }
 
     fn hash(&self, spec: &HashSpec) -> HashValue {
-        let hs = spec.hash_size;
-        let bits = match spec.kind {
-            HashKind::AHash => hashes::ahash(&self.plane((hs, hs))),
-            HashKind::DHash => hashes::dhash(&self.plane((hs + 1, hs)), hs),
-            HashKind::DHashVertical => hashes::dhash_vertical(&self.plane((hs, hs + 1)), hs),
-            HashKind::PHash => hashes::phash(&self.plane((4 * hs, 4 * hs)), 4 * hs, hs),
-            HashKind::PHashSimple => {
-                hashes::phash_simple(&self.plane((4 * hs, 4 * hs)), 4 * hs, hs)
-            }
-            HashKind::WHash => {
-                let (w, h) = self.size();
-                // ImageHash: the largest power of two not above the shorter side, at least hs.
-                let mut natural = 1usize << (usize::BITS - 1 - w.min(h).leading_zeros());
-                if self.mode == Mode::Canonical {
-                    natural = natural.min(CANONICAL_SIDE as usize);
-                }
-                let s = natural.max(hs);
-                hashes::whash(&self.plane((s, s)), s, hs)
-            }
-            HashKind::Pdq(variant) => {
-                let (bits, quality) = match self.pdq_dct() {
-                    Some((b, q)) => (pdq::bits(&b, q, variant).bits, q),
-                    None => ([false; 256], 0),
-                };
-                return HashValue {
-                    kind: spec.kind,
-                    bits: bits.to_vec(),
-                    quality: Some(quality),
-                };
-            }
-        };
+        if let HashKind::Pdq(variant) = spec.kind {
+            let (bits, quality) = match self.pdq_dct() {
+                Some((b, q)) => (pdq::bits(&b, q, variant).bits, q),
+                None => ([false; 256], 0),
+            };
+            return HashValue {
+                kind: spec.kind,
+                bits: bits.to_vec(),
+                quality: Some(quality),
+            };
+        }
         HashValue {
             kind: spec.kind,
-            bits,
+            bits: gray_bits(spec, self.size(), self.mode, |out| self.plane(out)),
             quality: None,
         }
+    }
+}
+
+/// The bits of an ImageHash-family hash (not PDQ) of a gray image of `(w, h)` pixels, whose
+/// plane resized to any `out` size `plane(out)` gives.
+fn gray_bits(
+    spec: &HashSpec,
+    (w, h): (usize, usize),
+    mode: Mode,
+    plane: impl Fn((usize, usize)) -> Vec<f32>,
+) -> Vec<bool> {
+    let hs = spec.hash_size;
+    match spec.kind {
+        HashKind::AHash => hashes::ahash(&plane((hs, hs))),
+        HashKind::DHash => hashes::dhash(&plane((hs + 1, hs)), hs),
+        HashKind::DHashVertical => hashes::dhash_vertical(&plane((hs, hs + 1)), hs),
+        HashKind::PHash => hashes::phash(&plane((4 * hs, 4 * hs)), 4 * hs, hs),
+        HashKind::PHashSimple => hashes::phash_simple(&plane((4 * hs, 4 * hs)), 4 * hs, hs),
+        HashKind::WHash => {
+            // ImageHash: the largest power of two not above the shorter side, at least hs.
+            let mut natural = 1usize << (usize::BITS - 1 - w.min(h).leading_zeros());
+            if mode == Mode::Canonical {
+                natural = natural.min(CANONICAL_SIDE as usize);
+            }
+            let s = natural.max(hs);
+            hashes::whash(&plane((s, s)), s, hs)
+        }
+        HashKind::Pdq(_) => unreachable!("PDQ is hashed from the RGB image"),
     }
 }
 
@@ -461,4 +470,45 @@ pub fn hash_sources_with<T: Sync>(
     Ok(admitted(items, load, specs, mode, limits.memory, |b| {
         hash_sized(b, specs, mode, limits.pixel_limit)
     }))
+}
+
+/// Canonical region hashing decodes a JPEG at the smallest scale keeping its shorter side at
+/// least this many times the segmentation plane's.
+const REGION_MARGIN: u32 = 2;
+
+/// The region hashes ([`regions::region_hashes`]) of every item's image, in parallel under the
+/// decode memory of `limits`, results in input order (independent of threads and of memory).
+pub fn region_sources_with<T: Sync>(
+    items: &[T],
+    load: impl Fn(&T) -> Result<std::borrow::Cow<'_, [u8]>> + Sync,
+    spec: &regions::RegionSpec,
+    mode: Mode,
+    limits: Limits,
+) -> Result<Vec<Result<Vec<u64>>>> {
+    spec.validate()?;
+    let specs = [spec.hash];
+    Ok(admitted(
+        items,
+        load,
+        &specs,
+        mode,
+        limits.memory,
+        |bytes| {
+            std::panic::catch_unwind(|| {
+                let reduced = match mode {
+                    Mode::Canonical => {
+                        let side = REGION_MARGIN * spec.side as u32;
+                        decode::decode_jpeg_reduced(bytes, side, 0, limits.pixel_limit)
+                    }
+                    Mode::Compatible => None,
+                };
+                let decoded = match reduced {
+                    Some(d) => d?,
+                    None => decode(bytes, limits.pixel_limit)?,
+                };
+                Ok(regions::region_hashes(&Prepared::new(&decoded, mode), spec))
+            })
+            .unwrap_or_else(|_| Err(panicked()))
+        },
+    ))
 }

@@ -12,9 +12,10 @@ use pyo3_arrow::input::AnyArray;
 
 use super::arrow::TextColumn;
 use super::{run, to_pyerr, Int};
+use crate::image::regions::RegionSpec;
 use crate::image::{
-    hash_sources_frames_with, hash_sources_with, Frames, HashKind, HashSpec, Hashed, Limits, Mode,
-    DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, region_sources_with, Dihedral, Frames, HashKind,
+    HashSpec, Hashed, Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
 use crate::{Error, Result};
 
@@ -270,7 +271,186 @@ fn _jpeg_reduced<'py>(
     }
 }
 
+/// The region spec, front end and limits from the Python arguments.
+#[allow(clippy::too_many_arguments)]
+fn region_request(
+    py: Python<'_>,
+    method: &str,
+    hash_size: Int,
+    mode: &str,
+    (pixel_limit, memory): (Int, Int),
+    segment_threshold: f64,
+    min_segment_size: Int,
+    segmentation_size: Int,
+    max_regions: Int,
+) -> PyResult<(RegionSpec, Mode, Limits)> {
+    let (specs, mode, limits) = request(
+        py,
+        &[method.to_string()],
+        hash_size,
+        mode,
+        (pixel_limit, memory, Int(1)),
+    )?;
+    let max_regions: usize = max_regions.py(py, "max_regions")?;
+    let spec = RegionSpec {
+        hash: specs[0],
+        side: segmentation_size.py(py, "segmentation_size")?,
+        threshold: segment_threshold as f32,
+        min_size: min_segment_size.py(py, "min_segment_size")?,
+        max_regions: (max_regions > 0).then_some(max_regions),
+    };
+    spec.validate().map_err(|e| to_pyerr(py, e))?;
+    Ok((spec, mode, limits))
+}
+
+/// Region hashes as a dict: `offsets` ((n + 1,) uint64: image `i` owns
+/// `hashes[offsets[i]:offsets[i + 1]]`), `hashes` (uint64) and `errors` (list of (row, message);
+/// such rows own no hash).
+fn pack_regions<'py>(
+    py: Python<'py>,
+    results: Vec<Result<Vec<u64>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut offsets = Vec::with_capacity(results.len() + 1);
+    offsets.push(0u64);
+    let mut hashes = Vec::new();
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    for (row, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(h) => hashes.extend(h),
+            Err(e) => errors.push((row, e.to_string())),
+        }
+        offsets.push(hashes.len() as u64);
+    }
+    let d = PyDict::new(py);
+    d.set_item("offsets", PyArray1::from_vec(py, offsets))?;
+    d.set_item("hashes", PyArray1::from_vec(py, hashes))?;
+    d.set_item("errors", errors)?;
+    Ok(d)
+}
+
+/// Crop-resistant region hashes (see `crate::image::regions`) of images given as an Arrow binary
+/// column (nulls are errors), or of files with `image_regions_files`.
+#[pyfunction]
+#[pyo3(signature = (
+    images, *, method = "dhash", hash_size = Int(8), mode = "canonical",
+    pixel_limit = Int(DEFAULT_PIXEL_LIMIT as i128), memory = Int(DEFAULT_DECODE_MEMORY as i128),
+    segment_threshold = 128.0, min_segment_size = Int(500), segmentation_size = Int(300),
+    max_regions = Int(0)
+))]
+#[allow(clippy::too_many_arguments)]
+fn image_regions<'py>(
+    py: Python<'py>,
+    images: AnyArray,
+    method: &str,
+    hash_size: Int,
+    mode: &str,
+    pixel_limit: Int,
+    memory: Int,
+    segment_threshold: f64,
+    min_segment_size: Int,
+    segmentation_size: Int,
+    max_regions: Int,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (spec, mode, limits) = region_request(
+        py,
+        method,
+        hash_size,
+        mode,
+        (pixel_limit, memory),
+        segment_threshold,
+        min_segment_size,
+        segmentation_size,
+        max_regions,
+    )?;
+    let col = TextColumn::extract(py, images)?;
+    let results = run(py, || {
+        let items = col.bytes()?;
+        region_sources_with(&items, load_item, &spec, mode, limits)
+    })?;
+    pack_regions(py, results)
+}
+
+/// [`image_regions`] of image files, read by the worker threads.
+#[pyfunction]
+#[pyo3(signature = (
+    paths, *, method = "dhash", hash_size = Int(8), mode = "canonical",
+    pixel_limit = Int(DEFAULT_PIXEL_LIMIT as i128), memory = Int(DEFAULT_DECODE_MEMORY as i128),
+    segment_threshold = 128.0, min_segment_size = Int(500), segmentation_size = Int(300),
+    max_regions = Int(0)
+))]
+#[allow(clippy::too_many_arguments)]
+fn image_regions_files<'py>(
+    py: Python<'py>,
+    paths: Vec<String>,
+    method: &str,
+    hash_size: Int,
+    mode: &str,
+    pixel_limit: Int,
+    memory: Int,
+    segment_threshold: f64,
+    min_segment_size: Int,
+    segmentation_size: Int,
+    max_regions: Int,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (spec, mode, limits) = region_request(
+        py,
+        method,
+        hash_size,
+        mode,
+        (pixel_limit, memory),
+        segment_threshold,
+        min_segment_size,
+        segmentation_size,
+        max_regions,
+    )?;
+    let results = run(py, || {
+        region_sources_with(&paths, load_path, &spec, mode, limits)
+    })?;
+    pack_regions(py, results)
+}
+
+/// Pairs of items with at least `min_matches` regions within distance `k` on each side:
+/// ((m, 2) uint32 item pairs, a < b, sorted; (m,) uint32 matched regions).
+#[pyfunction]
+#[pyo3(signature = (hashes, items, skip, *, k, min_matches = Int(1)))]
+fn region_pairs<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    items: PyReadonlyArray1<'py, u32>,
+    skip: PyReadonlyArray1<'py, bool>,
+    k: Int,
+    min_matches: Int,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let k: u32 = k.py(py, "k")?;
+    let min_matches: u32 = min_matches.py(py, "min_matches")?;
+    if min_matches == 0 {
+        return Err(to_pyerr(
+            py,
+            Error::param("min_matches", "must be at least 1"),
+        ));
+    }
+    let hashes = hashes.as_array().to_vec();
+    let items = items.as_array().to_vec();
+    if items.len() != hashes.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("items", "must have one entry per hash"),
+        ));
+    }
+    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
+    let pairs = py.detach(|| hamming::region_pairs(&hashes, &items, &skip, k.min(64), min_matches));
+    let matches = pairs.iter().map(|p| p.matches).collect();
+    let edges = pairs.iter().map(|p| (p.a, p.b)).collect();
+    Ok((
+        super::cluster::edges_out(py, edges)?,
+        PyArray1::from_vec(py, matches),
+    ))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(image_regions, m)?)?;
+    m.add_function(wrap_pyfunction!(image_regions_files, m)?)?;
+    m.add_function(wrap_pyfunction!(region_pairs, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
     m.add("DEFAULT_DECODE_MEMORY", DEFAULT_DECODE_MEMORY)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
