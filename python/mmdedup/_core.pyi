@@ -165,6 +165,16 @@ def hamming_neighbours_256(
 def hamming_counts_256(
     hashes: npt.NDArray[np.uint64], skip: npt.NDArray[np.bool_], *, k: int
 ) -> npt.NDArray[np.uint64]: ...
+def region_pairs(
+    hashes: npt.NDArray[np.uint64],
+    items: npt.NDArray[np.uint32],
+    skip: npt.NDArray[np.bool_],
+    *,
+    k: int,
+    min_matches: int = ...,  # 1
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """((m, 2) item pairs, a < b, sorted; (m,) matched regions, the smaller side's count) of the
+    items with at least ``min_matches`` regions within ``k`` bits of the other's."""
 
 # --- src/py/cluster.rs: pair verification and connected components
 
@@ -217,9 +227,9 @@ def image_regions(
     pixel_limit: int = ...,
     memory: int = ...,
     segment_threshold: float = 128.0,
-    min_segment_size: int = 500,
-    segmentation_size: int = 300,
-    max_regions: int = 0,
+    min_segment_size: int = ...,  # 500
+    segmentation_size: int = ...,  # 300
+    max_regions: int = ...,  # 0
 ) -> dict[str, Any]:
     """Crop-resistant region hashes: ``offsets`` ((n + 1,) uint64; image ``i`` owns
     ``hashes[offsets[i]:offsets[i + 1]]``), ``hashes`` (uint64) and ``errors`` (list of
@@ -234,21 +244,10 @@ def image_regions_files(
     pixel_limit: int = ...,
     memory: int = ...,
     segment_threshold: float = 128.0,
-    min_segment_size: int = 500,
-    segmentation_size: int = 300,
-    max_regions: int = 0,
+    min_segment_size: int = ...,  # 500
+    segmentation_size: int = ...,  # 300
+    max_regions: int = ...,  # 0
 ) -> dict[str, Any]: ...
-def region_pairs(
-    hashes: npt.NDArray[np.uint64],
-    items: npt.NDArray[np.uint32],
-    skip: npt.NDArray[np.bool_],
-    *,
-    k: int,
-    min_matches: int = 1,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """((m, 2) item pairs, a < b, sorted; (m,) matched regions, the smaller side's count) of the
-    items with at least ``min_matches`` regions within ``k`` bits of the other's."""
-
 def _jpeg_reduced(
     data: bytes, min_side: int, min_long: int = 0, own: bool = True
 ) -> tuple[int, int, int, bytes, int, bool] | None: ...

@@ -1,5 +1,6 @@
 //! Bindings for the Hamming search over 64-bit and 256-bit hashes: the edges between equal and
-//! near hashes, and the number of neighbours of each.
+//! near hashes, the number of neighbours of each, and the item pairs that share near region
+//! hashes (crop-resistant matching).
 #![allow(clippy::type_complexity)] // PyO3 signatures return tuples of arrays.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
@@ -99,10 +100,46 @@ fn hamming_counts_256<'py>(
     Ok(PyArray1::from_vec(py, counts))
 }
 
+/// Pairs of items with at least `min_matches` regions within distance `k` on each side:
+/// ((m, 2) uint32 item pairs, a < b, sorted; (m,) uint32 matched regions).
+#[pyfunction]
+#[pyo3(signature = (hashes, items, skip, *, k, min_matches = Int(1)))]
+fn region_pairs<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    items: PyReadonlyArray1<'py, u32>,
+    skip: PyReadonlyArray1<'py, bool>,
+    k: Int,
+    min_matches: Int,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let k: u32 = k.py(py, "k")?;
+    let min_matches: u32 = min_matches.py(py, "min_matches")?;
+    if min_matches == 0 {
+        return Err(to_pyerr(
+            py,
+            Error::param("min_matches", "must be at least 1"),
+        ));
+    }
+    let hashes = hashes.as_array().to_vec();
+    let items = items.as_array().to_vec();
+    if items.len() != hashes.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("items", "must have one entry per hash"),
+        ));
+    }
+    let skip = skip_mask(py, &skip, hashes.len())?;
+    let pairs = py.detach(|| hamming::region_pairs(&hashes, &items, &skip, k.min(64), min_matches));
+    let matches = pairs.iter().map(|p| p.matches).collect();
+    let edges = pairs.iter().map(|p| (p.a, p.b)).collect();
+    Ok((edges_out(py, edges)?, PyArray1::from_vec(py, matches)))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_neighbours, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_neighbours_256, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_counts_256, m)?)?;
+    m.add_function(wrap_pyfunction!(region_pairs, m)?)?;
     Ok(())
 }

@@ -14,8 +14,8 @@ use super::arrow::TextColumn;
 use super::{run, to_pyerr, Int};
 use crate::image::regions::RegionSpec;
 use crate::image::{
-    hash_sources_frames_with, hash_sources_with, region_sources_with, Dihedral, Frames, HashKind,
-    HashSpec, Hashed, Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, region_sources_with, Frames, HashKind, HashSpec,
+    Hashed, Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
 use crate::{Error, Result};
 
@@ -409,48 +409,9 @@ fn image_regions_files<'py>(
     pack_regions(py, results)
 }
 
-/// Pairs of items with at least `min_matches` regions within distance `k` on each side:
-/// ((m, 2) uint32 item pairs, a < b, sorted; (m,) uint32 matched regions).
-#[pyfunction]
-#[pyo3(signature = (hashes, items, skip, *, k, min_matches = Int(1)))]
-fn region_pairs<'py>(
-    py: Python<'py>,
-    hashes: PyReadonlyArray1<'py, u64>,
-    items: PyReadonlyArray1<'py, u32>,
-    skip: PyReadonlyArray1<'py, bool>,
-    k: Int,
-    min_matches: Int,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray1<u32>>)> {
-    let k: u32 = k.py(py, "k")?;
-    let min_matches: u32 = min_matches.py(py, "min_matches")?;
-    if min_matches == 0 {
-        return Err(to_pyerr(
-            py,
-            Error::param("min_matches", "must be at least 1"),
-        ));
-    }
-    let hashes = hashes.as_array().to_vec();
-    let items = items.as_array().to_vec();
-    if items.len() != hashes.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("items", "must have one entry per hash"),
-        ));
-    }
-    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
-    let pairs = py.detach(|| hamming::region_pairs(&hashes, &items, &skip, k.min(64), min_matches));
-    let matches = pairs.iter().map(|p| p.matches).collect();
-    let edges = pairs.iter().map(|p| (p.a, p.b)).collect();
-    Ok((
-        super::cluster::edges_out(py, edges)?,
-        PyArray1::from_vec(py, matches),
-    ))
-}
-
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image_regions, m)?)?;
     m.add_function(wrap_pyfunction!(image_regions_files, m)?)?;
-    m.add_function(wrap_pyfunction!(region_pairs, m)?)?;
     m.add("DEFAULT_PIXEL_LIMIT", DEFAULT_PIXEL_LIMIT)?;
     m.add("DEFAULT_DECODE_MEMORY", DEFAULT_DECODE_MEMORY)?;
     m.add_function(wrap_pyfunction!(image_hashes, m)?)?;
