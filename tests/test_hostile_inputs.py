@@ -445,10 +445,9 @@ def test_hard_links_in_a_tar_get_their_targets_bytes_from_the_archive_only(tmp_p
 @pytest.mark.parametrize(
     ("values", "kind", "words"),
     [
-        (["a.png", "http://x/b.jpg"], pa.string(), "holds strings; mmdedup images expects image"),
         ([1, 2], pa.int64(), "holds values of type int64"),
         ([[1], [2]], pa.list_(pa.int64()), "holds values of type list<"),
-        ([{"path": "a.png"}], pa.struct([("path", pa.string())]), "holds structs without image"),
+        ([{"x": 1}], pa.struct([("x", pa.int64())]), "holds structs without image bytes or a path"),
     ],
 )
 def test_a_parquet_image_column_of_another_type_is_an_error_naming_it(
@@ -463,6 +462,21 @@ def test_a_parquet_image_column_of_another_type_is_an_error_naming_it(
     )
 
 
+def test_a_string_column_names_image_files_relative_to_the_shard(tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(png(1))
+    (tmp_path / "img" / "b.png").write_bytes(png(1))
+    paths = ["img/a.png", str(tmp_path / "img" / "b.png"), "img/gone.png", None]
+    pq.write_table(pa.table({"image": pa.array(paths, pa.string())}), tmp_path / "p.parquet")
+    ok(mmdedup_cli("images", tmp_path / "p.parquet", "-o", tmp_path / "o", "-q"))
+    rows = clusters(tmp_path / "o")
+    assert [r["row"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0]["hash"] == rows[1]["hash"] and rows[0]["error"] is None
+    assert rows[0]["cluster"] == rows[1]["cluster"]
+    assert "gone.png does not exist" in rows[2]["error"] and rows[2]["hash"] is None
+    assert rows[3]["error"] == "null image"
+
+
 def test_hugging_face_image_structs_and_binary_columns_are_read(tmp_path: Path) -> None:
     kind = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     hf = pa.array([{"bytes": png(1), "path": "a.png"}, {"bytes": None, "path": "b.png"}], kind)
@@ -470,7 +484,14 @@ def test_hugging_face_image_structs_and_binary_columns_are_read(tmp_path: Path) 
         pa.table({"image": hf, "jpg": pa.array([png(1), png(3)])}), tmp_path / "p.parquet"
     )
     ok(mmdedup_cli("images", tmp_path / "p.parquet", "-o", tmp_path / "o", "-q"))
-    assert [r["error"] for r in clusters(tmp_path / "o")] == [None, "null image"]
+    errors = [r["error"] for r in clusters(tmp_path / "o")]
+    assert errors[0] is None
+    assert "image file" in errors[1] and "b.png does not exist" in errors[1]
+    (tmp_path / "b.png").write_bytes(png(1))  # the path is relative to the shard's directory
+    ok(mmdedup_cli("images", tmp_path / "p.parquet", "-o", tmp_path / "o1", "-q"))
+    rows = clusters(tmp_path / "o1")
+    assert [r["error"] for r in rows] == [None, None]
+    assert rows[0]["hash"] == rows[1]["hash"]
     ok(
         mmdedup_cli(
             "images", tmp_path / "p.parquet", "--column", "jpg", "-o", tmp_path / "o2", "-q"

@@ -146,6 +146,11 @@ def test_a_missing_file_names_the_shard_the_row_and_the_file(
     )
     with pytest.raises(InputError, match=r"row 1: column 'image': image file /no/such\.png does"):
         resolve_images(mixed, shard)
+    # Given a dict, a missing file is recorded for its row, whose image is then null.
+    missing: dict[int, str] = {}
+    got = resolve_images(col, shard, errors=missing)
+    assert list(missing) == [1] and "img/nope.png" in missing[1]
+    assert got.to_pylist() == [images["0.png"], None]
 
 
 def test_paths_through_a_file_system_url(images: dict[str, bytes]) -> None:

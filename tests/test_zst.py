@@ -3,6 +3,7 @@ as streams and written back compressed, wherever ``.jsonl.gz`` is."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -261,3 +262,40 @@ ZSTD = [zst(data) for data in LINES]
 @example(ZSTD[0] + b"trailing bytes")  # a stream followed by what is not a frame
 def test_zst_json_lines_bytes_read_or_raise_input_error(data: bytes) -> None:
     in_tmp("shard.jsonl.zst", data, read_every_way)
+
+
+def test_convert_and_tokenize_read_zst_shards(tmp_path: Path) -> None:
+    row = {
+        "url": "https://example.org/a",
+        "text_list": ["A cat on a mat.", "Another sentence."],
+        "image_info": [{"raw_url": "https://example.org/c.png", "matched_text_index": 0}],
+    }
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "d.jsonl.zst").write_bytes(zst((json.dumps(row) + "\n").encode() * 3))
+    r = cli("convert", src, "-o", tmp_path / "obelics", "--to", "obelics", "-q")
+    assert r.returncode == 0, r.stderr
+    assert pq.read_table(tmp_path / "obelics" / "d.parquet").num_rows == 3
+    r = cli("convert", src, "-o", tmp_path / "mmc4", "--to", "mmc4", "-q")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "mmc4" / "d.jsonl.zst"  # compressed as its input was
+    assert [json.loads(x)["text_list"] for x in unzst(out.read_bytes()).splitlines()] == [
+        row["text_list"]
+    ] * 3
+    (src / "t.jsonl.zst").write_bytes(zst(lines(5)))
+    vocab = tmp_path / "cl100k_base.tiktoken"  # its split pattern; every byte a token
+    vocab.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    r = cli(
+        "tokenize",
+        src / "t.jsonl.zst",
+        "-o",
+        tmp_path / "tok",
+        "--column",
+        "text",
+        "--tokenizer",
+        vocab,
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    tokens = pq.read_table(tmp_path / "tok" / "t.parquet")["tokens"].to_pylist()
+    assert tokens == [len(doc(i).encode()) for i in range(5)]

@@ -32,7 +32,7 @@ HashMethod = Literal["ahash", "dhash", "dhash_vertical", "phash", "phash_simple"
 ImageMode = Literal["canonical", "compatible"]
 
 
-def _is_paths(images: Any) -> bool:
+def is_paths(images: Any) -> bool:
     if hasattr(images, "__arrow_c_stream__") or hasattr(images, "__arrow_c_array__"):
         return False
     if isinstance(images, str | bytes | os.PathLike):
@@ -163,7 +163,7 @@ def image_hashes(
         "frames": max_frames if frames == "all" else 1,
         "memory": budget,
     }
-    if _is_paths(images):
+    if is_paths(images):
         out = _core.image_hashes_files([os.fspath(p) for p in images], **kw)
     else:
         out = _core.image_hashes(to_arrow(images, "images"), **kw)

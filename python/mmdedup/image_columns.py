@@ -71,6 +71,7 @@ def resolve_images(
     *,
     first_row: int = 0,
     name: str = "image",
+    errors: dict[int, str] | None = None,
 ) -> pa.Array | pa.ChunkedArray | list[str]:
     """What the image hasher (:func:`mmdedup.image_hashes`) takes for a column of images.
 
@@ -82,6 +83,9 @@ def resolve_images(
         first_row: The shard row of the column's first value (for the rows errors name, when
             the column is one batch of a shard).
         name: The column's name, for messages.
+        errors: When given, a file that does not exist or cannot be read does not raise: its
+            row (an index into ``column``) is recorded here with the message, and its image
+            is null.
 
     Returns:
         - the column itself (or the struct's ``bytes``) when no row needs a file: binary;
@@ -104,7 +108,7 @@ def resolve_images(
         return column
     if _string(kind):
         paths: list[str | None] = column.to_pylist()
-        return _mixed([None] * len(paths), paths, where, first_row, name)
+        return _mixed([None] * len(paths), paths, where, first_row, name, errors)
     has_bytes, has_path = _fields(kind)
     data = _field(column, "bytes") if has_bytes else None
     if not has_path:
@@ -121,7 +125,7 @@ def resolve_images(
         return data
     needed = pc.if_else(wants_file, path_col, pa.scalar(None, path_col.type)).to_pylist()
     blobs: list[bytes | None] = data.to_pylist() if data is not None else [None] * len(column)
-    return _mixed(blobs, needed, where, first_row, name)
+    return _mixed(blobs, needed, where, first_row, name, errors)
 
 
 def _field(column: pa.Array | pa.ChunkedArray, field: str) -> pa.Array | pa.ChunkedArray:
@@ -140,18 +144,19 @@ def _mixed(
     where: str,
     first_row: int,
     name: str,
+    errors: dict[int, str] | None = None,
 ) -> pa.Array | list[str]:
     """Paths (all local, every row one) or, when rows differ, every row's bytes."""
     base = _directory(where)
     resolved = [None if p is None else _resolve(p, base) for p in paths]
     for i, target in enumerate(resolved):
         if target is not None and not _exists(target):
-            raise InputError(
-                f"column {name!r}: image file {target} does not exist or cannot be reached"
-                + (f" (the row's path is {paths[i]!r})" if paths[i] != target else ""),
-                path=where,
-                row=first_row + i,
-            )
+            message = f"column {name!r}: image file {target} does not exist or cannot be reached"
+            message += f" (the row's path is {paths[i]!r})" if paths[i] != target else ""
+            if errors is None:
+                raise InputError(message, path=where, row=first_row + i)
+            errors[i] = message
+            resolved[i] = None
     if all(b is None for b in blobs) and all(t is not None and not is_url(t) for t in resolved):
         return [t for t in resolved if t is not None]
     out: list[bytes | None] = list(blobs)
@@ -161,11 +166,10 @@ def _mixed(
         try:
             out[i] = Location(target).read_bytes()
         except (OSError, ValueError, ImportError) as e:
-            raise InputError(
-                f"column {name!r}: cannot read image file {target}: {e}",
-                path=where,
-                row=first_row + i,
-            ) from e
+            message = f"column {name!r}: cannot read image file {target}: {e}"
+            if errors is None:
+                raise InputError(message, path=where, row=first_row + i) from e
+            errors[i] = message
     return pa.array(out, pa.large_binary())
 
 

@@ -84,9 +84,9 @@ def region_hashes(
         "segmentation_size": segmentation_size,
         "max_regions": max_regions or 0,
     }
-    from .image import _is_paths
+    from .image import is_paths
 
-    if _is_paths(images):
+    if is_paths(images):
         out = _core.image_regions_files([os.fspath(p) for p in images], **kw)
     else:
         out = _core.image_regions(to_arrow(images, "images"), **kw)

@@ -43,6 +43,9 @@ __all__ = [
     "atomic_write",
     "discover",
     "iter_columns",
+    "jsonl_lines",
+    "open_lines",
+    "parquet_file",
     "read_columns",
     "shard_rows",
     "shard_stats",
@@ -173,7 +176,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 @contextmanager
-def _open_lines(shard: Shard, keepends: bool = False) -> Iterator[Iterator[bytes]]:
+def open_lines(shard: Shard, keepends: bool = False) -> Iterator[Iterator[bytes]]:
     """The non-blank lines of a JSON Lines shard (without line ends, unless ``keepends``),
     streamed: the file is read and decompressed a block at a time. Lines end at ``\\n``,
     ``\\r\\n`` or ``\\r``, as :meth:`bytes.splitlines` splits them. A UTF-8 byte order mark
@@ -210,7 +213,7 @@ def _open_lines(shard: Shard, keepends: bool = False) -> Iterator[Iterator[bytes
 
 def _jsonl_chunks(shard: Shard, rows: int, keepends: bool = False) -> Iterator[list[bytes]]:
     """The non-blank lines of a JSON Lines shard in lists of ``rows`` lines."""
-    with _open_lines(shard, keepends) as lines:
+    with open_lines(shard, keepends) as lines:
         chunk: list[bytes] = []
         for line in lines:
             chunk.append(line)
@@ -221,11 +224,11 @@ def _jsonl_chunks(shard: Shard, rows: int, keepends: bool = False) -> Iterator[l
             yield chunk
 
 
-def _jsonl_lines(shard: Shard) -> list[bytes]:
+def jsonl_lines(shard: Shard) -> list[bytes]:
     """Every non-blank line of a JSON Lines shard; a compressed one is decompressed as a stream
     (its lines are held, not the whole decompressed file besides them)."""
     if shard.compression is not None:
-        with _open_lines(shard) as lines:
+        with open_lines(shard) as lines:
             return list(lines)
     data = shard.path.read_bytes()
     return [line for line in data.removeprefix(_BOM).splitlines() if line.strip()]
@@ -247,10 +250,10 @@ def shard_rows(shard: Shard) -> int:
     if shard.format == "parquet":
         _check_file(shard)
         try:
-            return int(_parquet(shard).metadata.num_rows)
+            return int(parquet_file(shard).metadata.num_rows)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
-    with _open_lines(shard) as lines:
+    with open_lines(shard) as lines:
         return sum(1 for _ in lines)
 
 
@@ -259,7 +262,7 @@ def shard_stats(shard: Shard, columns: Sequence[str]) -> tuple[int, int]:
     footer (uncompressed pages), for JSON Lines the length of its lines (every key)."""
     if shard.format == "parquet":
         rows = shard_rows(shard)
-        meta = _parquet(shard).metadata
+        meta = parquet_file(shard).metadata
         size = 0
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
@@ -269,7 +272,7 @@ def shard_stats(shard: Shard, columns: Sequence[str]) -> tuple[int, int]:
                     size += col.total_uncompressed_size
         return rows, size
     rows = size = 0
-    with _open_lines(shard) as lines:
+    with open_lines(shard) as lines:
         for line in lines:
             rows += 1
             size += len(line)
@@ -282,7 +285,7 @@ def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
     if shard.format == "parquet":
         _check_file(shard)
         try:
-            pf = _parquet(shard)
+            pf = parquet_file(shard)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
         names = pf.schema_arrow.names
@@ -293,7 +296,7 @@ def read_columns(shard: Shard, columns: Sequence[str]) -> pa.Table:
             return pf.read(columns=list(columns))
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"corrupt Parquet data: {e}", path=where) from e
-    lines = _jsonl_lines(shard)
+    lines = jsonl_lines(shard)
     if not lines:
         return pa.table({c: pa.nulls(0, pa.string()) for c in columns})
     frame = _parse_json_lines(lines, where, 0)
@@ -329,7 +332,7 @@ def iter_columns(
     if shard.format == "parquet":
         _check_file(shard)
         try:
-            pf = _parquet(shard)
+            pf = parquet_file(shard)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=where) from e
         names = pf.schema_arrow.names
@@ -515,7 +518,8 @@ def _locate_json_error(lines: list[bytes], where: str, start: int = 0) -> InputE
     return InputError("cannot read as JSON Lines (mixed value types in one key?)", path=where)
 
 
-def _parquet(shard: Shard) -> pq.ParquetFile:
+def parquet_file(shard: Shard) -> pq.ParquetFile:
+    """The Parquet file of a shard (local or on a remote file system), opened for reading."""
     path, fs = shard.path.arrow()
     return pq.ParquetFile(path, filesystem=fs)
 
@@ -542,7 +546,7 @@ def write_filtered(
     """
     target = outdir / shard.name
     if shard.format == "parquet":
-        pf = _parquet(shard)
+        pf = parquet_file(shard)
         if pf.metadata.num_rows != len(keep):
             raise InputError("changed while being read", path=str(shard.path))
         return _write_parquet_rows(pf, keep, target)

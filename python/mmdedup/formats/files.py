@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 
 from ..compression import Compressor, compression_of
 from ..errors import InputError, ParameterError
-from ..io import Shard, _jsonl_lines, atomic_write, discover, read_columns
+from ..io import Shard, atomic_write, discover, jsonl_lines, read_columns
 from .aligned import INFIMM, OBELICS, OMNICORPUS
 from .base import Layout, RowError, RowResult
 from .markdown_layouts import PIN, WANJUAN
 from .mmc4 import MMC4
 from .model import SEGMENTS, Documents, Problem, make_table
 
-__all__ = ["FORMATS", "detect_format", "read_documents", "write_documents"]
+__all__ = ["FORMATS", "detect_format", "jsonl_rows", "read_documents", "write_documents"]
 
 FORMATS: dict[str, Layout] = {f.name: f for f in (OBELICS, MMC4, OMNICORPUS, PIN, WANJUAN, INFIMM)}
 """Every layout by name."""
@@ -47,10 +47,10 @@ def _schema(shard: Shard) -> pa.Schema:
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def _jsonl_rows(shard: Shard) -> list[dict[str, Any] | str]:
+def jsonl_rows(shard: Shard) -> list[dict[str, Any] | str]:
     """Each non-blank line as an object, or the reason it is not one."""
     out: list[dict[str, Any] | str] = []
-    for line in _jsonl_lines(shard):
+    for line in jsonl_lines(shard):
         try:
             value = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as e:
@@ -100,7 +100,7 @@ def detect_format(path: str | Path | Shard) -> str:
     if shard.format == "parquet":
         schema = _schema(shard)
         return _detect(shard, set(schema.names), {f.name: f.type for f in schema})
-    first = next((r for r in _jsonl_rows(shard) if isinstance(r, dict)), {})
+    first = next((r for r in jsonl_rows(shard) if isinstance(r, dict)), {})
     return _detect(shard, set(first), {})
 
 
@@ -137,7 +137,7 @@ def read_documents(
         carried = table.drop_columns(present)
         schema = table.schema
     else:
-        rows = _jsonl_rows(shard)
+        rows = jsonl_rows(shard)
         keys = {k: None for r in rows if isinstance(r, dict) for k in r}
         if keys:
             _check_fields(layout, list(keys), shard, "keys")

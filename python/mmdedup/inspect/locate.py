@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError, MmdedupError
-from ..io import Shard, _open_lines, discover
+from ..io import Shard, discover, open_lines
 from ..storage import Location
 from .model import Kind, Thumb
 
@@ -149,7 +149,7 @@ def read_rows(
         return dict(read_positions(pq.ParquetFile(path, filesystem=fs), wanted, columns))
     out: dict[int, dict[str, Any] | str] = {}
     last = max(wanted)
-    with _open_lines(shard) as lines:
+    with open_lines(shard) as lines:
         for i, line in enumerate(lines):
             if i in wanted:
                 try:

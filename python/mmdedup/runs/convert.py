@@ -41,10 +41,11 @@ class ConvertSummary:
 
 def _output_name(name: str, container: str) -> str:
     stem = name
-    for suffix in (".gz", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"):
+    for suffix in (".gz", ".zst", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"):
         stem = stem.removesuffix(suffix)
-    gz = ".gz" if name.endswith(".gz") and container == "jsonl" else ""
-    return f"{stem}.{container}{gz}"
+    # A compressed JSON Lines input gives a JSON Lines output compressed the same way.
+    packed = next((c for c in (".gz", ".zst") if name.lower().endswith(c)), "")
+    return f"{stem}.{container}{packed if container == 'jsonl' else ''}"
 
 
 def convert_files(

@@ -45,7 +45,7 @@ class TokenizeSummary:
 
 def _output_name(name: str) -> str:
     stem = name
-    for suffix in (".gz", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"):
+    for suffix in (".gz", ".zst", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"):
         stem = stem.removesuffix(suffix)
     return f"{stem}.parquet"
 

@@ -13,13 +13,12 @@ import pyarrow.parquet as pq
 
 from ...errors import InputError
 from ...image import image_hashes
+from ...image_columns import check_image_type, resolve_images
 from ...io import atomic_write, write_table
 from ..workdir import WorkDir
 from .plan import Plan
 from .sources import (
     IMAGE_SUFFIXES,
-    bytes_of,
-    check_image_column,
     check_tar_end,
     image_column,
     member_bytes,
@@ -73,7 +72,17 @@ class Hasher:
         if self.work.done(unit):
             self.tick(len(keys))
             return
+        missing: dict[int, str] = {}
+        if callable(images):  # read only for a unit not yet done
+            images = images(missing)
         t = image_hashes(images, **self.hash_kw)
+        if missing:  # files named by an image column that could not be read
+            messages = t["error"].to_pylist()
+            for i, message in missing.items():
+                messages[i] = message
+            t = t.set_column(
+                t.column_names.index("error"), "error", pa.array(messages, pa.string())
+            )
         cols: dict[str, Any] = {
             "source": pa.array([source or k for k in keys], pa.string()),
             "row": pa.array(rows, pa.int64()),
@@ -105,7 +114,7 @@ class Hasher:
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
         col = image_column(pf, self.column, str(path))
-        check_image_column(pf, col, str(path))
+        check_image_type(pf.schema_arrow.field(col).type, col, str(path))
         names = pf.schema_arrow.names
         key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
         start, first = 0, len(self.units)
@@ -117,7 +126,7 @@ class Hasher:
                 str(path),
                 list(range(start, start + rb.num_rows)),
                 keys,
-                bytes_of(rb.column(0)),
+                functools.partial(_resolved, rb.column(0), str(path), first_row=start, name=col),
             )
             start += rb.num_rows
         self._list(name, self.units[first:])
@@ -198,3 +207,12 @@ def empty_hashes(method: str) -> pa.Table:
         error=pa.array([], pa.string()),
     )
     return pa.table(cols)
+
+
+def _resolved(
+    column: pa.Array, shard: str, missing: dict[int, str], *, first_row: int, name: str
+) -> Any:
+    """The images of a batch as the hasher takes them: a Hugging Face ``Image`` struct's bytes,
+    or the files its paths (or a string column's) name, relative to the shard; a file that
+    cannot be read leaves its row null and its message in ``missing``."""
+    return resolve_images(column, shard, first_row=first_row, name=name, errors=missing)

@@ -70,47 +70,6 @@ def image_column(pf: pq.ParquetFile, column: str | None, where: str) -> str:
     )
 
 
-def check_image_column(pf: pq.ParquetFile, column: str, where: str) -> None:
-    """The image column must hold encoded images: binary, or Hugging Face ``Image`` structs
-    with their ``bytes``."""
-    kind = pf.schema_arrow.field(column).type
-    if _binary(kind) or pa.types.is_null(kind):
-        return
-    if pa.types.is_struct(kind):
-        at = kind.get_field_index("bytes")
-        if at >= 0 and (_binary(kind.field(at).type) or pa.types.is_null(kind.field(at).type)):
-            return
-        what = f"structs without image bytes ({kind})"
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        what = "strings"
-    else:
-        what = f"values of type {kind}"
-    raise InputError(
-        f"column {column!r} holds {what}; mmdedup images expects image bytes (binary) or a "
-        "Hugging Face Image struct",
-        path=where,
-    )
-
-
-def _binary(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)
-    )
-
-
-def bytes_of(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    # Hugging Face `Image` columns are structs of (bytes, path).
-    if pa.types.is_struct(col.type):
-        if col.type.get_field_index("bytes") < 0:
-            raise InputError(f"struct column without a 'bytes' field: {col.type}")
-        return (
-            pa.chunked_array([c.field("bytes") for c in col.chunks])
-            if isinstance(col, pa.ChunkedArray)
-            else col.field("bytes")
-        )
-    return col
-
-
 _T = TypeVar("_T")
 
 

@@ -100,13 +100,13 @@ def is_interleaved(inputs: Sequence[str], column: str) -> str | None:
     try:
         fmt = detect_format(shard)
         if shard.format == "parquet":
-            from ...io import _parquet
+            from ...io import parquet_file
 
-            names = set(_parquet(shard).schema_arrow.names)
+            names = set(parquet_file(shard).schema_arrow.names)
         else:
-            from ...formats.files import _jsonl_rows
+            from ...formats.files import jsonl_rows
 
-            first = next((r for r in _jsonl_rows(shard) if isinstance(r, dict)), {})
+            first = next((r for r in jsonl_rows(shard) if isinstance(r, dict)), {})
             names = set(first)
     except (InputError, pa.ArrowInvalid, OSError):
         return None  # not readable as a layout: the text dedup reports what is wrong
