@@ -110,6 +110,21 @@ def test_kill_and_resume_is_byte_identical(corpus: Path, tmp_path: Path, unit: s
     assert a["counts"] == b["counts"] and a["status"] == b["status"]
 
 
+def test_ctrl_c_exits_130_saying_how_to_go_on(corpus: Path, tmp_path: Path) -> None:
+    args = [str(corpus), "--id-column", "id", "-t", "0.7", "--memory", "4KB", "-q"]
+    stopped = cli(
+        "dedup", *args, "-o", str(tmp_path / "x"), env={"MMDEDUP_INTERRUPT_AFTER": "clusters"}
+    )
+    assert stopped.returncode == 130
+    assert "interrupted: run the same command with --resume" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert not (tmp_path / "x" / "summary.json").exists()
+    resumed = cli("dedup", *args, "-o", str(tmp_path / "x"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    clean = cli("dedup", *args, "-o", str(tmp_path / "clean"))
+    assert files(tmp_path / "x") == files(tmp_path / "clean")
+
+
 def test_fresh_run_clears_old_work(corpus: Path, tmp_path: Path) -> None:
     cfg = mmdedup.DedupConfig(threshold=0.7)
     dedup_files([str(corpus)], tmp_path / "o", config=cfg)

@@ -54,10 +54,13 @@ class WorkDir:
 
 
 def _crash_point(unit: str) -> None:
-    """Test hook: ``MMDEDUP_CRASH_AFTER=<unit>`` kills the process (SIGKILL) right after that unit
-    is marked done, to prove that ``--resume`` recovers from any point."""
+    """Test hooks: ``MMDEDUP_CRASH_AFTER=<unit>`` kills the process (SIGKILL) right after that
+    unit is marked done, to prove that ``--resume`` recovers from any point;
+    ``MMDEDUP_INTERRUPT_AFTER=<unit>`` sends it SIGINT there, as Ctrl-C would."""
     if os.environ.get("MMDEDUP_CRASH_AFTER") == unit:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("MMDEDUP_INTERRUPT_AFTER") == unit:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 @contextmanager
