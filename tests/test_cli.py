@@ -182,9 +182,10 @@ def test_invalid_utf8_rows(tmp_path: Path) -> None:
         b"a perfectly fine document with words",
     ]
     pq.write_table(pa.table({"text": pa.array(texts, pa.binary())}), tmp_path / "bin.parquet")
-    out = run("dedup", str(tmp_path / "bin.parquet"), "-o", str(tmp_path / "o"), ok=False)
+    src = str(tmp_path / "bin.parquet")
+    out = run("dedup", src, "-o", str(tmp_path / "x"), "--on-error", "raise", ok=False)
     assert "bin.parquet, row 1" in out and "UTF-8" in out
-    run("dedup", str(tmp_path / "bin.parquet"), "-o", str(tmp_path / "o"), "--on-error", "keep")
+    run("dedup", src, "-o", str(tmp_path / "o"))  # --on-error record, the default
     clusters = pl.read_parquet(tmp_path / "o" / "clusters.parquet")
     assert clusters["status"].to_list() == ["kept", "error", "duplicate"]
     assert "UTF-8" in clusters["error"][1]

@@ -148,7 +148,9 @@ def test_incremental_run_with_distributed_components(
     new.mkdir()
     for p in sorted(corpus.iterdir()):
         (old if int(p.stem[-1]) < 3 else new).joinpath(p.name).write_bytes(p.read_bytes())
-    dedup_files([str(old)], tmp_path / "a", config=cfg, id_column="id", keep="longest")
+    dedup_files(
+        [str(old)], tmp_path / "a", config=cfg, id_column="id", keep="longest", keep_work_dir=True
+    )
     outs = {}
     for mode in ("local", "distributed"):
         outs[mode] = dedup_files(

@@ -229,8 +229,12 @@ def test_a_text_that_is_not_a_string_is_a_row_error(tmp_path: Path) -> None:
     rows: list[Any] = [{"id": i, "text": doc(i)} for i in range(8)]
     rows[2]["text"], rows[4]["text"], rows[5]["text"], rows[6]["text"] = 7, {"a": "x"}, ["x"], True
     src = write_jsonl(tmp_path / "t.jsonl", rows)
-    fails(mmdedup_cli("dedup", src, "-o", tmp_path / "o1"), "t.jsonl, row 2", "holds a number")
-    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "keep", "-q"))
+    fails(
+        mmdedup_cli("dedup", src, "-o", tmp_path / "o1", "--on-error", "raise"),
+        "t.jsonl, row 2",
+        "holds a number",
+    )
+    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "record", "-q"))
     got = {r["row"]: r["error"] for r in clusters(tmp_path / "o2") if r["status"] == "error"}
     assert got == {
         2: "key 'text' holds a number, not a string",
@@ -266,8 +270,12 @@ def test_a_lone_surrogate_is_a_row_error(tmp_path: Path, escape: str) -> None:
     lines[1] = '{"text": "a pair \\ud83d\\ude00 is a character", "id": "\\\\ud800"}'
     src = tmp_path / "s.jsonl"
     src.write_text("\n".join(lines) + "\n")
-    fails(mmdedup_cli("dedup", src, "-o", tmp_path / "o1"), "s.jsonl, row 3", "lone surrogate")
-    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "keep", "-q"))
+    fails(
+        mmdedup_cli("dedup", src, "-o", tmp_path / "o1", "--on-error", "raise"),
+        "s.jsonl, row 3",
+        "lone surrogate",
+    )
+    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "record", "-q"))
     assert [r["status"] for r in clusters(tmp_path / "o2")] == ["unique"] * 3 + ["error"]
     assert (tmp_path / "o2" / "s.jsonl").read_bytes() == src.read_bytes()
     docs = read_documents(write_jsonl(tmp_path / "m.jsonl", [mmc4_row(0)] * 2), on_error="skip")
@@ -286,8 +294,16 @@ def test_invalid_utf8_is_kept_untouched_with_on_error_keep(tmp_path: Path) -> No
     lines[4] = b'{"id": 4, "text": "caf\xe9 \xff"}'
     src = tmp_path / "u.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
-    fails(mmdedup_cli("dedup", src, "-o", tmp_path / "o1"), "u.jsonl, row 4", "not valid UTF-8")
-    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "keep", "--id-column", "id"))
+    fails(
+        mmdedup_cli("dedup", src, "-o", tmp_path / "o1", "--on-error", "raise"),
+        "u.jsonl, row 4",
+        "not valid UTF-8",
+    )
+    ok(
+        mmdedup_cli(
+            "dedup", src, "-o", tmp_path / "o2", "--on-error", "record", "--id-column", "id"
+        )
+    )
     rows = clusters(tmp_path / "o2")
     assert [(r["status"], r["keep"]) for r in rows] == [("unique", True)] * 4 + [
         ("error", True),
@@ -372,8 +388,12 @@ def test_pin_rows_with_empty_meta_convert_to_parquet_and_back(tmp_path: Path) ->
 def test_mmc4_sentences_that_are_not_strings_are_row_errors(tmp_path: Path, bad: list[Any]) -> None:
     rows = [mmc4_row(0), {**mmc4_row(1), "text_list": bad}, mmc4_row(2)]
     src = write_jsonl(tmp_path / "m.jsonl", rows)
-    fails(mmdedup_cli("dedup", src, "-o", tmp_path / "o1"), "m.jsonl, row 1", "text_list[0]")
-    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "keep", "-q"))
+    fails(
+        mmdedup_cli("dedup", src, "-o", tmp_path / "o1", "--on-error", "raise"),
+        "m.jsonl, row 1",
+        "text_list[0]",
+    )
+    ok(mmdedup_cli("dedup", src, "-o", tmp_path / "o2", "--on-error", "record", "-q"))
     problems = pq.read_table(tmp_path / "o2" / "problems.parquet").to_pylist()
     assert [(p["row"], p["problem"][:12]) for p in problems] == [(1, "text_list[0]")]
     r = mmdedup_cli("convert", src, "--to", "obelics", "-o", tmp_path / "c")

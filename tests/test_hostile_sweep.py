@@ -128,7 +128,7 @@ def _run(args: list[str]) -> tuple[int, str]:
     "command,extra",
     [
         ("dedup", []),
-        ("dedup", ["--on-error", "keep"]),
+        ("dedup", ["--on-error", "record"]),
         ("images", []),
         ("images", ["--mode", "compatible", "-m", "dhash"]),
         ("convert", ["--to", "obelics"]),

@@ -233,7 +233,7 @@ def test_bad_rows_and_missing_images(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(out)])
     assert r.exit_code != 0 and "web.parquet, row 1" in r.output and "equal length" in r.output
-    args = ["--image-key", "bytes", "--images", str(images), "--on-error", "keep"]
+    args = ["--image-key", "bytes", "--images", str(images), "--on-error", "record"]
     s = dedup([src], out, *args)
     docs = pq.read_table(out / "documents.parquet").to_pylist()
     assert [(d["row"], d["status"]) for d in docs] == [(0, "unique"), (2, "unique"), (1, "error")]
@@ -303,7 +303,7 @@ def test_resume_after_a_crash_gives_the_same_results(tmp_path: Path) -> None:
 def test_resume_refuses_an_older_work_directory_format(tmp_path: Path) -> None:
     # Format 1 holds MinHash signatures of the native scheme's first definition.
     src = write_obelics(tmp_path / "web.parquet", corpus())
-    dedup([src], tmp_path / "out")
+    dedup([src], tmp_path / "out", "--keep-work-dir")
     manifest = tmp_path / "out" / ".mmdedup-work" / "manifest-interleaved.json"
     m = json.loads(manifest.read_text())
     assert m["version"] == 2

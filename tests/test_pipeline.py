@@ -167,9 +167,10 @@ def test_incremental_run_equals_full_run(corpus: Path, tmp_path: Path) -> None:
     new.mkdir()
     for p in sorted(corpus.iterdir()):
         (old if int(p.stem[-1]) < 3 else new).joinpath(p.name).write_bytes(p.read_bytes())
-    dedup_files([str(old)], tmp_path / "a", config=cfg, id_column="id", memory="4KB")
+    kept = {"memory": "4KB", "keep_work_dir": True}
+    dedup_files([str(old)], tmp_path / "a", config=cfg, id_column="id", **kept)
     inc = dedup_files(
-        [str(new)], tmp_path / "b", config=cfg, id_column="id", memory="4KB", index=tmp_path / "a"
+        [str(new)], tmp_path / "b", config=cfg, id_column="id", index=tmp_path / "a", **kept
     )
     full = dedup_files([str(corpus)], tmp_path / "full", config=cfg, id_column="id", memory="4KB")
     b = pl.read_parquet(tmp_path / "b" / "clusters.parquet")
@@ -191,7 +192,7 @@ def test_incremental_run_equals_full_run(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> None:
-    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
+    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig(), keep_work_dir=True)
     with pytest.raises(mmdedup.ParameterError, match="ngram"):
         dedup_files(
             [str(corpus)], tmp_path / "b", config=mmdedup.DedupConfig(ngram=3), index=tmp_path / "a"
@@ -203,7 +204,7 @@ def test_index_must_match_signature_parameters(corpus: Path, tmp_path: Path) -> 
 def test_index_of_an_older_format_is_refused(corpus: Path, tmp_path: Path) -> None:
     # A work directory from before the native MinHash scheme changed (formats 1 and 2) holds
     # signatures that cannot be compared with new ones: refused, for --index and --resume.
-    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig())
+    dedup_files([str(corpus)], tmp_path / "a", config=mmdedup.DedupConfig(), keep_work_dir=True)
     manifest = tmp_path / "a" / ".mmdedup-work" / "manifest.json"
     plan = json.loads(manifest.read_text())
     assert plan["version"] == 3

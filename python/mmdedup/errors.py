@@ -6,7 +6,14 @@ does not know mmdedup still catches them.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "MmdedupError", "ParameterError"]
+from typing import Literal
+
+__all__ = ["InputError", "MmdedupError", "OnError", "ParameterError", "on_error_mode"]
+
+OnError = Literal["record", "raise", "keep", "skip"]
+"""What becomes of a row that cannot be read (invalid UTF-8, malformed JSON, a value of the
+wrong type): ``"record"`` it (file, row and problem) and go on, or ``"raise"`` an
+:class:`InputError` naming them. ``"keep"`` and ``"skip"`` are earlier names of ``"record"``."""
 
 
 class MmdedupError(Exception):
@@ -42,3 +49,14 @@ class InputError(MmdedupError, ValueError):
         super().__init__(
             f"{prefix}: {message}" if prefix and not message.startswith(prefix) else message
         )
+
+
+def on_error_mode(value: str) -> Literal["record", "raise"]:
+    """``"record"`` or ``"raise"`` for any :data:`OnError` value; anything else is a
+    :class:`ParameterError`."""
+    mode = {"keep": "record", "skip": "record"}.get(value, value)
+    if mode == "record":
+        return "record"
+    if mode == "raise":
+        return "raise"
+    raise ParameterError(f"`on_error` must be record or raise, got {value!r}")

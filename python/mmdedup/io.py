@@ -355,7 +355,12 @@ def iter_columns(
     start = 0
     for lines in _jsonl_chunks(shard, rows):
         frame = _parse_json_lines(
-            lines, where, start, text, problems, " (use --on-error keep to keep such rows)"
+            lines,
+            where,
+            start,
+            text,
+            problems,
+            " (use --on-error record to keep such rows and go on)",
         )
         keys.update(dict.fromkeys(frame.columns))
         if start == 0 and len(lines) < rows:  # the whole shard: check before any work

@@ -7,10 +7,10 @@ from typing import cast
 
 import click
 
-from ..errors import MmdedupError
+from ..errors import MmdedupError, OnError
 from ..formats import FORMATS
-from ..formats.files import OnError
 from ..runs.convert import convert_files
+from . import options
 
 
 @click.command()
@@ -37,14 +37,8 @@ from ..runs.convert import convert_files
     default=None,
     help="Layout of the inputs (default: detected from each file's columns or keys).",
 )
-@click.option(
-    "--on-error",
-    type=click.Choice(["skip", "raise"]),
-    default="skip",
-    show_default=True,
-    help="A row that cannot be read: leave it out and report it, or stop.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@options.on_error("the row is not written; the summary lists it")
+@options.overwrite
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 def convert(
     inputs: tuple[str, ...],

@@ -16,7 +16,7 @@ from ..runs.api import dedup_files
 from ..runs.interleaved.config import MultimodalConfig, is_interleaved
 from ..runs.progress import Progress
 from ..text import Tokenizer
-from . import fail_if_nothing_read
+from . import fail_if_nothing_read, options
 
 
 @click.command()
@@ -118,20 +118,11 @@ from . import fail_if_nothing_read
 )
 @click.option("--fold-digits", is_flag=True, help="Treat all digits as equal.")
 @click.option("--strip-accents", is_flag=True, help="Treat accented letters as unaccented.")
-@click.option(
-    "--on-error",
-    type=click.Choice(["raise", "keep"]),
-    default="raise",
-    show_default=True,
-    help="A row whose text cannot be read (invalid UTF-8): stop with an error naming "
-    "file and row, or keep the row untouched and record it with status 'error'. An "
-    "interleaved row that cannot be read (e.g. OBELICS lists of different lengths) is "
-    "recorded with status 'error' and its problem, and not written.",
+@options.on_error(
+    "status 'error' in clusters.parquet, the row kept untouched; an interleaved row is not written"
 )
-@click.option(
-    "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@options.threads
+@options.overwrite
 @click.option(
     "--resume",
     is_flag=True,
@@ -156,12 +147,8 @@ from . import fail_if_nothing_read
     "document, as tasks of the engine (distributed); auto picks distributed when union-find "
     "would not fit --memory. The results are the same.",
 )
-@click.option(
-    "--work-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where the intermediate files go (default: OUTDIR/.mmdedup-work).",
-)
+@options.work_dir("the intermediate files")
+@options.keep_work_dir
 @click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
@@ -263,8 +250,10 @@ from . import fail_if_nothing_read
     default=None,
     help="[interleaved] Directory relative image paths are read from (default: the shard's).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
+@options.quiet
+@click.pass_context
 def dedup(
+    ctx: click.Context,
     inputs: tuple[str, ...],
     outdir: str,
     column: str,
@@ -292,6 +281,7 @@ def dedup(
     work_dir: Path | None,
     engine: str,
     address: str | None,
+    keep_work_dir: bool,
     index: Path | None,
     layout: str | None,
     paragraphs: str,
@@ -340,6 +330,8 @@ def dedup(
       mmdedup dedup obelics/*.parquet -o out/ --image-frequency 10 --paragraphs domain
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
+    plain = layout is None and (index is not None or not is_interleaved(list(inputs), column))
+    _refuse_inapplicable(ctx, method, plain, column, engine, image_key)
     text = DedupConfig(
         method=cast(Method, method),
         threshold=threshold,
@@ -355,7 +347,6 @@ def dedup(
         fold_digits=fold_digits,
         strip_accents=strip_accents,
     )
-    plain = layout is None and (index is not None or not is_interleaved(list(inputs), column))
     config: DedupConfig | MultimodalConfig = text
     if not plain:
         config = MultimodalConfig(
@@ -392,15 +383,57 @@ def dedup(
         images=images_table,
         image_root=image_root,
         progress=Progress(quiet=quiet),
+        keep_work_dir=keep_work_dir,
     )
     if not quiet:
         (_print_summary if plain else _print_interleaved)(summary, outdir)
+        if line := options.work_dir_line(summary):
+            click.echo(line)
     if plain:
         c = summary["counts"]
         fail_if_nothing_read(c["documents"], summary["status"]["error"], "documents", outdir)
     else:
         d = summary["documents"]
         fail_if_nothing_read(d["in"], d["errors"], "documents", outdir)
+
+
+_SHINGLES = ["ngram", "tokenizer"]
+_MINHASH = ["threshold", "num_perm", "bands", "rows", "verify", "seed"]
+
+
+def _refuse_inapplicable(
+    ctx: click.Context, method: str, plain: bool, column: str, engine: str, image_key: str
+) -> None:
+    """Every option given must apply to this run: one that would be ignored is an error."""
+    if plain:
+        options.refuse(
+            ctx,
+            options.marked(ctx, "[interleaved]"),
+            f"to plain text shards (column {column!r}); the interleaved rules apply to "
+            "documents of a layout (--format, or detected when the --column is absent)",
+        )
+    else:
+        options.refuse(ctx, ["id_column"], "to interleaved documents (they are named by doc_id)")
+        if image_key != "phash":
+            options.refuse(ctx, ["image_distance"], "unless --image-key phash")
+        if image_key == "url":
+            options.refuse(ctx, ["images_table"], "with --image-key url (no image bytes are read)")
+    if method == "exact":
+        options.refuse(
+            ctx,
+            [*_SHINGLES, *_MINHASH, "max_distance"],
+            "with --method exact (documents are duplicates when their normalized texts are equal)",
+        )
+    elif method == "minhash":
+        options.refuse(ctx, ["max_distance"], "with --method minhash (use --threshold)")
+    else:
+        options.refuse(
+            ctx,
+            _MINHASH,
+            "with --method simhash (use --max-distance)",
+        )
+    if engine != "ray":
+        options.refuse(ctx, ["address"], "without --engine ray")
 
 
 def _print_summary(s: dict[str, Any], outdir: str) -> None:

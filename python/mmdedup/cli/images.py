@@ -9,7 +9,7 @@ import click
 from ..runs.api import images_files
 from ..runs.images.plan import BATCH
 from ..runs.progress import Progress
-from . import fail_if_nothing_read
+from . import fail_if_nothing_read, options
 
 
 @click.command()
@@ -94,22 +94,16 @@ from . import fail_if_nothing_read
     help="With --frames all: frames hashed per animation; longer ones are flagged "
     "(frames_truncated in clusters.parquet) and counted in a warning.",
 )
-@click.option(
-    "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
+@options.threads
+@options.overwrite
 @click.option(
     "--resume",
     is_flag=True,
     help="Continue an interrupted run (same inputs and options): batches of images already "
     "hashed are not read again; the results are identical to an uninterrupted run.",
 )
-@click.option(
-    "--work-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where the hashes of each batch go (default: OUTDIR/.mmdedup-work).",
-)
+@options.work_dir("the hashes of each batch")
+@options.keep_work_dir
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
@@ -126,10 +120,13 @@ from . import fail_if_nothing_read
     "the search runs over on-disk partitions and the clusters and counts come from edge files "
     "(64-bit hashes; PDQ and --frames all are searched in memory). The results are the same.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@options.quiet
+@click.pass_context
 def images(
+    ctx: click.Context,
     inputs: tuple[str, ...],
     outdir: Path,
+    keep_work_dir: bool,
     method: str,
     hash_size: int,
     mode: str,
@@ -179,6 +176,10 @@ def images(
       mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
       mmdedup images stickers/ -o out/ --frames all
     """
+    if frames != "all":
+        options.refuse(ctx, ["max_frames"], "without --frames all")
+    if method == "pdq":
+        options.refuse(ctx, ["hash_size"], "to PDQ (always 256 bits)")
     summary = images_files(
         inputs,
         outdir,
@@ -198,6 +199,7 @@ def images(
         batch_size=batch_size,
         memory=memory,
         progress=Progress(quiet=quiet),
+        keep_work_dir=keep_work_dir,
     )
     if not quiet:
         c = summary["counts"]
@@ -205,5 +207,7 @@ def images(
             f"{c['images']:,} images: kept {c['kept']:,}, removed {c['removed']:,} near-duplicates "
             f"in {c['clusters']:,} clusters, {c['errors']:,} errors, in {summary['seconds']['total']:.1f} s"
         )
+        if line := options.work_dir_line(summary):
+            click.echo(line)
     c = summary["counts"]
     fail_if_nothing_read(c["images"], c["errors"], "images", str(outdir))

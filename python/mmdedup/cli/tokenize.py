@@ -8,11 +8,11 @@ from typing import cast
 import click
 
 from .. import _core
-from ..errors import MmdedupError, ParameterError
+from ..errors import MmdedupError, OnError, ParameterError
 from ..formats import FORMATS
-from ..formats.files import OnError
 from ..runs.tokenize import tokenize_files
 from ..tokens import TEMPLATES, Template, TemplateLike, load_tokenizer
+from . import options
 
 
 def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
@@ -88,19 +88,13 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
     metavar="TOKEN=ID",
     help="Rank files: a special token and its id (repeat the option for more).",
 )
-@click.option(
-    "--on-error",
-    type=click.Choice(["skip", "raise"]),
-    default="skip",
-    show_default=True,
-    help="A row that cannot be read: leave it out and report it, or stop.",
-)
-@click.option(
-    "--threads", type=click.IntRange(1), default=None, help="Worker threads (default: all cores)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in OUTDIR.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@options.on_error("the row is not counted; the summary lists it")
+@options.threads
+@options.overwrite
+@options.quiet
+@click.pass_context
 def tokenize(
+    ctx: click.Context,
     inputs: tuple[str, ...],
     outdir: Path,
     tokenizer_path: Path,
@@ -136,7 +130,7 @@ def tokenize(
       idefics       <s>text<fake_token_around_image><image><fake_token_around_image>...</s>
       openflamingo  <image>text<|endofchunk|><image>text<|endofchunk|><|endoftext|>
 
-    Rows that cannot be read are reported with file and row, and left out.
+    Rows that cannot be read are reported with file and row, and left out (--on-error).
 
     \b
     Examples:
@@ -145,6 +139,8 @@ def tokenize(
       mmdedup tokenize web/*.parquet -o counts/ --tokenizer cl100k_base.tiktoken --column text
       mmdedup tokenize pin/ -o out/ --tokenizer tok.json --template my_template.json --text
     """
+    if column is not None:
+        options.refuse(ctx, ["from_format", "template"], "to a --column of plain text")
     try:
         if threads is not None:
             _core.set_num_threads(threads)

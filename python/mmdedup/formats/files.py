@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..compression import Compressor, compression_of
-from ..errors import InputError, ParameterError
+from ..errors import InputError, OnError, ParameterError, on_error_mode
 from ..io import Shard, atomic_write, discover, jsonl_lines, read_columns
 from .aligned import INFIMM, OBELICS, OMNICORPUS
 from .base import Layout, RowError, RowResult
@@ -30,8 +30,6 @@ __all__ = ["FORMATS", "detect_format", "jsonl_rows", "read_documents", "write_do
 
 FORMATS: dict[str, Layout] = {f.name: f for f in (OBELICS, MMC4, OMNICORPUS, PIN, WANJUAN, INFIMM)}
 """Every layout by name."""
-
-OnError = Literal["raise", "skip"]
 
 
 def _shard(path: str | Path | Shard) -> Shard:
@@ -113,7 +111,8 @@ def read_documents(
         path: The file.
         format: Its layout (see :data:`FORMATS`); detected from the schema or keys when None.
         on_error: A row that cannot be read: ``"raise"`` an :class:`~mmdedup.InputError`
-            naming file, row and problem, or ``"skip"`` it and list it in ``errors``.
+            naming file, row and problem, or ``"record"`` it in ``errors`` and leave it out
+            (see :data:`~mmdedup.errors.OnError`).
 
     Returns:
         The documents, with the rows in error and the repairs made.
@@ -126,6 +125,7 @@ def read_documents(
     >>> docs.format, [s["kind"] for s in docs.table["segments"][0].as_py()]
     ('mmc4', ['image', 'text'])
     """
+    on_error = on_error_mode(on_error)
     shard = _shard(path)
     layout = FORMATS[_check_format(format)] if format else FORMATS[detect_format(shard)]
     where = str(shard.path)

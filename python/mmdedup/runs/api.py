@@ -13,6 +13,7 @@ run's summary (also written to ``OUTDIR/summary.json``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +21,12 @@ from typing import Any, Literal
 
 from .. import _core
 from ..dedup import DedupConfig
-from ..errors import ParameterError
+from ..errors import OnError, ParameterError, on_error_mode
+from ..storage import Location
 from .budget import parse_size
+from .dirs import finish_work_dir
 from .progress import Progress
+from .workdir import default_work_dir
 
 __all__ = ["dedup_files", "images_files"]
 
@@ -35,6 +39,22 @@ def _progress(progress: bool | Progress) -> Progress:
     return progress if isinstance(progress, Progress) else Progress(quiet=not progress)
 
 
+def _finish(
+    summary: dict[str, Any],
+    outdir: str | os.PathLike[str],
+    work_dir: str | os.PathLike[str] | None,
+    keep: bool,
+) -> dict[str, Any]:
+    """Records the work directory (where, how large, kept or not) in the summary, removing it
+    unless ``keep``: a finished run needs it only as a later run's ``--index``."""
+    out = Location(os.fspath(outdir))
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None)
+    with (out / "summary.json").write() as f:
+        f.write(json.dumps(summary, indent=2).encode() + b"\n")
+    return summary
+
+
 def dedup_files(
     inputs: Sequence[str | os.PathLike[str]],
     outdir: str | os.PathLike[str],
@@ -44,7 +64,7 @@ def dedup_files(
     column: str = "text",
     id_column: str | None = None,
     keep: str = "first",
-    on_error: Literal["raise", "keep"] = "raise",
+    on_error: OnError = "record",
     threads: int | None = None,
     memory: str | int = "4GB",
     work_dir: str | os.PathLike[str] | None = None,
@@ -57,6 +77,7 @@ def dedup_files(
     images: str | os.PathLike[str] | None = None,
     image_root: str | os.PathLike[str] | None = None,
     progress: bool | Progress = False,
+    keep_work_dir: bool = False,
 ) -> dict[str, Any]:
     """Removes duplicate documents from shards: what ``mmdedup dedup`` runs.
 
@@ -70,13 +91,64 @@ def dedup_files(
             :class:`~mmdedup.runs.interleaved.MultimodalConfig` (interleaved only).
         layout: Every shard has this interleaved layout (``obelics``, ``mmc4``, ...).
         keep: Which member of a cluster stays (see :func:`mmdedup.dedup.parse_keep`).
-        on_error: A row that cannot be read: stop with an error naming file and row, or keep
-            it and record it with status ``error``.
+        on_error: A row that cannot be read: ``"record"`` it with status ``error`` (a text
+            row is kept untouched, an interleaved one is not written) and go on, or
+            ``"raise"``: stop with an error naming file and row.
         threads: Worker threads for this process (default: all cores).
         memory: The budget of one unit of work, in bytes or as ``"4GB"``.
         engine: ``local``, or ``ray`` (text documents): stages as Ray tasks.
         progress: Show progress (bars at a terminal, log lines elsewhere).
+        keep_work_dir: Leave the work directory after the run succeeds, for a later run's
+            ``index`` (it is removed otherwise; an interrupted run always leaves it).
     """
+    summary = _dedup(
+        inputs,
+        outdir,
+        config=config,
+        layout=layout,
+        column=column,
+        id_column=id_column,
+        keep=keep,
+        on_error=on_error,
+        threads=threads,
+        memory=memory,
+        work_dir=work_dir,
+        resume=resume,
+        overwrite=overwrite,
+        components=components,
+        engine=engine,
+        address=address,
+        index=index,
+        images=images,
+        image_root=image_root,
+        progress=progress,
+    )
+    return _finish(summary, outdir, work_dir, keep_work_dir)
+
+
+def _dedup(
+    inputs: Sequence[str | os.PathLike[str]],
+    outdir: str | os.PathLike[str],
+    *,
+    config: Any,
+    layout: str | None,
+    column: str,
+    id_column: str | None,
+    keep: str,
+    on_error: OnError,
+    threads: int | None,
+    memory: str | int,
+    work_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    overwrite: bool,
+    components: str,
+    engine: Literal["local", "ray"],
+    address: str | None,
+    index: str | os.PathLike[str] | None,
+    images: str | os.PathLike[str] | None,
+    image_root: str | os.PathLike[str] | None,
+    progress: bool | Progress,
+) -> dict[str, Any]:
     from .interleaved.config import MultimodalConfig, is_interleaved
 
     paths = [os.fspath(x) for x in inputs]
@@ -110,7 +182,7 @@ def dedup_files(
                 images=images,
                 image_root=image_root,
                 memory=_budget(memory),
-                on_error=on_error,
+                on_error=on_error_mode(on_error),
                 work_dir=Path(work_dir) if work_dir is not None else None,
                 resume=resume,
                 overwrite=overwrite,
@@ -132,7 +204,7 @@ def dedup_files(
             column=column,
             id_column=id_column,
             keep_rule=keep,
-            on_error=on_error,
+            on_error=on_error_mode(on_error),
             memory=_budget(memory),
             components=components,
             work_dir=Path(work_dir) if work_dir is not None else None,
@@ -166,9 +238,11 @@ def images_files(
     overwrite: bool = False,
     batch_size: int | None = None,
     progress: bool | Progress = False,
+    keep_work_dir: bool = False,
 ) -> dict[str, Any]:
     """Hashes every image of a corpus and clusters near-duplicates: what ``mmdedup images``
-    runs (see :mod:`mmdedup.runs.images`)."""
+    runs (see :mod:`mmdedup.runs.images`). ``keep_work_dir``: leave the hashes of every batch
+    in the work directory after the run succeeds (removed otherwise)."""
     from . import images as run_images
     from .images.plan import BATCH
 
@@ -176,7 +250,7 @@ def images_files(
         _core.set_num_threads(threads)
     bars = _progress(progress)
     try:
-        return run_images.run_images(
+        summary = run_images.run_images(
             [os.fspath(x) for x in inputs],
             Path(outdir),
             method=method,
@@ -197,3 +271,4 @@ def images_files(
         )
     finally:
         bars.close()
+    return _finish(summary, outdir, work_dir, keep_work_dir)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import OnError, on_error_mode
 from ..formats import FORMATS, read_documents, write_documents
-from ..formats.files import OnError
 from ..formats.markdown_layouts import MarkdownLayout
 from ..formats.model import Problem
 from ..io import discover
@@ -54,7 +54,7 @@ def convert_files(
     *,
     to: str,
     format: str | None = None,
-    on_error: OnError = "skip",
+    on_error: OnError = "record",
     overwrite: bool = False,
 ) -> ConvertSummary:
     """Converts shards to layout ``to`` under ``outdir``, keeping their relative names.
@@ -80,7 +80,7 @@ def convert_files(
     ) as run:
         run.declare(names)
         for shard, name in zip(shards, names, strict=True):
-            docs = read_documents(shard, format=format, on_error=on_error)
+            docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
             target = outdir / name
             summary.documents_in += docs.table.num_rows + len(docs.errors)
             summary.documents_out += write_documents(docs.table, target, format=to)

@@ -39,6 +39,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, ParameterError
 from ..storage import Location, is_url
@@ -50,6 +51,7 @@ __all__ = [
     "Run",
     "check_writable",
     "claim_work_dir",
+    "finish_work_dir",
     "lock",
     "open_run",
 ]
@@ -149,6 +151,21 @@ def claim_work_dir(
         if not (resume and (root / manifest).exists()):
             _empty(root)
         yield root
+
+
+def finish_work_dir(root: Path, *, keep: bool, default: bool) -> dict[str, Any]:
+    """After a successful run: the work directory's size, and unless ``keep`` its removal (all
+    of it when mmdedup chose it inside OUTDIR; a ``--work-dir`` is emptied and stays marked, to
+    be used again). A directory that mmdedup does not own is left alone."""
+    files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+    size = sum(p.stat().st_size for p in files if p.name not in (MARKER, LOCK))
+    removed = not keep and root.is_dir() and (root / MARKER).exists()
+    if removed:
+        with lock(root, "the work directory"):
+            _empty(root)
+        if default:
+            shutil.rmtree(root)
+    return {"path": str(root), "bytes": size, "kept": not removed}
 
 
 def _empty(root: Path) -> None:

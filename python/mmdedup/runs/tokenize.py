@@ -13,9 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from ..errors import InputError
+from ..errors import InputError, OnError, on_error_mode
 from ..formats import read_documents
-from ..formats.files import OnError
 from ..formats.model import Problem
 from ..io import Shard, discover, read_columns, write_table
 from ..runs.dirs import open_run
@@ -102,7 +101,7 @@ def tokenize_files(
     ids: bool = False,
     text: bool = False,
     add_special_tokens: bool = False,
-    on_error: OnError = "skip",
+    on_error: OnError = "record",
     progress: bool = False,
     overwrite: bool = False,
 ) -> TokenizeSummary:
@@ -141,7 +140,7 @@ def tokenize_files(
             if column is not None:
                 table = _plain_table(shard, column)
             else:
-                docs = read_documents(shard, format=format, on_error=on_error)
+                docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
                 summary.errors += docs.errors
                 table = docs.table
             parts = []

@@ -39,13 +39,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from ... import _core
-from ...errors import ParameterError
+from ...errors import OnError, ParameterError, on_error_mode
 from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
 from ...storage import atomic_write, create_npy
@@ -76,7 +76,7 @@ def run(
     images: str | os.PathLike[str] | None = None,
     image_root: str | os.PathLike[str] | None = None,
     memory: int = 4 * 2**30,
-    on_error: Literal["keep", "raise"] = "keep",
+    on_error: OnError = "record",
     work_dir: Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -120,7 +120,7 @@ def run(
         os.fspath(images) if images else None,
         os.fspath(image_root) if image_root else None,
         memory,
-        on_error,
+        on_error_mode(on_error),
     )
     root = Path(work_dir) if work_dir is not None else out / ".mmdedup-work"
     with (

@@ -30,7 +30,7 @@ class Manifest:
     images: str | None
     image_root: str | None
     partitions: int
-    on_error: str = "keep"
+    on_error: str = "record"
     version: int = _VERSION
     memory: int = 4 * 2**30
 

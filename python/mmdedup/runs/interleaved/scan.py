@@ -26,11 +26,11 @@ def stage_scan(work: WorkDir, m: Manifest, i: int) -> None:
     if work.done(unit):
         return
     cfg, shard, tag = manifest_config(m), manifest_shard(m, i), f"{i:06d}"
-    docs = read_documents(shard, format=cfg.format, on_error="skip")
+    docs = read_documents(shard, format=cfg.format, on_error="record")
     if docs.errors and m.on_error == "raise":
         first = docs.errors[0]
         raise InputError(
-            f"{first.message} (use --on-error keep to record such rows and go on)",
+            f"{first.message} (use --on-error record to record such rows and go on)",
             path=first.path,
             row=first.row,
         )

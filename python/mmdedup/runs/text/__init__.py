@@ -42,7 +42,7 @@ from typing import Any
 
 from ... import _core
 from ...dedup import DedupConfig, parse_keep
-from ...errors import InputError
+from ...errors import InputError, OnError, on_error_mode
 from ...runs.budget import parse_size
 from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
@@ -66,7 +66,7 @@ def run(
     column: str = "text",
     id_column: str | None = None,
     keep_rule: str = "first",
-    on_error: str = "raise",
+    on_error: OnError = "record",
     memory: int = 4 * 2**30,
     work_dir: Path | None = None,
     resume: bool = False,
@@ -101,7 +101,7 @@ def run(
         column=column,
         id_column=id_column,
         keep_rule=keep_rule,
-        on_error=on_error,
+        on_error=on_error_mode(on_error),
         memory=memory,
         index=index,
         components=components,

@@ -81,7 +81,10 @@ def find_work_dir(path: Path) -> Path:
     for candidate in (path / ".mmdedup-work", path):
         if (candidate / "manifest.json").exists() and (candidate / "done" / "clusters").exists():
             return candidate
-    raise InputError(f"{path} is not the output or work directory of a finished mmdedup run")
+    raise InputError(
+        f"{path} is not the output or work directory of a finished mmdedup run (a run used as "
+        "an --index must keep its work directory: --keep-work-dir)"
+    )
 
 
 def dedup_config(plan: Plan) -> DedupConfig:
@@ -189,7 +192,7 @@ def text_column(
         bad = _core.invalid_utf8_rows(texts)
         if len(bad) and on_error == "raise":
             raise InputError(
-                f"column {column!r} is not valid UTF-8 (use --on-error keep to keep such rows)",
+                f"column {column!r} is not valid UTF-8 (use --on-error record to keep such rows and go on)",
                 path=str(shard.path),
                 row=start + int(bad[0]),
             )

@@ -73,9 +73,9 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             out_key = stack.enter_context(
                 npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
             )
-        # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error keep,
+        # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error record,
         # each piece's are recorded here, and its text read as null.
-        unreadable: dict[int, str] | None = {} if plan.on_error == "keep" else None
+        unreadable: dict[int, str] | None = {} if plan.on_error != "raise" else None
         pieces = iter_columns(
             shard, columns, piece_rows(plan, i), text=plan.column, problems=unreadable
         )

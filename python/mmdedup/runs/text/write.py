@@ -45,7 +45,7 @@ def jaccard_filter(
             rows = local[(local >= start) & (local < start + table.num_rows)] - start
             start += table.num_rows
             if len(rows):
-                col, _ = text_column(table, plan.column, plan.shard(i), "keep")
+                col, _ = text_column(table, plan.column, plan.shard(i), "record")
                 texts.append(col.take(pa.array(rows)).combine_chunks().cast(pa.large_string()))
     remapped = np.searchsorted(involved, edges).astype(np.uint32)
     sim = _core.jaccard(
@@ -87,9 +87,8 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
             labels = np.asarray(work.load("labels.npy", mmap=True)[off + a : off + b])
             status = np.asarray(work.load("status.npy", mmap=True)[off + a : off + b])
             cols: dict[str, Any] = {
-                "shard": pa.DictionaryArray.from_arrays(
-                    pa.array(np.zeros(b - a, np.int32)), pa.array([shard.name], pa.string())
-                ),
+                # A plain string (Parquet stores it as a dictionary): joins on it need no cast.
+                "shard": pa.array([shard.name] * (b - a), pa.string()),
                 "row": pa.array(np.arange(a, b), pa.int64()),
             }
             if plan.id_column:
