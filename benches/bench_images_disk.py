@@ -54,7 +54,7 @@ def prepare(root: Path, n: int, batch: int, seed: int) -> list[str]:
         name = f"hash-files-{u:06d}"
         table = pa.table(
             {
-                "source": pa.array([f"/data/images/{i:09d}.jpg" for i in range(a, b)]),
+                "shard": pa.array([f"/data/images/{i:09d}.jpg" for i in range(a, b)]),
                 "row": pa.array([None] * (b - a), pa.int64()),
                 "key": pa.array([f"/data/images/{i:09d}.jpg" for i in range(a, b)]),
                 "phash": pa.array(values[a:b], pa.uint64(), mask=failed[a:b]),

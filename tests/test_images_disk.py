@@ -33,7 +33,7 @@ def _units(work: WorkDir, rng: np.random.Generator, rows: int, size: int) -> lis
         name = f"hash-files-{u:06d}"
         table = pa.table(
             {
-                "source": pa.array([f"s{i}" for i in range(a, b)], pa.string()),
+                "shard": pa.array([f"s{i}" for i in range(a, b)], pa.string()),
                 "row": pa.array([None] * (b - a), pa.int64()),
                 "key": pa.array([f"k{i}.jpg" for i in range(a, b)], pa.string()),
                 "phash": pa.array(values[a:b], pa.uint64(), mask=failed[a:b]),

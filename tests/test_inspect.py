@@ -328,7 +328,7 @@ def test_precision_estimate_on_a_constructed_image_run(tmp_path: Path) -> None:
     pq.write_table(
         pa.table(
             {
-                "source": [f"/nowhere/{i}.png" for i in range(n)],
+                "shard": [f"/nowhere/{i}.png" for i in range(n)],
                 "row": pa.nulls(n, pa.int64()),
                 "key": [f"/nowhere/{i}.png" for i in range(n)],
                 "width": pa.array([10] * n, pa.uint32()),

@@ -122,6 +122,7 @@ def test_ctrl_c_exits_130_saying_how_to_go_on(corpus: Path, tmp_path: Path) -> N
     resumed = cli("dedup", *args, "-o", str(tmp_path / "x"), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     clean = cli("dedup", *args, "-o", str(tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
     assert files(tmp_path / "x") == files(tmp_path / "clean")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from ..dedup import DedupConfig
 from ..errors import MmdedupError
@@ -158,6 +159,11 @@ class _Run:
             return a is not None and b is not None and bool(a.tokens) and bool(b.tokens)
         return isinstance(a, str) and isinstance(b, str)
 
+    def _image_shard(self) -> str:
+        """``shard``, or ``source`` in an images run from before the one convention."""
+        names = pq.read_schema(self.idx.path).names
+        return "shard" if "shard" in names else "source"
+
     def members(self, items: Sequence[int], scores: dict[int, _Score]) -> dict[int, Member]:
         """Members for display, with their ids read from the results table."""
         idx = self.idx
@@ -165,14 +171,14 @@ class _Run:
         cols = {
             "text": ["shard", "row", str(self.summary.get("id_column") or "")],
             "interleaved": ["shard", "row", "doc_id"],
-            "images": ["source", "row", "key", "width", "height"],
+            "images": [self._image_shard(), "row", "key", "width", "height"],
         }[self.kind]
         recs = read_positions(idx.path, [int(idx.pos[i]) for i in items], cols)
         thumbs: dict[tuple[str, int | None], Any] = {}
         if self.kind == "images":
             from .locate import image_bytes, thumbnail
 
-            keys = [(str(r["source"]), r["row"]) for r in recs.values()]
+            keys = [(str(r.get("shard", r.get("source"))), r["row"]) for r in recs.values()]
             column = self._image_column()
             thumbs = {k: thumbnail(v) for k, v in image_bytes(keys, column).items()}
         out: dict[int, Member] = {}
@@ -194,7 +200,8 @@ class _Run:
                 kw["text"] = content.text[:MAX_CHARS]
                 kw["truncated"] = len(content.text) > MAX_CHARS
             elif self.kind == "images":
-                kw["thumb"] = thumbs.get((str(rec.get("source")), rec.get("row")))
+                shard = rec.get("shard", rec.get("source"))
+                kw["thumb"] = thumbs.get((str(shard), rec.get("row")))
             out[i] = Member(
                 anchor=f"doc-{int(idx.pos[i])}",
                 ids=ids,

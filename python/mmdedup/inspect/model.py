@@ -58,7 +58,7 @@ class Member:
 
     Attributes:
         anchor: Its HTML id in the report (``doc-<position in the results table>``).
-        ids: Where it is: ``shard``/``source``, ``row`` and its id (the ``--id-column``,
+        ids: Where it is: ``shard``, ``row`` and its id (the ``--id-column``,
             ``doc_id`` or ``key``), what "copy ids" gives a reviewer.
         status: Its status in the results table (``kept``, ``duplicate``, ``near_duplicate``...).
         keep: Whether the run kept it.

@@ -130,10 +130,12 @@ def _codes(col: pa.Array | pa.ChunkedArray, names: list[str], known: dict[str, i
 
 
 def scan(path: Path, *, images: bool = False) -> Index:
-    """Reads ``shard``/``source``, ``row``, ``cluster``, ``keep`` and ``status`` (and ``hash``
+    """Reads ``shard``, ``row``, ``cluster``, ``keep`` and ``status`` (and ``hash``
     for images) of ``path`` in batches. An image file's "shard" is its directory."""
     pf = pq.ParquetFile(path)
-    cols = ["source" if images else "shard", "row", "cluster", "keep", "status"]
+    # Images runs before the one convention named the column `source`.
+    first = "source" if images and "shard" not in pf.schema_arrow.names else "shard"
+    cols = [first, "row", "cluster", "keep", "status"]
     if images:
         cols.append("hash")
     out = Index(path, rows=pf.metadata.num_rows)

@@ -254,9 +254,7 @@ def cluster_columns(
     status[(labels >= 0) & keep] = "kept"
     status[(labels >= 0) & ~keep] = "duplicate"
     status[failed] = "error"
-    out: dict[str, Any] = {
-        name: table[name] for name in ("source", "row", "key", "width", "height")
-    }
+    out: dict[str, Any] = {name: table[name] for name in ("shard", "row", "key", "width", "height")}
     out["hash"] = table[method]
     if method == "pdq":
         out["quality"] = table["pdq_quality"]

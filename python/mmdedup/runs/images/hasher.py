@@ -84,7 +84,7 @@ class Hasher:
                 t.column_names.index("error"), "error", pa.array(messages, pa.string())
             )
         cols: dict[str, Any] = {
-            "source": pa.array([source or k for k in keys], pa.string()),
+            "shard": pa.array([source or k for k in keys], pa.string()),
             "row": pa.array(rows, pa.int64()),
             "key": pa.array(keys, pa.string()),
         }
@@ -194,7 +194,7 @@ class Hasher:
 def empty_hashes(method: str) -> pa.Table:
     """The table of a run without images."""
     cols: dict[str, pa.Array] = {
-        "source": pa.array([], pa.string()),
+        "shard": pa.array([], pa.string()),
         "row": pa.array([], pa.int64()),
         "key": pa.array([], pa.string()),
         method: pa.array([], pa.binary(32) if method == "pdq" else pa.uint64()),

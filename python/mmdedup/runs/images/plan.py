@@ -9,7 +9,7 @@ from typing import Any
 BATCH = 2048
 
 
-_VERSION = 1
+_VERSION = 2  # 2: the per-image hashes name their shard `shard` (was `source`)
 
 
 WORK_DIR_NAME = ".mmdedup-work"
