@@ -3,7 +3,11 @@ one vocabulary, ``shard`` is a plain string, and the work directory is accounted
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -210,3 +214,73 @@ def test_an_index_needs_a_kept_work_directory(text: Path, tmp_path: Path) -> Non
     assert run("dedup", text, "-o", tmp_path / "c", "--keep-work-dir", "-q").exit_code == 0
     r = run("dedup", text, "-o", tmp_path / "d", "--index", tmp_path / "c", "-q")
     assert r.exit_code == 0, r.output
+
+
+def mmc4_shards(root: Path, n: int = 3) -> Path:
+    root.mkdir()
+    for s in range(n):
+        rows = [
+            {
+                "url": f"https://example.org/{s}/{i}",
+                "text_list": [f"Shard {s} story {i}.", "Another sentence."],
+                "image_info": [
+                    {"raw_url": f"https://example.org/{i}.png", "matched_text_index": 0}
+                ],
+            }
+            for i in range(4)
+        ]
+        (root / f"part-{s}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmdedup", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".mmdedup" not in p.as_posix()
+    }
+
+
+@pytest.mark.parametrize("command", ["convert", "tokenize"])
+def test_shard_wise_commands_resume_after_a_kill(command: str, tmp_path: Path) -> None:
+    src = mmc4_shards(tmp_path / "in")
+    vocab = tmp_path / "cl100k_base.tiktoken"
+    vocab.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    args: list[str | Path] = (
+        [command, src, "--to", "obelics"]
+        if command == "convert"
+        else [command, src, "--tokenizer", vocab, "--ids"]
+    )
+    clean = cli(*args, "-o", tmp_path / "clean")
+    assert clean.returncode == 0, clean.stderr
+    assert "work directory removed" in clean.stdout
+    assert not (tmp_path / "clean" / ".mmdedup-work").exists()
+    killed = cli(*args, "-o", tmp_path / "x", env={"MMDEDUP_CRASH_AFTER": "shard-000001"})
+    assert killed.returncode == -9
+    assert sorted(p.name for p in (tmp_path / "x").glob("part-*")) == [
+        "part-0.parquet",
+        "part-1.parquet",
+    ]
+    again = cli(*args, "-o", tmp_path / "x")
+    assert again.returncode == 1 and "--resume" in again.stderr
+    other = [*args, "--on-error", "raise"]
+    refused = cli(*other, "-o", tmp_path / "x", "--resume")
+    assert refused.returncode == 1 and "other inputs or parameters" in refused.stderr
+    resumed = cli(*args, "-o", tmp_path / "x", "--resume", "--keep-work-dir")
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(tmp_path / "x") == tree(tmp_path / "clean")
+    assert (
+        clean.stdout.splitlines()[0].split(" in ")[0]
+        == resumed.stdout.splitlines()[0].split(" in ")[0]
+    )
+    assert (tmp_path / "x" / ".mmdedup-work" / "records" / "shard-000002.json").exists()

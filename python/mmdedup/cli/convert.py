@@ -10,6 +10,7 @@ import click
 from ..errors import MmdedupError, OnError
 from ..formats import FORMATS
 from ..runs.convert import convert_files
+from ..runs.progress import Progress
 from . import options
 
 
@@ -38,15 +39,23 @@ from . import options
     help="Layout of the inputs (default: detected from each file's columns or keys).",
 )
 @options.on_error("the row is not written; the summary lists it")
+@options.threads
 @options.overwrite
-@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@options.resume("shards already converted are not read again")
+@options.work_dir("the records of finished shards")
+@options.keep_work_dir
+@options.quiet
 def convert(
     inputs: tuple[str, ...],
     to: str,
     outdir: Path,
     from_format: str | None,
     on_error: str,
+    threads: int | None,
     overwrite: bool,
+    resume: bool,
+    work_dir: Path | None,
+    keep_work_dir: bool,
     quiet: bool,
 ) -> None:
     """Convert interleaved image-text documents between layouts.
@@ -78,6 +87,11 @@ def convert(
             format=from_format,
             on_error=cast(OnError, on_error),
             overwrite=overwrite,
+            resume=resume,
+            work_dir=work_dir,
+            keep_work_dir=keep_work_dir,
+            threads=threads,
+            progress=Progress(quiet=quiet),
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e
@@ -93,3 +107,5 @@ def convert(
         f"file(s); {len(s.errors):,} rows with errors (left out), {len(s.repairs):,} repairs, "
         f"{len(s.warnings):,} with images inside code, {s.images_copied:,} image files copied"
     )
+    if line := options.work_dir_line({"work_dir": s.work_dir}):
+        click.echo(line)

@@ -59,6 +59,15 @@ def overwrite(f: F) -> F:
     )(f)
 
 
+def resume(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--resume",
+        is_flag=True,
+        help=f"Continue an interrupted run (same inputs and options): {what}; the results are "
+        "identical to an uninterrupted run.",
+    )
+
+
 def work_dir(what: str) -> Callable[[F], F]:
     return click.option(
         "--work-dir",
@@ -85,7 +94,7 @@ def work_dir_line(summary: dict[str, Any]) -> str | None:
         return None
     size = w["bytes"] / 2**20
     if w["kept"]:
-        return f"work directory kept: {w['path']} ({size:,.1f} MiB; usable as a later --index)"
+        return f"work directory kept: {w['path']} ({size:,.1f} MiB)"
     return f"work directory removed ({size:,.1f} MiB; --keep-work-dir keeps it)"
 
 

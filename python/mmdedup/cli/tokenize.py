@@ -10,6 +10,7 @@ import click
 from .. import _core
 from ..errors import MmdedupError, OnError, ParameterError
 from ..formats import FORMATS
+from ..runs.progress import Progress
 from ..runs.tokenize import tokenize_files
 from ..tokens import TEMPLATES, Template, TemplateLike, load_tokenizer
 from . import options
@@ -91,10 +92,16 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
 @options.on_error("the row is not counted; the summary lists it")
 @options.threads
 @options.overwrite
+@options.resume("shards already tokenized are not read again")
+@options.work_dir("the records of finished shards")
+@options.keep_work_dir
 @options.quiet
 @click.pass_context
 def tokenize(
     ctx: click.Context,
+    resume: bool,
+    work_dir: Path | None,
+    keep_work_dir: bool,
     inputs: tuple[str, ...],
     outdir: Path,
     tokenizer_path: Path,
@@ -159,8 +166,11 @@ def tokenize(
             text=text,
             add_special_tokens=add_special_tokens,
             on_error=cast(OnError, on_error),
-            progress=not quiet,
+            progress=Progress(quiet=quiet),
             overwrite=overwrite,
+            resume=resume,
+            work_dir=work_dir,
+            keep_work_dir=keep_work_dir,
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e
@@ -175,3 +185,5 @@ def tokenize(
         f"{s.documents:,} documents, {s.tokens:,} tokens in {len(s.outputs)} file(s) in "
         f"{s.seconds:.1f} s ({rate:,.0f} tokens/s); {len(s.errors):,} rows with errors (left out)"
     )
+    if line := options.work_dir_line({"work_dir": s.work_dir}):
+        click.echo(line)

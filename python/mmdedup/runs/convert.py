@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .. import _core
 from ..errors import OnError, on_error_mode
 from ..formats import FORMATS, read_documents, write_documents
 from ..formats.markdown_layouts import MarkdownLayout
 from ..formats.model import Problem
-from ..io import discover
-from ..runs.copies import copy_images, image_copies
-from ..runs.dirs import open_run
+from ..io import Shard, discover
+from .copies import copy_images, image_copies
+from .dirs import Run
+from .progress import Progress
+from .shardwise import finish, shard_run
 
 
 @dataclass
@@ -28,6 +33,7 @@ class ConvertSummary:
             sentences can be. They are written, but read back as code, not images.
         images_copied: Image files copied beside the output.
         outputs: The files written.
+        work_dir: The work directory: where, how large, whether it was kept.
     """
 
     documents_in: int = 0
@@ -37,6 +43,7 @@ class ConvertSummary:
     warnings: list[Problem] = field(default_factory=list)
     images_copied: int = 0
     outputs: list[Path] = field(default_factory=list)
+    work_dir: dict[str, Any] = field(default_factory=dict)
 
 
 def _output_name(name: str, container: str) -> str:
@@ -56,12 +63,20 @@ def convert_files(
     format: str | None = None,
     on_error: OnError = "record",
     overwrite: bool = False,
+    resume: bool = False,
+    work_dir: str | os.PathLike[str] | None = None,
+    keep_work_dir: bool = False,
+    threads: int | None = None,
+    progress: bool | Progress = False,
 ) -> ConvertSummary:
     """Converts shards to layout ``to`` under ``outdir``, keeping their relative names.
 
     Image files named by a relative path (PIN's ``content_image/...``) are copied along, so the
     paths in the output stay valid. ``outdir`` may not hold or lie in an input; holding an
     earlier conversion, it is refused unless ``overwrite``, which removes that conversion's files.
+    Each shard is a unit of work: after an interruption, ``resume`` converts only the shards
+    not done (the work directory, ``OUTDIR/.mmdedup-work`` or ``work_dir``, holds a record per
+    finished shard; removed when the run succeeds unless ``keep_work_dir``).
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
@@ -71,29 +86,73 @@ def convert_files(
     >>> s.documents_out, [p.name for p in s.outputs]
     (1, ['a.parquet'])
     """
+    if threads is not None:
+        _core.set_num_threads(threads)
     layout = FORMATS[to]
-    summary = ConvertSummary()
+    mode = on_error_mode(on_error)
     shards = discover(inputs)
     names = [_output_name(shard.name, layout.container) for shard in shards]
-    with open_run(
-        outdir, inputs=inputs, shards=[str(s.path) for s in shards], overwrite=overwrite
-    ) as run:
-        run.declare(names)
-        for shard, name in zip(shards, names, strict=True):
-            docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
-            target = outdir / name
-            summary.documents_in += docs.table.num_rows + len(docs.errors)
-            summary.documents_out += write_documents(docs.table, target, format=to)
-            summary.errors += docs.errors
-            summary.repairs += docs.repairs
-            summary.outputs.append(target)
-            if shard.path.is_local:
-                pairs = image_copies(docs.table, shard.path.local().parent, target.parent)
-                run.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
-                summary.images_copied += copy_images(pairs)
-            if isinstance(layout, MarkdownLayout):
-                for row, segs in enumerate(docs.table.column("segments").to_pylist()):
-                    if lost := layout.lost_images(segs or []):
-                        msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
-                        summary.warnings.append(Problem(str(target), row, msg))
+    manifest = {"command": "convert", "to": to, "format": format, "on_error": mode}
+    bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    try:
+        with shard_run(
+            outdir,
+            inputs=inputs,
+            shards=shards,
+            manifest=manifest,
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+        ) as run:
+            run.out.declare(names)
+
+            def one(i: int, shard: Shard) -> dict[str, Any]:
+                return _convert_shard(shard, outdir, names[i], layout, format, mode, run.out)
+
+            records = run.each(one, bars("convert", len(shards)))
+    finally:
+        bars.close()
+    summary = ConvertSummary()
+    for r in records:
+        summary.documents_in += r["documents_in"]
+        summary.documents_out += r["documents_out"]
+        summary.errors += [Problem(*p) for p in r["errors"]]
+        summary.repairs += [Problem(*p) for p in r["repairs"]]
+        summary.warnings += [Problem(*p) for p in r["warnings"]]
+        summary.images_copied += r["images_copied"]
+        summary.outputs.append(Path(r["output"]))
+    summary.work_dir = finish(outdir, work_dir, keep_work_dir)
     return summary
+
+
+def _convert_shard(
+    shard: Shard,
+    outdir: Path,
+    name: str,
+    layout: Any,
+    format: str | None,
+    on_error: str,
+    out: Run,
+) -> dict[str, Any]:
+    """Converts one shard; its record for the run's summary."""
+    target = outdir / name
+    docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
+    record: dict[str, Any] = {
+        "documents_in": docs.table.num_rows + len(docs.errors),
+        "documents_out": write_documents(docs.table, target, format=layout.name),
+        "errors": [astuple(p) for p in docs.errors],
+        "repairs": [astuple(p) for p in docs.repairs],
+        "warnings": [],
+        "images_copied": 0,
+        "output": str(target),
+    }
+    if shard.path.is_local:
+        pairs = image_copies(docs.table, shard.path.local().parent, target.parent)
+        out.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
+        record["images_copied"] = copy_images(pairs)
+    if isinstance(layout, MarkdownLayout):
+        for row, segs in enumerate(docs.table.column("segments").to_pylist()):
+            if lost := layout.lost_images(segs or []):
+                msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
+                record["warnings"].append((str(target), row, msg))
+    return record

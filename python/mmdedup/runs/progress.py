@@ -34,6 +34,8 @@ log = logging.getLogger("mmdedup")
 # What one unit of each stage is, for the bars and log lines.
 UNITS = {
     "signatures": "shard",
+    "convert": "shard",
+    "tokenize": "shard",
     "write": "shard",
     "scan": "shard",
     "images": "shard",

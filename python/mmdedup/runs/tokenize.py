@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import sys
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from tqdm import tqdm
 
+from .. import _core
 from ..errors import InputError, OnError, on_error_mode
 from ..formats import read_documents
 from ..formats.model import Problem
 from ..io import Shard, discover, read_columns, write_table
-from ..runs.dirs import open_run
 from ..tokens import TemplateLike, Tokenizer, count_documents
+from .progress import Progress
+from .shardwise import finish, shard_run
 
 BATCH = 4096
 
@@ -33,6 +34,7 @@ class TokenizeSummary:
         errors: Rows that could not be read (left out of the output).
         outputs: The files written.
         seconds: Wall time.
+        work_dir: The work directory: where, how large, whether it was kept.
     """
 
     documents: int = 0
@@ -40,6 +42,7 @@ class TokenizeSummary:
     errors: list[Problem] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    work_dir: dict[str, Any] = field(default_factory=dict)
 
 
 def _output_name(name: str) -> str:
@@ -102,11 +105,17 @@ def tokenize_files(
     text: bool = False,
     add_special_tokens: bool = False,
     on_error: OnError = "record",
-    progress: bool = False,
+    progress: bool | Progress = False,
     overwrite: bool = False,
+    resume: bool = False,
+    work_dir: str | os.PathLike[str] | None = None,
+    keep_work_dir: bool = False,
+    threads: int | None = None,
 ) -> TokenizeSummary:
     """Writes ``outdir/<shard>.parquet`` per input shard: ``doc_id``, ``tokens``,
     ``segment_tokens``, and ``ids`` / ``text`` when asked for. See ``mmdedup tokenize --help``.
+    Each shard is a unit of work: ``resume`` goes on after an interruption (see
+    :func:`mmdedup.runs.convert.convert_files`).
 
     >>> import tempfile, base64
     >>> from mmdedup.tokens import load_tokenizer
@@ -120,62 +129,92 @@ def tokenize_files(
     (1, True, ['a.parquet'])
     """
     t0 = time.perf_counter()
-    summary = TokenizeSummary()
+    if threads is not None:
+        _core.set_num_threads(threads)
+    mode = on_error_mode(on_error)
     shards = discover(inputs)
     names = [_output_name(shard.name) for shard in shards]
-    with (
-        open_run(
-            outdir, inputs=inputs, shards=[str(s.path) for s in shards], overwrite=overwrite
-        ) as run,
-        tqdm(
-            desc="tokenizing",
-            unit="doc",
-            disable=not progress or None,
-            file=sys.stderr,
-            leave=False,
-        ) as bar,
-    ):
-        run.declare(names)
-        for shard, name in zip(shards, names, strict=True):
-            if column is not None:
-                table = _plain_table(shard, column)
-            else:
-                docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
-                summary.errors += docs.errors
-                table = docs.table
-            parts = []
-            for start in range(0, table.num_rows, BATCH):
-                batch = table.slice(start, BATCH)
-                try:
-                    if column is not None:
-                        part = _count_plain(
-                            batch,
-                            tokenizer,
-                            ids=ids,
-                            text=text,
-                            add_special_tokens=add_special_tokens,
-                        )
-                    else:
-                        part = count_documents(
-                            batch,
-                            tokenizer,
-                            template=template,
-                            ids=ids,
-                            text=text,
-                            add_special_tokens=add_special_tokens,
-                        )
-                except InputError as e:
-                    raise _locate(e, batch, shard) from e
-                parts.append(part)
-                summary.tokens += int(pc.sum(part.column("tokens")).as_py() or 0)
-                bar.update(part.num_rows)
-            out = pa.concat_tables(parts) if parts else _empty(ids, text)
-            target = outdir / name
-            write_table(out, target)
-            summary.documents += out.num_rows
-            summary.outputs.append(target)
+    manifest = {
+        "command": "tokenize",
+        "tokenizer": [tokenizer.path, tokenizer.kind, tokenizer.vocab_size],
+        "template": repr(template) if column is None else None,
+        "format": format,
+        "column": column,
+        "ids": ids,
+        "text": text,
+        "add_special_tokens": add_special_tokens,
+        "on_error": mode,
+    }
+    bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    try:
+        with shard_run(
+            outdir,
+            inputs=inputs,
+            shards=shards,
+            manifest=manifest,
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+        ) as run:
+            run.out.declare(names)
+            kw = {"ids": ids, "text": text, "add_special_tokens": add_special_tokens}
+
+            def one(i: int, shard: Shard) -> dict[str, Any]:
+                return _tokenize_shard(
+                    shard, outdir / names[i], tokenizer, template, format, column, mode, kw
+                )
+
+            records = run.each(one, bars("tokenize", len(shards)))
+    finally:
+        bars.close()
+    summary = TokenizeSummary()
+    for r in records:
+        summary.documents += r["documents"]
+        summary.tokens += r["tokens"]
+        summary.errors += [Problem(*p) for p in r["errors"]]
+        summary.outputs.append(Path(r["output"]))
+    summary.work_dir = finish(outdir, work_dir, keep_work_dir)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _tokenize_shard(
+    shard: Shard,
+    target: Path,
+    tokenizer: Tokenizer,
+    template: TemplateLike,
+    format: str | None,
+    column: str | None,
+    on_error: str,
+    kw: dict[str, bool],
+) -> dict[str, Any]:
+    """Tokenizes one shard into ``target``; its record for the run's summary."""
+    errors: list[Problem] = []
+    if column is not None:
+        table = _plain_table(shard, column)
+    else:
+        docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
+        errors = docs.errors
+        table = docs.table
+    parts = []
+    for start in range(0, table.num_rows, BATCH):
+        batch = table.slice(start, BATCH)
+        try:
+            if column is not None:
+                part = _count_plain(batch, tokenizer, **kw)
+            else:
+                part = count_documents(batch, tokenizer, template=template, **kw)
+        except InputError as e:
+            raise _locate(e, batch, shard) from e
+        parts.append(part)
+    out = pa.concat_tables(parts) if parts else _empty(kw["ids"], kw["text"])
+    write_table(out, target)
+    return {
+        "documents": out.num_rows,
+        "tokens": int(pc.sum(out.column("tokens")).as_py() or 0),
+        "errors": [astuple(p) for p in errors],
+        "output": str(target),
+    }
 
 
 def _empty(ids: bool, text: bool) -> pa.Table:

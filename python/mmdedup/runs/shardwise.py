@@ -1,0 +1,105 @@
+"""The run scaffold of commands whose unit of work is one input shard (``convert``,
+``tokenize``): OUTDIR opened and locked, a work directory with the run's manifest, one done-marker
+and one record per finished shard, so that ``--resume`` after an interruption converts only the
+shards not done and reports the same totals; the work directory removed on success unless kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..io import Shard, atomic_write
+from ..storage import Location
+from .dirs import Run, claim_work_dir, finish_work_dir, open_run
+from .workdir import WorkDir, check_manifest, default_work_dir
+
+__all__ = ["ShardRun", "shard_run"]
+
+_MANIFEST = "manifest-shards.json"
+_VERSION = 1
+
+
+@dataclass
+class ShardRun:
+    """An open shard-wise run: :meth:`each` runs the shards not yet done."""
+
+    work: WorkDir
+    out: Run
+    shards: list[Shard]
+    resume: bool
+
+    def each(
+        self,
+        fn: Callable[[int, Shard], dict[str, Any]],
+        tick: Callable[[int], Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``fn(i, shard)`` for each shard in order, skipping those a resumed run finished;
+        returns every shard's record (what ``fn`` returned, JSON-able), read back for the
+        skipped ones. A shard's record is saved and its marker set only once ``fn`` returns,
+        after its outputs are in place."""
+        records = []
+        for i, shard in enumerate(self.shards):
+            unit = f"shard-{i:06d}"
+            path = self.work.path(f"records/{unit}.json")
+            if self.work.done(unit):
+                records.append(json.loads(path.read_text()))
+            else:
+                record = fn(i, shard)
+                with atomic_write(path) as f:
+                    f.write(json.dumps(record).encode())
+                self.work.mark(unit)
+                records.append(record)
+            if tick:
+                tick(1)
+        return records
+
+
+@contextmanager
+def shard_run(
+    outdir: str | os.PathLike[str],
+    *,
+    inputs: Sequence[str],
+    shards: list[Shard],
+    manifest: dict[str, Any],
+    work_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    overwrite: bool,
+) -> Iterator[ShardRun]:
+    """Opens OUTDIR and the work directory (default ``OUTDIR/.mmdedup-work``) for a shard-wise
+    run; with ``resume``, refuses a work directory of other inputs or parameters."""
+    out = Location(os.fspath(outdir))
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    with ExitStack() as held:
+        run = held.enter_context(
+            open_run(
+                outdir,
+                inputs=inputs,
+                shards=[str(s.path) for s in shards],
+                resume=resume,
+                overwrite=overwrite,
+                work_dir=root if work_dir is not None else None,
+            )
+        )
+        held.enter_context(
+            claim_work_dir(root, resume=resume, manifest=_MANIFEST, default=work_dir is None)
+        )
+        work = WorkDir(root)
+        spec = {"version": _VERSION, "shards": [str(s.path) for s in shards], **manifest}
+        check_manifest(work, _MANIFEST, spec, resume)
+        yield ShardRun(work, run, shards, resume)
+
+
+def finish(
+    outdir: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None, keep: bool
+) -> dict[str, Any]:
+    """After a successful shard-wise run: the work directory's account (see
+    :func:`~mmdedup.runs.dirs.finish_work_dir`)."""
+    out = Location(os.fspath(outdir))
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    return finish_work_dir(root, keep=keep, default=work_dir is None)
