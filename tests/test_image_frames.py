@@ -160,9 +160,11 @@ def test_cli_frames_all(tmp_path: Path) -> None:
     other[2].transpose(Image.Transpose.ROTATE_90).save(src / "d.png")
     (src / "e.gif").write_bytes(b"GIF89a broken")
     runner = CliRunner()
+    keep = ["-q", "--keep-work-dir"]
     for frames in ("first", "all"):
         r = runner.invoke(
-            main, ["images", str(src), "-o", str(tmp_path / frames), "--frames", frames, "-q"]
+            main,
+            ["images", str(src), "-o", str(tmp_path / frames), "--frames", frames, *keep],
         )
         assert r.exit_code == 0, r.output
     import pyarrow.parquet as pq
@@ -186,3 +188,12 @@ def test_cli_frames_all(tmp_path: Path) -> None:
         main, ["images", str(src), "-o", str(tmp_path / "all"), "--frames", "first", "--resume"]
     )
     assert r.exit_code != 0 and "frames" in r.output
+    # Without its work directory a finished run has nothing to resume: refused, not rerun.
+    r = runner.invoke(main, ["images", str(src), "-o", str(tmp_path / "x"), "-q"])
+    assert r.exit_code == 0, r.output
+    before = (tmp_path / "x" / "clusters.parquet").read_bytes()
+    r = runner.invoke(
+        main, ["images", str(src), "-o", str(tmp_path / "x"), "--frames", "all", "--resume"]
+    )
+    assert r.exit_code == 1 and "nothing to resume" in r.output, r.output
+    assert (tmp_path / "x" / "clusters.parquet").read_bytes() == before

@@ -231,7 +231,7 @@ def test_bad_rows_and_missing_images(tmp_path: Path) -> None:
     images = tmp_path / "images.parquet"
     pq.write_table(pa.table({"url": [img("x")], "bytes": [b"\x89PNG not really"]}), images)
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(out)])
+    r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(out), "--on-error", "raise"])
     assert r.exit_code != 0 and "web.parquet, row 1" in r.output and "equal length" in r.output
     args = ["--image-key", "bytes", "--images", str(images), "--on-error", "record"]
     s = dedup([src], out, *args)

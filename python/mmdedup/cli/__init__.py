@@ -41,8 +41,7 @@ class _Group(click.Group):
             raise click.ClickException(os_error_message(e)) from e
         except KeyboardInterrupt:
             click.echo(
-                "\ninterrupted: run the same command with --resume to go on where it stopped "
-                "(dedup, images)",
+                "\ninterrupted: run the same command with --resume to go on where it stopped",
                 err=True,
             )
             ctx.exit(130)

@@ -49,7 +49,7 @@ def _finish(
     unless ``keep``: a finished run needs it only as a later run's ``--index``."""
     out = Location(os.fspath(outdir))
     root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None)
+    summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary

@@ -153,10 +153,13 @@ def claim_work_dir(
         yield root
 
 
-def finish_work_dir(root: Path, *, keep: bool, default: bool) -> dict[str, Any]:
+def finish_work_dir(
+    root: Path, *, keep: bool, default: bool, out: Location | None = None
+) -> dict[str, Any]:
     """After a successful run: the work directory's size, and unless ``keep`` its removal (all
     of it when mmdedup chose it inside OUTDIR; a ``--work-dir`` is emptied and stays marked, to
-    be used again). A directory that mmdedup does not own is left alone."""
+    be used again). A directory that mmdedup does not own is left alone. OUTDIR (``out``) is
+    then marked finished, so that a ``--resume`` of it is refused instead of starting over."""
     files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
     size = sum(p.stat().st_size for p in files if p.name not in (MARKER, LOCK))
     removed = not keep and root.is_dir() and (root / MARKER).exists()
@@ -165,6 +168,10 @@ def finish_work_dir(root: Path, *, keep: bool, default: bool) -> dict[str, Any]:
             _empty(root)
         if default:
             shutil.rmtree(root)
+        if out is not None and (out / OUTPUTS).exists():
+            data = json.loads((out / OUTPUTS).read_bytes())
+            with (out / OUTPUTS).write() as f:
+                f.write(json.dumps({**data, "finished": True}, indent=1).encode() + b"\n")
     return {"path": str(root), "bytes": size, "kept": not removed}
 
 
@@ -289,6 +296,12 @@ def _listed_outputs(out: Location) -> list[str]:
         raise InputError(f"{f} is damaged; remove it and the files it listed") from e
 
 
+def _finished(out: Location) -> bool:
+    """Whether OUTDIR's listing says its run finished and removed its work directory."""
+    f = out / OUTPUTS
+    return f.exists() and json.loads(f.read_bytes()).get("finished") is True
+
+
 def _remove(out: Location, names: Iterable[str]) -> None:
     for name in names:
         target = out / name
@@ -351,6 +364,12 @@ def open_run(
             raise InputError(
                 f"{target} holds the results of an earlier run ({shown}); pass --overwrite to "
                 "replace them, or --resume to finish an interrupted run"
+            )
+        if resume and not overwrite and present and _finished(out):
+            raise InputError(
+                f"{target} holds a finished run whose work directory was removed when it "
+                "succeeded: there is nothing to resume. Pass --overwrite to run again (or "
+                "--keep-work-dir, next time, to keep what --resume and --index read)"
             )
         if overwrite and not resume:
             _remove(out, listed)

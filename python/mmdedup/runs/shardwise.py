@@ -102,4 +102,4 @@ def finish(
     :func:`~mmdedup.runs.dirs.finish_work_dir`)."""
     out = Location(os.fspath(outdir))
     root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    return finish_work_dir(root, keep=keep, default=work_dir is None)
+    return finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
