@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -80,6 +81,21 @@ def test_progress_logs_when_not_at_a_terminal() -> None:
     assert lines[0] == "write: 2 shard(s) to do"
     assert any(line.startswith("write: 1/2 shards") and "left" in line for line in lines)
     assert lines[-1].startswith("write: done, 2 shards in")
+
+
+def test_stages_of_shards_count_their_documents() -> None:
+    from mmdedup.runs.workdir import Stages
+
+    got: list[tuple[str, int | None, str | None]] = []
+    ticks: list[int] = []
+
+    def progress(stage: str, units: int | None, unit: str | None = None) -> Any:
+        got.append((stage, units, unit))
+        return ticks.append
+
+    ran: list[int] = []
+    Stages(progress)("signatures", 3, ran.append, docs=[5, 0, 7])
+    assert ran == [0, 1, 2] and got == [("signatures", 12, "doc")] and ticks == [5, 0, 7]
 
 
 def test_cli_logs_stages_as_json_in_a_batch_job(tmp_path: Path) -> None:

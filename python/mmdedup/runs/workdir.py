@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ class Stages:
 
     def __init__(
         self,
-        progress: Callable[[str, int], Any] | None = None,
+        progress: Callable[..., Any] | None = None,
         map_units: Callable[..., None] | None = None,
     ) -> None:
         self.progress = progress
@@ -118,13 +118,37 @@ class Stages:
         self.seconds: dict[str, float] = {}
 
     def __call__(
-        self, name: str, count: int, fn: Callable[[int], None], key: str | None = None
+        self,
+        name: str,
+        count: int,
+        fn: Callable[[int], None],
+        key: str | None = None,
+        docs: Sequence[int] | None = None,
     ) -> None:
+        """Runs ``fn(u)`` for ``u`` in ``range(count)``. With ``docs`` (the documents of each
+        unit) the progress counts documents, not units: units finish in order on the local
+        engine; under Ray they are counted as if they had."""
         t = time.perf_counter()
-        tick = self.progress(name, count) if self.progress else None
+        tick = None
+        if self.progress and docs is None:
+            tick = self.progress(name, count)
+        elif self.progress and docs is not None:
+            tick = _by_documents(self.progress(name, sum(docs), unit="doc"), list(docs))
         self.map_units(name, fn, count, tick)
         key = key or name
         self.seconds[key] = round(self.seconds.get(key, 0.0) + time.perf_counter() - t, 3)
+
+
+def _by_documents(tick: Callable[[int], Any], docs: list[int]) -> Callable[[int], None]:
+    """A tick of ``n`` finished units that counts their documents."""
+    done = 0
+
+    def count(n: int = 1) -> None:
+        nonlocal done
+        tick(sum(docs[done : done + n]))
+        done += n
+
+    return count
 
 
 def check_manifest(

@@ -160,12 +160,13 @@ def _run(
     if cfg.image_frequency:
         stage("images", ns, lambda i: stage_image_parts(work, m, i))
         stage("frequent", 1, lambda _: stage_frequent(work, m))
-    rows = sum(row_counts(work, m))
+    docs = row_counts(work, m)
+    rows = sum(docs)
     if cfg.near_duplicates:
         path = work.path("signatures.npy")
         if not path.exists():
             create_npy(path, np.uint32, (rows, cfg.text.num_perm))
-    stage("signatures", ns, lambda i: stage_signatures(work, m, i))
+    stage("signatures", ns, lambda i: stage_signatures(work, m, i), docs=docs)
     if cfg.near_duplicates:
         stage("candidates", m.partitions, lambda p: stage_candidates(work, cfg.text, m.memory, p))
     stage("documents", 1, lambda _: stage_documents(work, m))
@@ -176,7 +177,7 @@ def _run(
         + [f"{k}.parquet" for k in ("documents", "removals", "problems")]
         + ["summary.json"]
     )
-    stage("write", ns, lambda i: stage_write(work, m, i, out, outputs))
+    stage("write", ns, lambda i: stage_write(work, m, i, out, outputs), docs=docs)
     merge_records(work, m, "documents", DOC_SCHEMA, out / "documents.parquet")
     merge_records(work, m, "removals", REMOVAL_SCHEMA, out / "removals.parquet")
     merge_records(work, m, "problems", PROBLEM_SCHEMA, out / "problems.parquet")

@@ -149,7 +149,8 @@ def _run(
     create_signature_file(work, plan)
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
-    stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i))
+    docs = [s["rows"] for s in plan.shards]
+    stage("signatures", len(shards), lambda i: stage_signatures(work, plan, i), docs=docs)
     cfg = dedup_config(plan)
     if cfg.method == "simhash":
         stage("search", 1, lambda _: stage_simhash(work, plan))
@@ -161,7 +162,7 @@ def _run(
     else:
         stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
     outputs.declare([s.name for s in shards] + ["clusters.parquet", "summary.json"])
-    stage("write", len(shards), lambda i: stage_write(work, plan, i, out))
+    stage("write", len(shards), lambda i: stage_write(work, plan, i, out), docs=docs)
     merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
     summary["precision"] = _precision(out, summary, work.root)
