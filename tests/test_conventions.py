@@ -99,6 +99,7 @@ def test_interleaved_dedup_refuses_text_only_and_unused_image_options(
     obelics: Path, tmp_path: Path
 ) -> None:
     refused(run("dedup", obelics, "-o", tmp_path / "o1", "--id-column", "id"), "--id-column")
+    refused(run("dedup", obelics, "-o", tmp_path / "o4", "-c", "body"), "--column", "layout")
     refused(
         run("dedup", obelics, "-o", tmp_path / "o2", "--image-distance", "4"), "--image-key phash"
     )
@@ -113,6 +114,9 @@ def test_images_and_tokenize_refuse_options_that_would_be_ignored(
     photos.mkdir()
     refused(run("images", photos, "-o", tmp_path / "o1", "--max-frames", "5"), "--frames all")
     refused(run("images", photos, "-o", tmp_path / "o2", "-m", "pdq", "--hash-size", "16"), "PDQ")
+    (photos / "a.png").write_bytes(b"")
+    r = run("images", photos, "-o", tmp_path / "o4", "--column", "jpg")
+    assert r.exit_code == 1 and "no Parquet shard" in r.output, r.output
     vocab = tmp_path / "cl100k_base.tiktoken"
     vocab.write_text("")
     refused(

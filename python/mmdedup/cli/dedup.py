@@ -414,6 +414,9 @@ def _refuse_inapplicable(
         )
     else:
         options.refuse(ctx, ["id_column"], "to interleaved documents (they are named by doc_id)")
+        options.refuse(
+            ctx, ["column"], "to interleaved documents (their layout says where the text is)"
+        )
         if image_key != "phash":
             options.refuse(ctx, ["image_distance"], "unless --image-key phash")
         if image_key == "url":

@@ -80,6 +80,10 @@ def run_images(
             "near-duplicate search needs hashes of at most 64 bits (hash size ≤ 8)"
         )
     imgs, parquets, tars = discover_images(tuple(inputs))
+    if column is not None and not parquets:
+        raise ParameterError(
+            "--column names the image column of Parquet inputs; these inputs hold no Parquet shard"
+        )
     plan = Plan(
         parameters={
             "method": method,
