@@ -100,9 +100,9 @@ from . import fail_if_nothing_read, options
     help="Also find crops: two images are near-duplicates too when at least --min-regions of "
     "the region hashes of each (hashes of its bright and dark regions, which a crop keeps) lie "
     "within --max-distance of the other's. Adds the columns regions and region_count. "
-    "Searched in memory: about 192 bytes per region hash (at most 32 per image, 3 typically) "
-    "on top of the whole-image search; a run that would exceed --memory stops before the "
-    "search (--resume with more --memory goes on). Example: --crops -k 10.",
+    "Searched in memory: about 192 bytes per region hash (at most 32 per image, 2 to 6 in "
+    "the benchmarks) on top of the whole-image search; a run that would exceed --memory stops "
+    "before the search (--resume with more --memory goes on).",
 )
 @click.option(
     "--min-regions",
@@ -117,7 +117,8 @@ from . import fail_if_nothing_read, options
     type=click.Choice(["ahash", "dhash", "dhash_vertical", "phash", "phash_simple", "whash"]),
     default="phash",
     show_default=True,
-    help="With --crops: the hash of each region (of --hash-size).",
+    help="With --crops: the hash of each region (of --hash-size). aHash finds more crops of "
+    "smooth pictures, and joins unrelated busy ones.",
 )
 @options.threads
 @options.overwrite
@@ -205,7 +206,7 @@ def images(
       mmdedup images data/*.tar -o out/ --method dhash --keep first --resume
       mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
       mmdedup images stickers/ -o out/ --frames all
-      mmdedup images photos/ -o out/ --crops -k 10
+      mmdedup images photos/ -o out/ --crops
     """
     if frames != "all":
         options.refuse(ctx, ["max_frames"], "without --frames all")
