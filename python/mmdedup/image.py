@@ -76,6 +76,7 @@ def image_hashes(
     regions: bool = False,
     region_method: str = "dhash",
     max_regions: int | None = None,
+    min_segment_size: int = 500,
 ) -> pa.Table:
     """Several perceptual hashes of each image from one decode.
 
@@ -110,6 +111,8 @@ def image_hashes(
             :func:`~mmdedup.region_clusters`; first frames only.
         region_method: The hash of each region (default ``dhash``, as ImageHash's).
         max_regions: With ``regions``, keep only this many regions per image, the largest.
+        min_segment_size: With ``regions``, regions of at most this many pixels of the
+            segmentation plane are left out (ImageHash's 500).
 
     Returns:
         A table with one column per method (``uint64`` for hashes of up to 64 bits, the integer
@@ -192,6 +195,7 @@ def image_hashes(
             hash_size=hash_size,
             mode=mode,
             max_regions=max_regions,
+            min_segment_size=min_segment_size,
             pixel_limit=limit,
             memory=budget,
         )

@@ -277,6 +277,11 @@ def _precision(
         note = "no removed member with its kept member in this run: nothing to estimate"
     if run.kind == "images" and run.params.get("frames") == "all":
         note = "hashes are first frames; animations matched on any frame"
+    if run.kind == "images" and run.params.get("crops"):
+        note = (
+            "whole-image hashes; with --crops, images also matched by region hashes, "
+            "at any whole-image distance"
+        )
     return Precision(
         kind=run.kind,
         measure=run.measure,

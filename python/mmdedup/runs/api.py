@@ -239,10 +239,15 @@ def images_files(
     batch_size: int | None = None,
     progress: bool | Progress = False,
     keep_work_dir: bool = False,
+    crops: bool = False,
+    min_regions: int = 2,
+    region_method: str = "phash",
 ) -> dict[str, Any]:
     """Hashes every image of a corpus and clusters near-duplicates: what ``mmdedup images``
     runs (see :mod:`mmdedup.runs.images`). ``keep_work_dir``: leave the hashes of every batch
-    in the work directory after the run succeeds (removed otherwise)."""
+    in the work directory after the run succeeds (removed otherwise). ``crops``: two images
+    are also near-duplicates when at least ``min_regions`` of their region hashes
+    (``region_method``) lie within ``max_distance`` (see :mod:`mmdedup.runs.images.crops`)."""
     from . import images as run_images
     from .images.plan import BATCH
 
@@ -268,6 +273,9 @@ def images_files(
             batch_size=batch_size or BATCH,
             memory=_budget(memory),
             progress=bars,
+            crops=crops,
+            min_regions=min_regions,
+            region_method=region_method,
         )
     finally:
         bars.close()

@@ -36,6 +36,7 @@ from ...runs.dirs import claim_work_dir, open_run
 from ..progress import Progress
 from ..workdir import WorkDir, check_manifest
 from .clusters import cluster_images
+from .crops import MIN_REGIONS, REGION_METHOD, crop_parameters
 from .disk import (
     remove_search,
 )
@@ -65,9 +66,13 @@ def run_images(
     batch_size: int = BATCH,
     memory: int = 4 * 2**30,
     progress: Progress | None = None,
+    crops: bool = False,
+    min_regions: int = MIN_REGIONS,
+    region_method: str = REGION_METHOD,
 ) -> dict[str, Any]:
     """What ``mmdedup images`` does; returns the summary. ``memory`` is the clusters stage's
-    budget in bytes (see :mod:`mmdedup.runs.images.disk`)."""
+    budget in bytes (see :mod:`mmdedup.runs.images.disk`); ``crops``: images also match by
+    their region hashes (see :mod:`mmdedup.runs.images.crops`)."""
     t0 = time.perf_counter()
     outdir = Path(outdir)
     bits = 256 if method == "pdq" else hash_size * hash_size
@@ -79,23 +84,26 @@ def run_images(
         raise ParameterError(
             "near-duplicate search needs hashes of at most 64 bits (hash size ≤ 8)"
         )
+    parameters = {
+        "method": method,
+        "hash_size": hash_size,
+        "mode": mode,
+        "max_distance": max_distance,
+        "keep": keep_rule,
+        "column": column,
+        "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
+        "frames": frames,
+        "max_frames": max_frames,
+    }
+    if crops:  # recorded only when on: the manifests of earlier runs stay valid for --resume
+        parameters.update(crop_parameters(method, frames, min_regions, region_method))
     imgs, parquets, tars = discover_images(tuple(inputs))
     if column is not None and not parquets:
         raise ParameterError(
             "--column names the image column of Parquet inputs; these inputs hold no Parquet shard"
         )
     plan = Plan(
-        parameters={
-            "method": method,
-            "hash_size": hash_size,
-            "mode": mode,
-            "max_distance": max_distance,
-            "keep": keep_rule,
-            "column": column,
-            "pixel_limit": pixel_limit or _core.DEFAULT_PIXEL_LIMIT,
-            "frames": frames,
-            "max_frames": max_frames,
-        },
+        parameters=parameters,
         files=Plan.listing(imgs),
         parquets=Plan.listing(parquets),
         tars=Plan.listing(tars),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,7 @@ from ...image import hamming_clusters, item_clusters, neighbour_counts
 from ...io import atomic_write, write_table
 from ..workdir import WorkDir
 from . import disk as images_disk
+from .crops import check_memory, crop_clusters
 from .disk import (
     cluster_columns,
     cluster_metadata,
@@ -31,17 +33,28 @@ def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, me
     method, max_distance = p["method"], p["max_distance"]
     paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
     frames_all = p.get("frames", "first") == "all"
-    on_disk = paths and method != "pdq" and max_distance < 64 and not frames_all
+    crops = bool(p.get("crops"))
+    on_disk = paths and method != "pdq" and max_distance < 64 and not (frames_all or crops)
     if on_disk and (work.done("search") or in_memory_bytes(paths) > memory):
         counts_out = clusters_on_disk(work, p, paths, target, memory)
         with atomic_write(work.path("counts.json")) as f:
             f.write(json.dumps(counts_out).encode())
         work.mark("clusters")
         return
+    if crops and paths:
+        check_memory(paths, in_memory_bytes(paths), memory)
     parts = [pq.read_table(path) for path in paths]
     table = pa.concat_tables(parts) if parts else empty_hashes(method)
     frame_counts = None
-    if frames_all and table.num_rows:
+    extra: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+    if crops and table.num_rows:
+        labels, extra, search = crop_clusters(table, p)
+        counts = neighbour_counts(table[method], max_distance=max_distance)
+    elif crops:
+        extra = {name: pa.array([], pa.uint32()) for name in ("regions", "region_count")}
+        labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    elif frames_all and table.num_rows:
         # A row per frame, each image's rows together and its first frame first.
         first = np.asarray(table["frame"].to_numpy()) == 0
         image = np.cumsum(first) - 1
@@ -49,9 +62,9 @@ def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, me
         frame_counts = np.bincount(image).astype(np.uint32)
         table = table.filter(pa.array(first))
     n = table.num_rows
-    if n == 0:
+    if n == 0 and extra is None:
         labels, counts = np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    elif frame_counts is None:
+    elif frame_counts is None and extra is None:
         labels = hamming_clusters(table[method], max_distance=max_distance)
         counts = neighbour_counts(table[method], max_distance=max_distance)
     from ...dedup import choose_keep
@@ -63,7 +76,7 @@ def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, me
         keep = choose_keep(labels, ("max", "area"), area)
     else:
         keep = choose_keep(labels, ("first", None))
-    out, failed = cluster_columns(table, method, counts, labels, keep, frame_counts)
+    out, failed = cluster_columns(table, method, counts, labels, keep, frame_counts, extra)
     meta = cluster_metadata(p)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_table(
@@ -78,6 +91,9 @@ def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, me
     }
     if frame_counts is not None:
         counts_out["frames"] = int(frame_counts.sum())
+    if crops:
+        empty = {"regions": 0, "region_pairs": 0, "region_only_pairs": 0}
+        counts_out["search"] = {"mode": "memory", **(search or empty)}
     with atomic_write(work.path("counts.json")) as f:
         f.write(json.dumps(counts_out).encode())
     work.mark("clusters")

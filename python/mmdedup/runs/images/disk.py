@@ -246,9 +246,10 @@ def cluster_columns(
     labels: npt.NDArray[np.int64],
     keep: npt.NDArray[np.bool_],
     frames: npt.NDArray[np.uint32] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], npt.NDArray[np.bool_]]:
     """The columns of ``clusters.parquet`` for rows of the hash files (one per image), and which
-    rows failed to decode."""
+    rows failed to decode; ``extra`` columns (``--crops``) follow ``count``."""
     failed = np.asarray(table["error"].is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     status = np.full(len(failed), "unique", dtype=object)
     status[(labels >= 0) & keep] = "kept"
@@ -262,8 +263,9 @@ def cluster_columns(
         out["frames"] = pa.array(frames, pa.uint32())
         if "frames_truncated" in table.column_names:
             out["frames_truncated"] = table["frames_truncated"]
+    out["count"] = pa.array(counts, pa.uint64())
+    out.update(extra or {})
     out.update(
-        count=pa.array(counts, pa.uint64()),
         cluster=pa.array(labels, mask=labels < 0, type=pa.int64()),
         keep=pa.array(keep),
         status=pa.array(status, pa.string()),
@@ -274,11 +276,14 @@ def cluster_columns(
 
 def cluster_metadata(parameters: dict[str, Any]) -> dict[str, str]:
     """The schema metadata of ``clusters.parquet``."""
-    return {
+    meta = {
         "mmdedup.method": parameters["method"],
         "mmdedup.mode": parameters["mode"],
         "mmdedup.hash_size": str(parameters["hash_size"]),
     }
+    if parameters.get("crops"):
+        meta["mmdedup.region_method"] = parameters["region_method"]
+    return meta
 
 
 def clusters_on_disk(

@@ -16,6 +16,7 @@ from ...image import image_hashes
 from ...image_columns import check_image_type, resolve_images
 from ...io import atomic_write, write_table
 from ..workdir import WorkDir
+from .crops import region_options
 from .plan import Plan
 from .sources import (
     IMAGE_SUFFIXES,
@@ -49,6 +50,7 @@ class Hasher:
             "frames": p.get("frames", "first"),
             "max_frames": p.get("max_frames", 1000),
             "memory": memory,
+            **region_options(p),
         }
         self.units: list[str] = []
 
