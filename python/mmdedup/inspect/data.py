@@ -128,11 +128,25 @@ class _Run:
     def score(self, pairs: Sequence[tuple[int, int]]) -> list[_Score | None]:
         """Measures ``(member, kept)`` pairs; None where the content could not be read."""
         if self.kind == "images":
-            out: list[_Score | None] = []
             h = self.idx.hashes
-            for m, k in pairs:
-                d = hamming(_py(h[m]), _py(h[k]))
-                out.append(_Score(float(d), d <= self.threshold, distance=d))
+            dists = [hamming(_py(h[m]), _py(h[k])) for m, k in pairs]
+            by_regions: dict[tuple[int, int], bool | None] = {}
+            if self.params.get("crops"):  # beyond the distance: joined by region hashes?
+                from .regions import region_matches
+
+                far = [p for p, d in zip(pairs, dists, strict=True) if d > self.threshold]
+                pos = [(int(self.idx.pos[m]), int(self.idx.pos[k])) for m, k in far]
+                got = region_matches(
+                    self.idx.path, pos, self.params, self._image_column(), self._image_shard()
+                )
+                by_regions = dict(zip(far, got, strict=True))
+            out: list[_Score | None] = []
+            for p, d in zip(pairs, dists, strict=True):
+                near = d <= self.threshold
+                if not near and p in by_regions and by_regions[p] is None:
+                    out.append(None)  # an image that cannot be read: not measured
+                    continue
+                out.append(_Score(float(d), near or bool(by_regions.get(p)), distance=d))
             return out
         self.fetch([i for p in pairs for i in p])
         ok = [p for p in pairs if self._usable(p)]
@@ -217,6 +231,9 @@ class _Run:
     def _image_column(self) -> str | None:
         import json
 
+        if "column" in self.summary:  # the image column the run read (None: detected)
+            col = self.summary["column"]
+            return str(col) if col else None
         if self.work is None:
             return None
         manifest = json.loads((self.work / "manifest.json").read_text())
@@ -279,8 +296,8 @@ def _precision(
         note = "hashes are first frames; animations matched on any frame"
     if run.kind == "images" and run.params.get("crops"):
         note = (
-            "whole-image hashes; with --crops, images also matched by region hashes, "
-            "at any whole-image distance"
+            "with --crops, a pair beyond the whole-image distance agrees when its images, "
+            "decoded again, share --min-regions region hashes within it"
         )
     return Precision(
         kind=run.kind,

@@ -155,6 +155,7 @@ def _run(
     summary: dict[str, Any] = {
         "mmdedup_version": _core.__version__,
         "inputs": list(inputs),
+        "column": plan.parameters.get("column"),
         "parameters": {k: v for k, v in plan.parameters.items() if k != "column"},
         "counts": {
             **c,
