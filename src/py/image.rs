@@ -5,17 +5,18 @@
 
 use std::borrow::Cow;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyArray;
 
+use super::arrays::{edges_out, skip_mask};
 use super::arrow::TextColumn;
 use super::{run, to_pyerr, Int};
 use crate::image::regions::RegionSpec;
 use crate::image::{
-    hash_sources_frames_with, hash_sources_with, region_sources_with, Dihedral, Frames, HashKind,
-    HashSpec, Hashed, Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
+    hash_sources_frames_with, hash_sources_with, region_sources_with, Frames, HashKind, HashSpec,
+    Hashed, Limits, Mode, DEFAULT_DECODE_MEMORY, DEFAULT_PIXEL_LIMIT,
 };
 use crate::{Error, Result};
 
@@ -437,14 +438,12 @@ fn region_pairs<'py>(
             Error::param("items", "must have one entry per hash"),
         ));
     }
-    let skip = super::cluster::skip_mask(py, &skip, hashes.len())?;
-    let pairs = py.detach(|| hamming::region_pairs(&hashes, &items, &skip, k.min(64), min_matches));
+    let skip = skip_mask(py, &skip, hashes.len())?;
+    let pairs =
+        py.detach(|| crate::hamming::region_pairs(&hashes, &items, &skip, k.min(64), min_matches));
     let matches = pairs.iter().map(|p| p.matches).collect();
     let edges = pairs.iter().map(|p| (p.a, p.b)).collect();
-    Ok((
-        super::cluster::edges_out(py, edges)?,
-        PyArray1::from_vec(py, matches),
-    ))
+    Ok((edges_out(py, edges)?, PyArray1::from_vec(py, matches)))
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
