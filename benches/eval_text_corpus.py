@@ -1,41 +1,51 @@
-"""Near-duplicate quality of mmdedup against datasketch's MinHashLSH, against exact Jaccard.
+"""Near-duplicate recall and precision of mmdedup's text dedup against exact all-pairs Jaccard.
 
-Corpus: the source files of five PyPI sdists over several versions
-(``~/.cache/mmdedup-corpora/text/sdists.parquet``: id, package, version, path, text). The same
-file in successive versions is a natural near-duplicate; different files are natural
-non-duplicates.
+Corpora (``--corpus``, any of them, default both real ones; see ``../shared/corpora/fetch.sh``):
 
-Ground truth: exact Jaccard of the word 5-gram shingle *sets* that both tools see: each
-document's shingles come from ``mmdedup.shingles(text, ngram=5)``; datasketch is fed exactly
-those (``MinHash(num_perm=128, seed).update_batch([s.encode() ...])``) and mmdedup computes the
-same ones internally. Documents without shingles are left out. Exact Jaccard is computed for
-*every* pair of documents (a sparse document x shingle matrix times its transpose), so the
-universe of candidate pairs is all pairs: it contains the pairs of files with the same path
-across versions and every unrelated pair.
+* ``sdists``: the source files of five PyPI sdists over several versions
+  (``~/.cache/mmdedup-corpora/text/sdists.parquet``); the same file in successive versions is
+  a natural near-duplicate, different files natural non-duplicates;
+* ``handbook``: the 3,302 pages of the Debian Administrator's Handbook in 26 languages
+  (``interleaved/handbook.obelics.parquet``, each page's text blocks joined), whose
+  untranslated languages repeat the English pages;
+* ``planted``: synthetic near-copies: ``--planted`` documents of about 150 words from a Zipf
+  vocabulary (``gen_corpus.Generator``), each copied with 1-3 words substituted at random
+  places, so the planted pairs have J of about 0.8 to 0.95 (word 5-grams).
 
-Contenders, at thresholds 0.8 and 0.9, 128 permutations, same seed:
+Ground truth is the exact Jaccard of the word 5-gram shingle *sets* (``mmdedup.shingles``) of
+every pair of documents (a sparse document x shingle matrix times its transpose). Contenders at
+``--thresholds`` (default 0.8), 128 permutations, seeds 1..``--seeds``, through
+``compute_signatures`` and ``find_clusters`` (what ``mmdedup.dedup`` runs):
 
-* ``mmdedup.dedup(df, threshold=t)`` (LSH, candidates verified by signature agreement >= t),
-  with ``verify="jaccard"`` (exact Jaccard >= t) and with ``verify="none"`` (every LSH
-  candidate joins, as raw datasketch does);
-* datasketch ``MinHashLSH(threshold=t, num_perm=128)``: every document inserted, each one
-  queried, the results joined by union-find; also with each returned pair kept only when
-  ``MinHash.jaccard`` >= t (what a careful datasketch user adds).
+* ``default``: ``DedupConfig(threshold=t)``: exact Jaccard verification, bands chosen for recall;
+* ``verify=signature``: the earlier default (datasketch's bands, MinHash estimate >= t);
+* ``verify=none``: datasketch's bands, every candidate joins;
+* ``jaccard, ds bands``: exact verification on datasketch's bands (what the bands add);
+* ``simhash k=3`` and ``simhash k=3 +jaccard`` (Hamming <= 3 on 64-bit fingerprints, then the
+  exact check);
+* with ``--datasketch``: datasketch's ``MinHashLSH`` (union-find over its query results).
 
-Reported, summed over ``--seeds`` seeds: recall of the pairs with exact J >= 0.8 and J >= 0.9
-(a pair is found when both documents land in one cluster), and, over all pairs inside each
-produced cluster, how many have exact J < 0.5 (false merges, direct or by chaining), and how many
-have exact J below the threshold.
+Printed per corpus: the S-curve of the geometries, then per contender recall of the pairs
+with J >= 0.8, >= 0.9 and = 1.0 (found = both documents in one cluster), false pairs (pairs
+inside a produced cluster with J < 0.5, direct or by chaining) and below t, candidate pairs and
+seconds; for ``planted``, how many planted pairs with J >= t each contender found.
 
-Run ``python benches/eval_text_corpus.py`` (``--seeds 1`` for a quicker run).
+``--timing N`` then times ``mmdedup dedup`` end to end, the new default against
+``--verify signature`` alternately ``--reps`` times, on the sdists file, the handbook (the
+interleaved run) and a ``gen_corpus.py`` corpus of N documents; medians and ratios.
+
+    python benches/eval_text_corpus.py                       # both corpora + planted, 3 seeds
+    python benches/eval_text_corpus.py --seeds 1 --timing 100000 --reps 5
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,73 +53,117 @@ import mmdedup
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 import scipy.sparse as sp
+from mmdedup.dedup import DedupConfig, compute_signatures, find_clusters
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gen_corpus import Generator, generate
 
 NUM_PERM = 128
 NGRAM = 5
-DEFAULT_CORPUS = Path.home() / ".cache/mmdedup-corpora/text/sdists.parquet"
-
+ROOT = Path.home() / ".cache/mmdedup-corpora"
+CORPORA = {
+    "sdists": ROOT / "text/sdists.parquet",
+    "handbook": ROOT / "interleaved/handbook.obelics.parquet",
+}
 Labels = npt.NDArray[np.int64]
 
 
 @dataclass
 class Truth:
-    """Exact Jaccard of every pair of documents (dense: the corpus has ~1,400 documents)."""
+    """Exact Jaccard of every pair of documents with J > 0 (upper triangle)."""
 
-    jaccard: npt.NDArray[np.float64]  # (n, n), diagonal 1
-    upper_i: npt.NDArray[np.int64]  # the pairs i < j with J > 0
-    upper_j: npt.NDArray[np.int64]
-    upper_value: npt.NDArray[np.float64]
+    n: int
+    i: npt.NDArray[np.int64]
+    j: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
+    matrix: sp.csr_matrix = field(repr=False)
 
-    def pairs_at_least(self, t: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        keep = self.upper_value >= t
-        return self.upper_i[keep], self.upper_j[keep]
+    def pairs(self, lo: float, hi: float = 2.0) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        keep = (self.value >= lo) & (self.value < hi)
+        return self.i[keep], self.j[keep]
 
-    def pairs_between(
-        self, lo: float, hi: float
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        keep = (self.upper_value >= lo) & (self.upper_value < hi)
-        return self.upper_i[keep], self.upper_j[keep]
-
-
-@dataclass
-class Score:
-    """What one contender produced at one threshold, summed over seeds."""
-
-    clusters: int = 0
-    in_cluster_pairs: int = 0
-    below_half: int = 0
-    below_t: int = 0
-    found_08: int = 0
-    found_09: int = 0
-    found_band: int = 0
-    seconds: float = 0.0
+    def cluster_pairs(self, members: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Exact J of every pair inside a cluster (0 where no shingle is shared)."""
+        sub = self.matrix[members][:, members].toarray()
+        iu = np.triu_indices(len(members), k=1)
+        return np.asarray(sub[iu], dtype=np.float64)
 
 
-def exact_truth(shingle_sets: list[set[str]]) -> Truth:
+def exact_truth(sets: list[set[str]]) -> Truth:
     vocab: dict[str, int] = {}
-    indptr = [0]
-    indices: list[int] = []
-    for s in shingle_sets:
+    indptr, indices = [0], []
+    for s in sets:
         indices.extend(vocab.setdefault(x, len(vocab)) for x in s)
         indptr.append(len(indices))
-    n = len(shingle_sets)
-    x = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(n, len(vocab))
-    )
-    inter = (x @ x.T).tocoo()
+    n = len(sets)
+    x = sp.csr_matrix((np.ones(len(indices), np.int32), indices, indptr), shape=(n, len(vocab)))
+    inter = sp.triu(x @ x.T, k=1).tocoo()
     sizes = np.diff(np.asarray(indptr)).astype(np.float64)
-    jac = np.zeros((n, n))
-    union = sizes[inter.row] + sizes[inter.col] - inter.data
-    jac[inter.row, inter.col] = inter.data / union
-    iu, ju = np.triu_indices(n, k=1)
-    vals = jac[iu, ju]
-    nz = vals > 0
-    return Truth(jac, iu[nz].astype(np.int64), ju[nz].astype(np.int64), vals[nz])
+    jac = inter.data / (sizes[inter.row] + sizes[inter.col] - inter.data)
+    full = sp.csr_matrix((jac, (inter.row, inter.col)), shape=(n, n))
+    return Truth(n, inter.row.astype(np.int64), inter.col.astype(np.int64), jac, full + full.T)
 
 
-def union_find_labels(n: int, pairs: list[tuple[int, int]]) -> Labels:
-    parent = list(range(n))
+def load(name: str, planted: int) -> tuple[list[str], list[tuple[int, int]]]:
+    """Texts of a corpus, and its planted pairs (none for the real corpora)."""
+    if name == "planted":
+        g = Generator(7, doc_words=150)
+        texts: list[str] = []
+        pairs = []
+        for words in (g.words(int(n)).tolist() for n in g.rng.integers(140, 160, planted)):
+            copy = list(words)
+            for pos in g.rng.choice(len(copy), int(g.rng.integers(1, 4)), replace=False):
+                copy[int(pos)] = str(g.words(1)[0])
+            pairs.append((len(texts), len(texts) + 1))
+            texts += [" ".join(words), " ".join(copy)]
+        return texts, pairs
+    path = CORPORA.get(name, Path(name))
+    df = pl.read_parquet(path)
+    if "texts" in df.columns:  # an OBELICS layout: each page's text blocks
+        return ["\n\n".join(t for t in (blocks or []) if t) for blocks in df["texts"].to_list()], []
+    return [t or "" for t in df["text"].to_list()], []
+
+
+CONTENDERS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "verify=signature": {"verify": "signature"},
+    "verify=none": {"verify": "none"},
+    "jaccard, ds bands": {"verify": "jaccard", "datasketch_bands": True},
+    "simhash k=3": {"method": "simhash"},
+    "simhash k=3 +jaccard": {"method": "simhash", "verify": "jaccard"},
+}
+
+
+def config(name: str, t: float, seed: int) -> DedupConfig:
+    p = dict(CONTENDERS[name])
+    if p.pop("datasketch_bands", False):
+        p["bands"], p["rows"] = mmdedup.lsh_params(t, NUM_PERM)
+    return DedupConfig(threshold=t, num_perm=NUM_PERM, ngram=NGRAM, seed=seed, **p)
+
+
+def run_mmdedup(texts: pa.Array, cfg: DedupConfig) -> tuple[Labels, int, float]:
+    t0 = time.perf_counter()
+    sigs = compute_signatures(texts, cfg)
+    labels, stats = find_clusters(sigs, cfg, texts if cfg.verify == "jaccard" else None)
+    sec = time.perf_counter() - t0
+    own = np.arange(len(texts), dtype=np.int64)
+    return np.where(labels < 0, own, labels), stats["candidate_pairs"], sec
+
+
+def run_datasketch(sets: list[set[str]], t: float, seed: int) -> tuple[Labels, int, float]:
+    from datasketch import MinHash, MinHashLSH
+
+    t0 = time.perf_counter()
+    lsh = MinHashLSH(threshold=t, num_perm=NUM_PERM)
+    mhs = []
+    for i, s in enumerate(sets):
+        m = MinHash(num_perm=NUM_PERM, seed=seed)
+        m.update_batch([x.encode() for x in s])
+        mhs.append(m)
+        lsh.insert(i, m)
+    parent = list(range(len(sets)))
 
     def find(a: int) -> int:
         while parent[a] != a:
@@ -117,168 +171,172 @@ def union_find_labels(n: int, pairs: list[tuple[int, int]]) -> Labels:
             a = parent[a]
         return a
 
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
-
-
-def score(labels: Labels, truth: Truth, t_run: float, seconds: float) -> Score:
-    out = Score(seconds=seconds)
-    for t, attr in ((0.8, "found_08"), (0.9, "found_09")):
-        i, j = truth.pairs_at_least(t)
-        setattr(out, attr, int((labels[i] == labels[j]).sum()))
-    i, j = truth.pairs_between(0.8, 0.9)
-    out.found_band = int((labels[i] == labels[j]).sum())
-    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    for c in np.flatnonzero(counts > 1):
-        members = np.flatnonzero(inverse == c)
-        sub = truth.jaccard[np.ix_(members, members)]
-        iu = np.triu_indices(len(members), k=1)
-        out.clusters += 1
-        out.in_cluster_pairs += len(iu[0])
-        out.below_half += int((sub[iu] < 0.5).sum())
-        out.below_t += int((sub[iu] < t_run).sum())
-    return out
-
-
-def add(total: Score, s: Score) -> None:
-    for name in vars(total):
-        setattr(total, name, getattr(total, name) + getattr(s, name))
-
-
-def mmdedup_labels(df: pl.DataFrame, t: float, seed: int, verify: str) -> Labels:
-    out = mmdedup.dedup(df, "text", threshold=t, num_perm=NUM_PERM, seed=seed, verify=verify)
-    cluster = out["cluster"].to_numpy()
-    own = np.arange(len(df), dtype=np.int64)
-    return np.where(out["cluster"].is_null().to_numpy(), own, cluster).astype(np.int64)
-
-
-def datasketch_minhashes(shingle_sets: list[set[str]], seed: int) -> list[Any]:
-    from datasketch import MinHash
-
-    out = []
-    for s in shingle_sets:
-        m = MinHash(num_perm=NUM_PERM, seed=seed)
-        m.update_batch([x.encode() for x in s])
-        out.append(m)
-    return out
-
-
-def datasketch_labels(minhashes: list[Any], t: float, check: bool) -> Labels:
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=t, num_perm=NUM_PERM)
-    for i, m in enumerate(minhashes):
-        lsh.insert(i, m)
-    pairs: list[tuple[int, int]] = []
-    for i, m in enumerate(minhashes):
+    pairs = 0
+    for i, m in enumerate(mhs):
         for j in lsh.query(m):
-            if j != i and (not check or m.jaccard(minhashes[j]) >= t):
-                pairs.append((i, j))
-    return union_find_labels(len(minhashes), pairs)
+            if j != i:
+                pairs += 1
+                ra, rb = find(i), find(j)
+                parent[max(ra, rb)] = min(ra, rb)
+    labels = np.array([find(i) for i in range(len(sets))], dtype=np.int64)
+    return labels, pairs // 2, time.perf_counter() - t0
+
+
+@dataclass
+class Score:
+    found: dict[str, int] = field(default_factory=lambda: {"0.8": 0, "0.9": 0, "1.0": 0})
+    below_half: int = 0
+    below_t: int = 0
+    planted: int = 0
+    candidates: int = 0
+    seconds: float = 0.0
+
+
+def score(s: Score, labels: Labels, truth: Truth, t: float, planted: list[tuple[int, int]]) -> None:
+    for lo, key in ((0.8, "0.8"), (0.9, "0.9"), (1.0, "1.0")):
+        i, j = truth.pairs(lo)
+        s.found[key] += int((labels[i] == labels[j]).sum())
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    for c in np.flatnonzero(counts > 1):
+        vals = truth.cluster_pairs(order[starts[c] : starts[c + 1]])
+        s.below_half += int((vals < 0.5).sum())
+        s.below_t += int((vals < t).sum())
+    s.planted += sum(int(labels[a] == labels[b]) for a, b in planted)
+
+
+def s_curve(t: float) -> None:
+    geoms = {
+        "recall": mmdedup.lsh_recall_params(t, NUM_PERM),
+        "datasketch": mmdedup.lsh_params(t, NUM_PERM),
+    }
+    cols = (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    print(f"S-curve at t = {t}: P(candidate | J)   " + " ".join(f"{c:>8}" for c in cols))
+    for name, (b, r) in geoms.items():
+        p = [1 - (1 - c**r) ** b for c in cols]
+        print(
+            f"  {name:<10} {b:>2} x {r:<2} ({b * r:>3} slots)  " + " ".join(f"{x:>8.5f}" for x in p)
+        )
+
+
+def evaluate(name: str, args: argparse.Namespace) -> None:
+    texts_all, planted_all = load(name, args.planted)
+    sets_all = [set(mmdedup.shingles(t, ngram=NGRAM)) for t in texts_all]
+    keep = [i for i, s in enumerate(sets_all) if s]
+    remap = {old: new for new, old in enumerate(keep)}
+    texts, sets = [texts_all[i] for i in keep], [sets_all[i] for i in keep]
+    planted = [(remap[a], remap[b]) for a, b in planted_all if a in remap and b in remap]
+    n = len(texts)
+    t0 = time.perf_counter()
+    truth = exact_truth(sets)
+    print(
+        f"\n== {name}: {len(texts_all)} documents, {n} with shingles; exact J of all "
+        f"{n * (n - 1) // 2:,} pairs in {time.perf_counter() - t0:.1f} s"
+    )
+    totals = {k: len(truth.pairs(float(k))[0]) for k in ("0.8", "0.9", "1.0")}
+    print(
+        "  true pairs: "
+        + ", ".join(f"J >= {k}: {v:,}" for k, v in totals.items())
+        + f"; J in [0.5, 0.8): {len(truth.pairs(0.5, 0.8)[0]):,}"
+    )
+    seeds = list(range(1, args.seeds + 1))
+    names = list(CONTENDERS) + (["datasketch MinHashLSH"] if args.datasketch else [])
+    for t in args.thresholds:
+        pj = {a: b for a, b in planted if truth.matrix[a, b] >= t}
+        good = list(pj.items())
+        if planted:
+            print(f"  planted pairs: {len(planted)}, with J >= {t}: {len(good)}")
+        scores = {c: Score() for c in names}
+        column = pa.array(texts, pa.large_string())
+        for seed in seeds:
+            for c in names:
+                if c == "datasketch MinHashLSH":
+                    labels, cand, sec = run_datasketch(sets, t, seed)
+                else:
+                    labels, cand, sec = run_mmdedup(column, config(c, t, seed))
+                s = scores[c]
+                s.candidates += cand
+                s.seconds += sec
+                score(s, labels, truth, t, good)
+        k = len(seeds)
+        print(f"  t = {t}, seeds {seeds} (recall summed over seeds; other columns per seed)")
+        head = (
+            f"  {'contender':<22} {'bands':>7} {'R(J>=.8)':>9} {'R(J>=.9)':>9} {'R(J=1)':>8} "
+            f"{'J<.5':>6} {'J<t':>6} {'cand.':>8} {'s/run':>6}" + ("  planted" if planted else "")
+        )
+        print(head)
+        for c in names:
+            s = scores[c]
+            geo = "-"
+            if c in CONTENDERS and config(c, t, 1).method == "minhash":
+                geo = "{}x{}".format(*config(c, t, 1).band_geometry())
+
+            def pct(key: str, s: Score = s, k: int = k) -> str:
+                return f"{100 * s.found[key] / (k * totals[key]):.2f}%" if totals[key] else "n/a"
+
+            line = (
+                f"  {c:<22} {geo:>7} {pct('0.8'):>9} {pct('0.9'):>9} {pct('1.0'):>8} "
+                f"{s.below_half / k:>6.1f} {s.below_t / k:>6.1f} {s.candidates / k:>8.0f} "
+                f"{s.seconds / k:>6.2f}"
+            )
+            if planted:
+                line += f"  {s.planted / k:.0f}/{len(good)}"
+            print(line)
+
+
+def timing(args: argparse.Namespace) -> None:
+    """``mmdedup dedup`` end to end: the new default against ``--verify signature``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        synth = Path(tmp) / "synth"
+        generate(synth, args.timing, 0.1, max(args.timing // 4, 1), 0, 0.03)
+        inputs = {
+            "sdists": [str(CORPORA["sdists"])],
+            "handbook (interleaved)": [str(CORPORA["handbook"])],
+            f"gen_corpus {args.timing:,}": [str(synth)],
+        }
+        print(f"\n== mmdedup dedup end to end, median of {args.reps} alternating runs")
+        print(f"  {'input':<24} {'default':>9} {'--verify signature':>19} {'ratio':>6}")
+        for label, paths in inputs.items():
+            walls: dict[str, list[float]] = {"default": [], "signature": []}
+            for _ in range(args.reps):
+                for mode, extra in (("default", []), ("signature", ["--verify", "signature"])):
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "mmdedup",
+                        "dedup",
+                        *paths,
+                        "-o",
+                        f"{tmp}/out",
+                        "--overwrite",
+                        "--quiet",
+                        *extra,
+                    ]
+                    t0 = time.perf_counter()
+                    subprocess.run(cmd, check=True)
+                    walls[mode].append(time.perf_counter() - t0)
+            a, b = np.median(walls["default"]), np.median(walls["signature"])
+            print(f"  {label:<24} {a:>8.2f}s {b:>18.2f}s {a / b:>6.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N, summed (default 3)")
-    args = parser.parse_args(argv)
-
-    versions = {p: importlib.metadata.version(p) for p in ("mmdedup", "datasketch")}
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-
-    raw = pl.read_parquet(args.corpus)
-    shingle_sets_all = [set(mmdedup.shingles(t or "", ngram=NGRAM)) for t in raw["text"]]
-    nonempty = np.array([len(s) > 0 for s in shingle_sets_all])
-    df = raw.filter(pl.Series(nonempty))
-    shingle_sets = [s for s in shingle_sets_all if s]
-    n = len(df)
-    print(
-        f"corpus: {args.corpus.name}, {len(raw)} files, {n} with shingles "
-        f"({len(raw) - n} empty left out); word {NGRAM}-grams, {NUM_PERM} permutations"
-    )
-
-    t0 = time.perf_counter()
-    truth = exact_truth(shingle_sets)
-    print(f"exact Jaccard of all {n * (n - 1) // 2:,} pairs in {time.perf_counter() - t0:.1f} s")
-    paths = df["path"].to_numpy()
-    same_path = paths[truth.upper_i] == paths[truth.upper_j]
-    n_same_path = int(
-        df.group_by("path").len().select((pl.col("len") * (pl.col("len") - 1) // 2).sum()).item()
-    )
-    totals: dict[float, int] = {}
-    for t in (0.8, 0.9):
-        i, _ = truth.pairs_at_least(t)
-        keep = truth.upper_value >= t
-        totals[t] = len(i)
-        print(
-            f"  pairs with J >= {t}: {len(i):,} ({int(same_path[keep].sum()):,} same path "
-            f"across versions, {int((~same_path[keep]).sum()):,} different paths)"
-        )
-    band = len(truth.pairs_between(0.8, 0.9)[0])
-    print(f"  pairs with 0.8 <= J < 0.9: {band:,}; same-path pairs in all: {n_same_path:,}")
-    print(f"  pairs with J < 0.5: {n * (n - 1) // 2 - int((truth.upper_value >= 0.5).sum()):,}")
-
-    seeds = list(range(1, args.seeds + 1))
-    thresholds = (0.8, 0.9)
-    names = (
-        "mmdedup verify=signature",
-        "mmdedup verify=jaccard",
-        "mmdedup verify=none",
-        "datasketch MinHashLSH",
-        "datasketch + est. J >= t",
-    )
-    scores = {(name, t): Score() for t in thresholds for name in names}
-    for t in thresholds:
-        print(f"threshold {t}: LSH (bands, rows) = {mmdedup.lsh_params(t, NUM_PERM)}")
-    for seed in seeds:
-        t0 = time.perf_counter()
-        mhs = datasketch_minhashes(shingle_sets, seed)
-        sig_sec = time.perf_counter() - t0
-        for t in thresholds:
-            for verify in ("signature", "jaccard", "none"):
-                t0 = time.perf_counter()
-                labels = mmdedup_labels(df, t, seed, verify)
-                sec = time.perf_counter() - t0
-                add(scores[(f"mmdedup verify={verify}", t)], score(labels, truth, t, sec))
-            for name, check in (
-                ("datasketch MinHashLSH", False),
-                ("datasketch + est. J >= t", True),
-            ):
-                t0 = time.perf_counter()
-                labels = datasketch_labels(mhs, t, check)
-                sec = time.perf_counter() - t0 + sig_sec
-                add(scores[(name, t)], score(labels, truth, t, sec))
-        print(f"  seed {seed} done")
-    rows = [(name, t, scores[(name, t)]) for t in thresholds for name in names]
-
-    k = len(seeds)
-    print(
-        f"\nresults, summed over seeds {seeds} (recall = found / ({k} x true pairs); "
-        "'J<t in cl.', 'J<0.5 in cl.' = pairs inside produced clusters with exact J below t, 0.5)"
-    )
-    head = (
-        f"{'method':<26} {'t':>4} {'clusters':>8} {'cl. pairs':>9} {'R(J>=0.8)':>10} "
-        f"{'R(J>=0.9)':>10} {'R(.8-.9)':>9} {'J<t in cl.':>10} {'J<0.5 in cl.':>12} {'s/run':>6}"
-    )
-    print(head)
-    print("-" * len(head))
-
-    def pct(found: int, total: int) -> str:
-        return f"{100 * found / (k * total):.2f}%" if total else "n/a"
-
-    for name, t, s in rows:
-        print(
-            f"{name:<26} {t:>4} {s.clusters / k:>8.1f} {s.in_cluster_pairs / k:>9.1f} "
-            f"{pct(s.found_08, totals[0.8]):>10} {pct(s.found_09, totals[0.9]):>10} "
-            f"{pct(s.found_band, band):>9} {s.below_t / k:>10.1f} {s.below_half / k:>12.1f} {s.seconds / k:>6.2f}"
-        )
-    print(
-        "clusters, cl. pairs, J<t, J<0.5 and s/run are means per seed; datasketch's s/run "
-        "includes building its MinHashes."
-    )
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--corpus", nargs="+", default=["sdists", "handbook", "planted"])
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.8])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--planted", type=int, default=2000, help="planted pairs (default 2000)")
+    ap.add_argument("--datasketch", action="store_true", help="also datasketch's MinHashLSH")
+    ap.add_argument("--timing", type=int, default=0, help="time end to end with N synthetic docs")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args(argv)
+    print(f"mmdedup {mmdedup.__version__}, {NUM_PERM} permutations, word {NGRAM}-grams")
+    for t in args.thresholds:
+        s_curve(t)
+    for name in args.corpus:
+        evaluate(name, args)
+    if args.timing:
+        timing(args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ pub mod image;
 pub mod lsh;
 pub mod minhash;
 pub mod parallel;
+pub mod sets;
 pub mod simhash;
 pub mod text;
 pub mod tokenize;

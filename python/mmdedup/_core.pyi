@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension. The public API is in the Python modules that wrap it."""
 
+import os
 from typing import Any, final
 
 import numpy as np
@@ -30,16 +31,22 @@ __all__ = [
     "jaccard",
     "lsh_candidates",
     "lsh_params",
+    "lsh_recall_params",
     "minhash",
     "minhash_sets",
+    "minhash_with_sets",
     "normalize",
     "parse_markdown",
+    "read_u64_ranges",
     "region_pairs",
+    "set_jaccard",
     "set_num_threads",
+    "shingle_sets",
     "shingles",
     "signature_agreement",
     "simhash",
     "tiktoken_pattern",
+    "token_sets",
     "tokenize",
 ]
 
@@ -77,6 +84,22 @@ def exact_hash(
 def invalid_utf8_rows(texts: Any) -> npt.NDArray[np.uint64]: ...
 
 # --- src/py/minhash.rs: MinHash signatures
+
+def minhash_with_sets(
+    texts: Any,
+    *,
+    num_perm: int = ...,  # 128
+    ngram: int = ...,  # 5
+    seed: int = ...,  # 1
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+) -> tuple[
+    npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.uint64]
+]:
+    """(signatures, shingle counts, set values, set offsets) of the native scheme in one pass:
+    ``minhash`` and ``shingle_sets`` in one shingling."""
 
 def minhash(
     texts: Any,
@@ -129,6 +152,9 @@ def lsh_params(
     *,
     false_positive_weight: float = 0.5,
     false_negative_weight: float = 0.5,
+) -> tuple[int, int]: ...
+def lsh_recall_params(
+    threshold: float, num_perm: int, *, max_miss: float = 0.001
 ) -> tuple[int, int]: ...
 def lsh_candidates(
     signatures: npt.NDArray[np.uint32],
@@ -187,6 +213,29 @@ def jaccard(
     normalize: bool = True,
     fold_digits: bool = False,
     strip_accents: bool = False,
+) -> npt.NDArray[np.float64]: ...
+def shingle_sets(
+    texts: Any,
+    *,
+    ngram: int = ...,  # 5
+    tokenizer: str = "word",
+    normalize: bool = True,
+    fold_digits: bool = False,
+    strip_accents: bool = False,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """(values, offsets): text ``i``'s sorted, distinct xxh3-64 shingle hashes are
+    ``values[offsets[i]:offsets[i + 1]]``."""
+
+def token_sets(sets: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def read_u64_ranges(
+    path: str | os.PathLike[str],
+    starts: npt.NDArray[np.uint64],
+    lengths: npt.NDArray[np.uint64],
+    *,
+    header: int = 0,
+) -> npt.NDArray[np.uint64]: ...
+def set_jaccard(
+    values: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint64], edges: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.float64]: ...
 def exact_duplicate_edges(
     hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]

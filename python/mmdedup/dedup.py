@@ -18,7 +18,7 @@ import pyarrow as pa
 from . import _core
 from ._arrow import ArrowLike, ArrowStreamExportable, as_series, to_arrow, to_tabular
 from .errors import InputError, ParameterError
-from .text import Tokenizer, lsh_params
+from .text import Tokenizer, lsh_params, lsh_recall_params
 
 if TYPE_CHECKING:
     import datasets
@@ -52,6 +52,10 @@ class _NormalizeKw(TypedDict):
 # verified; see `lsh_candidates`.
 _VERIFY_WINDOW = 8
 
+# With exact verification, the bands miss a pair of Jaccard exactly the threshold with at most
+# this probability (see `lsh_recall_params`).
+MAX_MISS = 0.001
+
 
 @dataclass(frozen=True)
 class DedupConfig:
@@ -67,10 +71,17 @@ class DedupConfig:
         tokenizer: ``"word"`` or ``"char"`` shingles.
         bands: LSH bands; with ``rows``, overrides the choice made from ``threshold``.
         rows: LSH rows per band.
-        verify: Check each candidate pair before it may join a cluster: ``"signature"``
-            (estimated Jaccard ≥ threshold), ``"jaccard"`` (exact Jaccard of the shingle sets) or
-            ``"none"`` (every LSH candidate joins).
-        max_distance: Largest Hamming distance between SimHash duplicates.
+        verify: Check each candidate pair before it may join a cluster: ``"jaccard"`` (exact
+            Jaccard of the shingle sets ≥ threshold), ``"signature"`` (MinHash: estimated
+            Jaccard ≥ threshold; SimHash: the Hamming distance alone) or ``"none"`` (every
+            candidate joins). Default (None): ``"jaccard"`` for minhash, ``"signature"`` for
+            simhash and exact; the resolved value is what the config holds. With
+            ``"jaccard"`` the default bands are chosen for recall (:func:`lsh_recall_params`:
+            a pair at the threshold is missed with probability ≤ 0.001), otherwise they are
+            datasketch's balanced optimum (:func:`lsh_params`). SimHash with ``"jaccard"``
+            keeps the pairs within ``max_distance`` whose exact Jaccard reaches ``threshold``.
+        max_distance: Largest Hamming distance between SimHash duplicates (candidates, with
+            ``verify="jaccard"``).
         normalize: Normalize texts before hashing.
         fold_digits: Normalization option.
         strip_accents: Normalization option.
@@ -84,7 +95,7 @@ class DedupConfig:
     tokenizer: Tokenizer = "word"
     bands: int | None = None
     rows: int | None = None
-    verify: Verify = "signature"
+    verify: Verify | None = None
     max_distance: int = 3
     normalize: bool = True
     fold_digits: bool = False
@@ -93,6 +104,9 @@ class DedupConfig:
     def __post_init__(self) -> None:
         if self.method not in ("minhash", "simhash", "exact"):
             raise ParameterError(f"`method` must be minhash, simhash or exact, got {self.method!r}")
+        if self.verify is None:
+            default = "jaccard" if self.method == "minhash" else "signature"
+            object.__setattr__(self, "verify", default)
         if self.verify not in ("signature", "jaccard", "none"):
             raise ParameterError(
                 f"`verify` must be signature, jaccard or none, got {self.verify!r}"
@@ -122,9 +136,12 @@ class DedupConfig:
         }
 
     def band_geometry(self) -> tuple[int, int]:
-        """``(bands, rows)``: as given, or datasketch's optimum for ``threshold``."""
+        """``(bands, rows)``: as given; else, with exact verification, the geometry chosen for
+        recall at ``threshold``, and otherwise datasketch's optimum for it."""
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
+        if self.verify == "jaccard":
+            return _recall_bands(self.threshold, self.num_perm)
         return _optimal_bands(self.threshold, self.num_perm)
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +155,11 @@ class DedupConfig:
 def _optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     # The search is O(num_perm²) (2.5 s at 8192): once per parameters, not per shard.
     return lsh_params(threshold, num_perm)
+
+
+@functools.lru_cache(maxsize=64)
+def _recall_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    return lsh_recall_params(threshold, num_perm, max_miss=MAX_MISS)
 
 
 @dataclass
@@ -203,25 +225,36 @@ def find_clusters(
         elif cfg.verify == "jaccard":
             if texts is None:
                 raise ParameterError("verify='jaccard' needs the texts")
-            sim = _core.jaccard(
-                to_arrow(texts),
-                edges,
-                ngram=cfg.ngram,
-                tokenizer=cfg.tokenizer,
-                normalize=cfg.normalize,
-                fold_digits=cfg.fold_digits,
-                strip_accents=cfg.strip_accents,
-            )
-            edges = edges[sim >= cfg.threshold]
+            edges = edges[_exact_jaccard(texts, edges, cfg) >= cfg.threshold]
         stats = {"candidate_pairs": candidates, "accepted_pairs": len(edges)}
     elif cfg.method == "simhash":
         equal, near = _core.hamming_neighbours(sigs.data, sigs.empty, k=cfg.max_distance)
         edges = np.concatenate([equal, near])
-        stats = {"candidate_pairs": len(edges), "accepted_pairs": len(edges)}
+        candidates = len(edges)
+        if cfg.verify == "jaccard" and len(edges):
+            if texts is None:
+                raise ParameterError("verify='jaccard' needs the texts")
+            edges = edges[_exact_jaccard(texts, edges, cfg) >= cfg.threshold]
+        stats = {"candidate_pairs": candidates, "accepted_pairs": len(edges)}
     else:
         edges = _core.exact_duplicate_edges(sigs.data, sigs.empty)
         stats = {"candidate_pairs": len(edges), "accepted_pairs": len(edges)}
     return _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32)), stats
+
+
+def _exact_jaccard(
+    texts: ArrowLike, edges: npt.NDArray[np.uint32], cfg: DedupConfig
+) -> npt.NDArray[np.float64]:
+    """Exact Jaccard of the shingle sets of each pair (each text in a pair shingled once)."""
+    if len(edges) == 0:
+        return np.zeros(0)
+    return _core.jaccard(
+        to_arrow(texts),
+        np.ascontiguousarray(edges, dtype=np.uint32),
+        ngram=cfg.ngram,
+        tokenizer=cfg.tokenizer,
+        **cfg.normalize_options(),
+    )
 
 
 KeepRule = tuple[Literal["first", "longest", "max", "min"], str | None]

@@ -18,6 +18,7 @@ __all__ = [
     "datasketch_permutations",
     "exact_hash",
     "lsh_params",
+    "lsh_recall_params",
     "minhash",
     "minhash_sets",
     "normalize",
@@ -259,4 +260,23 @@ def lsh_params(
         false_positive_weight=false_positive_weight,
         false_negative_weight=false_negative_weight,
     )
+    return bands, rows
+
+
+def lsh_recall_params(
+    threshold: float, num_perm: int = 128, *, max_miss: float = 0.001
+) -> tuple[int, int]:
+    """The ``(bands, rows)`` mmdedup picks when candidates are verified exactly.
+
+    Among the geometries with ``bands × rows ≤ num_perm`` that miss a pair of Jaccard similarity
+    exactly ``threshold`` with probability at most ``max_miss`` (``(1 − t^r)^b ≤ max_miss``),
+    the one with the fewest candidates below the threshold (the smallest false-positive area
+    of the S-curve). Recall comes from the bands, precision from the exact check.
+
+    >>> lsh_recall_params(0.8, 128)
+    (18, 5)
+    >>> lsh_recall_params(0.9, 128)
+    (13, 8)
+    """
+    bands, rows = _core.lsh_recall_params(threshold, num_perm, max_miss=max_miss)
     return bands, rows

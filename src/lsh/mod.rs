@@ -10,7 +10,7 @@ mod params;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-pub use params::{false_negative_area, false_positive_area, optimal_params};
+pub use params::{false_negative_area, false_positive_area, optimal_params, recall_params};
 
 use crate::{Error, Result};
 

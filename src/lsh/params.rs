@@ -72,6 +72,58 @@ pub fn optimal_params(threshold: f64, num_perm: usize, w_fp: f64, w_fn: f64) -> 
     })
 }
 
+/// The (bands, rows) chosen for recall: among the geometries with `b · r ≤ num_perm` that miss a
+/// pair of Jaccard similarity exactly `threshold` with probability at most `max_miss`
+/// (`(1 − t^r)^b ≤ max_miss`), the one with the smallest false-positive area below the
+/// threshold (the fewest candidates to verify); ties go to the smallest b, then r. For each r
+/// only the smallest sufficient b is a contender (the area grows with b). Where no geometry
+/// reaches `max_miss`, the one missing least. Meant for exact verification of the candidates:
+/// recall comes from the bands, precision from the check.
+pub fn recall_params(threshold: f64, num_perm: usize, max_miss: f64) -> Result<Bands> {
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(Error::param(
+            "threshold",
+            format!("must be in (0, 1), got {threshold}"),
+        ));
+    }
+    if num_perm < 2 {
+        return Err(Error::param("num_perm", "must be at least 2 for LSH"));
+    }
+    if !(max_miss > 0.0 && max_miss < 1.0) {
+        return Err(Error::param(
+            "max_miss",
+            format!("must be in (0, 1), got {max_miss}"),
+        ));
+    }
+    let mut best: Option<(f64, usize, usize)> = None;
+    let mut least_miss = (f64::INFINITY, num_perm, 1);
+    for r in 1..=num_perm {
+        let per_band = 1.0 - threshold.powi(r as i32);
+        let most = num_perm / r;
+        let miss_all = per_band.powi(most as i32);
+        if miss_all < least_miss.0 {
+            least_miss = (miss_all, most, r);
+        }
+        if miss_all > max_miss {
+            continue;
+        }
+        // The smallest b with per_band^b <= max_miss (found by counting: no logarithm rounding).
+        let mut b = ((max_miss.ln() / per_band.ln()).floor() as usize).clamp(1, most);
+        while b > 1 && per_band.powi(b as i32 - 1) <= max_miss {
+            b -= 1;
+        }
+        while per_band.powi(b as i32) > max_miss {
+            b += 1;
+        }
+        let area = false_positive_area(threshold, b, r);
+        if best.is_none_or(|(a, bb, _)| area < a || (area == a && b < bb)) {
+            best = Some((area, b, r));
+        }
+    }
+    let (_, bands, rows) = best.unwrap_or(least_miss);
+    Ok(Bands { bands, rows })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +135,22 @@ mod tests {
             let g = optimal_params(t, 128, 0.5, 0.5).unwrap();
             assert_eq!((g.bands, g.rows), (b, r), "threshold {t}");
         }
+    }
+
+    #[test]
+    fn recall_choice_reaches_the_miss_rate() {
+        for (t, b, r) in [(0.8, 18, 5), (0.9, 13, 8), (0.7, 26, 4)] {
+            let g = recall_params(t, 128, 0.001).unwrap();
+            assert_eq!((g.bands, g.rows), (b, r), "threshold {t}");
+            assert!(1.0 - g.probability(t) <= 0.001, "threshold {t}");
+            assert!(g.bands * g.rows <= 128);
+        }
+        // Unreachable: the geometry missing least (every slot its own band).
+        let g = recall_params(0.3, 4, 1e-9).unwrap();
+        assert_eq!((g.bands, g.rows), (4, 1));
+        assert!(recall_params(0.8, 128, 0.0).is_err());
+        assert!(recall_params(0.8, 128, f64::NAN).is_err());
+        assert!(recall_params(1.0, 128, 0.001).is_err());
     }
 
     #[test]

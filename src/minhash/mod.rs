@@ -281,6 +281,54 @@ pub fn signatures(
     with_token_hash!(hasher, go(texts, shingler, hasher, out))
 }
 
+/// Signatures as [`signatures`] gives them, and each text's shingle set (sorted, distinct
+/// xxh3-64 hashes, as [`crate::sets::shingle_sets`] gives them) from the same shingling pass.
+/// With the native scheme the token hash is the set hash's low 32 bits, so the set costs one
+/// push per shingle and a sort per text. Returns the shingle counts and the sets.
+pub fn signatures_and_sets(
+    texts: &[Option<&str>],
+    shingler: &Shingler,
+    hasher: &MinHasher,
+    out: &mut [u32],
+) -> (Vec<u32>, Vec<Vec<u64>>) {
+    let (n, k) = (texts.len(), hasher.num_perm());
+    assert_eq!(out.len(), n * k, "output must hold one signature per text");
+    let native = hasher.scheme() == Scheme::Native;
+    let mut counts = vec![0u32; n];
+    let mut sets: Vec<Vec<u64>> = vec![Vec::new(); n];
+    crate::parallel::install(n, || {
+        out.par_chunks_mut(k)
+            .zip(counts.par_iter_mut())
+            .zip(sets.par_iter_mut())
+            .enumerate()
+            .with_min_len(16)
+            .for_each_init(
+                || (shingler.clone(), Vec::with_capacity(BLOCK)),
+                |(sh, hashes), (i, ((sig, count), set))| {
+                    sig.fill(u32::MAX);
+                    let pushed = sh.for_each(texts[i].unwrap_or(""), |t| {
+                        let h = xxh3_64(t);
+                        set.push(h);
+                        hashes.push(if native {
+                            h as u32
+                        } else {
+                            hasher.token_hash(t)
+                        });
+                        if hashes.len() == BLOCK {
+                            hasher.update(sig, hashes);
+                            hashes.clear();
+                        }
+                    });
+                    hasher.update(sig, hashes);
+                    hashes.clear();
+                    crate::sets::finish_set(set);
+                    *count = pushed.min(u32::MAX as usize) as u32;
+                },
+            );
+    });
+    (counts, sets)
+}
+
 /// Rows of ready-made tokens, read in place (an Arrow list column, or vectors in tests).
 pub trait TokenSets: Sync {
     /// Number of rows.

@@ -89,6 +89,37 @@ fn signatures_do_not_depend_on_threads_or_blocking() {
     );
 }
 
+#[test]
+fn signatures_and_sets_agree_with_each_pass_alone() {
+    let long = "word ".repeat(3000) + "tail end";
+    let texts: Vec<Option<&str>> = vec![
+        Some("the quick brown fox jumps over the lazy dog"),
+        None,
+        Some(&long),
+        Some("..."),
+    ];
+    let sh = Shingler::new(ShingleKind::Word, 3, NormalizeOptions::default()).unwrap();
+    let mut a: Vec<u64> = vec![];
+    let mut b: Vec<u64> = vec![];
+    for (i, v) in [(3u64, 9u64), (5, 11), (7, 13), (9, 15)] {
+        a.push(i);
+        b.push(v);
+    }
+    for h in [
+        MinHasher::native(64, 7).unwrap(),
+        MinHasher::datasketch(Scheme::DatasketchAffine32, a, b).unwrap(),
+    ] {
+        let k = h.num_perm();
+        let (mut one, mut two) = (vec![0u32; texts.len() * k], vec![0u32; texts.len() * k]);
+        let counts = signatures(&texts, &sh, &h, &mut one);
+        let (counts2, sets) = signatures_and_sets(&texts, &sh, &h, &mut two);
+        assert_eq!(one, two);
+        assert_eq!(counts, counts2);
+        let (values, offsets) = crate::sets::shingle_sets(&texts, &sh);
+        assert_eq!(crate::sets::concat(sets), (values, offsets));
+    }
+}
+
 proptest! {
     // The fraction of equal slots estimates the Jaccard similarity: with k = 256 slots its
     // standard deviation is at most 1/32, so 5 standard deviations is a bound that fails

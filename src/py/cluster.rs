@@ -1,22 +1,23 @@
-//! Bindings for pair verification and clustering: exact Jaccard of candidate pairs, edges between
+//! Bindings for pair verification and clustering: shingle sets (of texts or of token lists,
+//! and read back from a run's set files) and the exact Jaccard of candidate pairs, edges between
 //! equal exact hashes, and connected components. Edges travel as (m, 2) uint32 arrays of row
 //! indices.
-
-use std::collections::HashSet;
+#![allow(clippy::type_complexity)] // PyO3 signatures return tuples of arrays.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyArray;
-use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::arrays::{check_edges, edges_in, edges_out, skip_mask};
-use super::arrow::TextColumn;
+use super::arrow::{TextColumn, TokenSets};
+use super::text::{opts, shingler};
 use super::{run, to_pyerr, Int};
-use crate::text::{NormalizeOptions, ShingleKind, Shingler};
-use crate::{cluster, Error};
+use crate::minhash::TokenSets as _;
+use crate::{cluster, sets, Error};
+use xxhash_rust::xxh3::xxh3_64;
 
-/// Exact Jaccard similarity of the shingle sets (as 64-bit hashes) of each edge's two texts.
+/// Exact Jaccard similarity of the shingle sets (as 64-bit hashes) of each edge's two texts; the
+/// set of each text in an edge is made once.
 #[pyfunction]
 #[pyo3(signature = (texts, edges, *, ngram = Int(5), tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
 #[allow(clippy::too_many_arguments)]
@@ -30,46 +31,145 @@ fn jaccard<'py>(
     fold_digits: bool,
     strip_accents: bool,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let kind: ShingleKind = tokenizer.parse().map_err(|e| to_pyerr(py, e))?;
-    let sh = Shingler::new(
-        kind,
+    let sh = shingler(
+        py,
+        tokenizer,
         ngram.py(py, "ngram")?,
-        NormalizeOptions {
-            enabled: normalize,
-            fold_digits,
-            strip_accents,
-        },
-    )
-    .map_err(|e| to_pyerr(py, e))?;
+        opts(normalize, fold_digits, strip_accents),
+    )?;
     let col = TextColumn::extract(py, texts)?;
     let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
     let out = run(py, || {
         let (texts, _) = col.texts(true)?;
         check_edges(&edges, texts.len())?;
-        Ok(crate::parallel::install(edges.len(), || {
-            edges
-                .par_iter()
-                .map_init(
-                    || sh.clone(),
-                    |s, &(a, b)| {
-                        let mut set = |i: u32| {
-                            let mut h = HashSet::new();
-                            s.for_each(texts[i as usize].unwrap_or(""), |x| {
-                                h.insert(xxh3_64(x));
-                            });
-                            h
-                        };
-                        let (x, y) = (set(a), set(b));
-                        let union = x.union(&y).count();
-                        if union == 0 {
-                            0.0
-                        } else {
-                            x.intersection(&y).count() as f64 / union as f64
-                        }
-                    },
-                )
-                .collect()
-        }))
+        // The texts in some edge, in row order; edges renumbered into them.
+        let mut rows: Vec<u32> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let picked: Vec<Option<&str>> = rows.iter().map(|&r| texts[r as usize]).collect();
+        let at = |r: u32| rows.binary_search(&r).expect("row of an edge") as u32;
+        let local: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| (at(a), at(b))).collect();
+        let (values, offsets) = sets::shingle_sets(&picked, &sh);
+        Ok(sets::pair_jaccard(&values, &offsets, &local))
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Shingle sets of texts: (values (m,) uint64, offsets (n + 1,) uint64); text `i`'s sorted,
+/// distinct xxh3-64 shingle hashes are `values[offsets[i]:offsets[i + 1]]`.
+#[pyfunction]
+#[pyo3(signature = (texts, *, ngram = Int(5), tokenizer = "word", normalize = true, fold_digits = false, strip_accents = false))]
+fn shingle_sets<'py>(
+    py: Python<'py>,
+    texts: AnyArray,
+    ngram: Int,
+    tokenizer: &str,
+    normalize: bool,
+    fold_digits: bool,
+    strip_accents: bool,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>)> {
+    let sh = shingler(
+        py,
+        tokenizer,
+        ngram.py(py, "ngram")?,
+        opts(normalize, fold_digits, strip_accents),
+    )?;
+    let col = TextColumn::extract(py, texts)?;
+    let (values, offsets) = run(py, || {
+        let (texts, _) = col.texts(true)?;
+        Ok(sets::shingle_sets(&texts, &sh))
+    })?;
+    Ok((
+        PyArray1::from_vec(py, values),
+        PyArray1::from_vec(py, offsets),
+    ))
+}
+
+/// Sets of ready-made tokens (a list column of str or bytes; null rows are empty): each token
+/// hashed as one shingle is, as (values, offsets) like `shingle_sets`.
+#[pyfunction]
+fn token_sets<'py>(
+    py: Python<'py>,
+    sets: AnyArray,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>)> {
+    let col = TokenSets::extract(py, sets)?;
+    let (values, offsets) = run(py, || {
+        let view = col.view()?;
+        let rows: Vec<Vec<u64>> = (0..view.rows())
+            .map(|r| {
+                let mut set = Vec::new();
+                view.for_each_token(r, |t| set.push(xxh3_64(t)));
+                sets::finish_set(&mut set);
+                set
+            })
+            .collect();
+        Ok(sets::concat(rows))
+    })?;
+    Ok((
+        PyArray1::from_vec(py, values),
+        PyArray1::from_vec(py, offsets),
+    ))
+}
+
+/// Exact Jaccard of each edge's two sets in a concatenated set column (see `shingle_sets`).
+#[pyfunction]
+fn set_jaccard<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray1<'py, u64>,
+    offsets: PyReadonlyArray1<'py, u64>,
+    edges: PyReadonlyArray2<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let values = values
+        .as_slice()
+        .map_err(|_| to_pyerr(py, Error::param("values", "must be contiguous")))?;
+    let offsets = offsets
+        .as_slice()
+        .map_err(|_| to_pyerr(py, Error::param("offsets", "must be contiguous")))?;
+    let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
+    let out = run(py, || {
+        sets::check_offsets(values, offsets)?;
+        check_edges(&edges, offsets.len() - 1)?;
+        Ok(sets::pair_jaccard(values, offsets, &edges))
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Little-endian u64 values of a file: for each `i`, `lengths[i]` values starting at value
+/// `starts[i]` after the first `header` bytes, concatenated. Plain reads (no mapping), so a
+/// caller's resident memory holds what it asked for and nothing around it.
+#[pyfunction]
+#[pyo3(signature = (path, starts, lengths, *, header = 0))]
+fn read_u64_ranges<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    starts: PyReadonlyArray1<'py, u64>,
+    lengths: PyReadonlyArray1<'py, u64>,
+    header: u64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    use std::os::unix::fs::FileExt;
+    let (starts, lengths) = (starts.as_array().to_vec(), lengths.as_array().to_vec());
+    if starts.len() != lengths.len() {
+        return Err(to_pyerr(
+            py,
+            Error::param("lengths", "must have one entry per start"),
+        ));
+    }
+    let out = run(py, || {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| Error::param("path", format!("{}: {e}", path.display())))?;
+        let total: u64 = lengths.iter().sum();
+        let mut out = Vec::with_capacity(total as usize);
+        let mut buf = Vec::new();
+        for (&s, &n) in starts.iter().zip(&lengths) {
+            buf.resize(n as usize * 8, 0u8);
+            file.read_exact_at(&mut buf, header + s * 8)
+                .map_err(|e| Error::param("starts", format!("{}: {e}", path.display())))?;
+            out.extend(
+                buf.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            );
+        }
+        Ok(out)
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
@@ -126,6 +226,10 @@ fn components<'py>(
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(shingle_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(set_jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(token_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(read_u64_ranges, m)?)?;
     m.add_function(wrap_pyfunction!(exact_duplicate_edges, m)?)?;
     m.add_function(wrap_pyfunction!(components, m)?)?;
     Ok(())

@@ -31,6 +31,20 @@ fn lsh_params(
     Ok((g.bands, g.rows))
 }
 
+/// The (bands, rows) chosen for recall (see `lsh::recall_params`).
+#[pyfunction]
+#[pyo3(signature = (threshold, num_perm, *, max_miss = 0.001))]
+fn lsh_recall_params(
+    py: Python<'_>,
+    threshold: f64,
+    num_perm: Int,
+    max_miss: f64,
+) -> PyResult<(usize, usize)> {
+    let num_perm: usize = num_perm.py(py, "num_perm")?;
+    let g = run(py, || lsh::recall_params(threshold, num_perm, max_miss))?;
+    Ok((g.bands, g.rows))
+}
+
 #[pyfunction]
 #[pyo3(signature = (signatures, skip, *, bands, rows, window = Int(1)))]
 fn lsh_candidates<'py>(
@@ -129,6 +143,7 @@ fn signature_agreement<'py>(
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lsh_params, m)?)?;
+    m.add_function(wrap_pyfunction!(lsh_recall_params, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(bucket_pairs, m)?)?;

@@ -8,7 +8,9 @@ use pyo3_arrow::input::AnyArray;
 use super::arrow::{TextColumn, TokenSets};
 use super::text::{opts, shingler};
 use super::{run, to_pyerr, Int};
-use crate::minhash::{set_signatures, signatures, MinHasher, Scheme, TokenSets as _};
+use crate::minhash::{
+    set_signatures, signatures, signatures_and_sets, MinHasher, Scheme, TokenSets as _,
+};
 use crate::Error;
 
 fn hasher(
@@ -87,6 +89,56 @@ fn minhash<'py>(
     Ok((sigs, PyArray1::from_vec(py, counts)))
 }
 
+/// MinHash signatures and shingle sets of texts in one pass: (signatures, shingle counts, set
+/// values, set offsets), as `minhash` and `shingle_sets` give them.
+#[pyfunction]
+#[pyo3(signature = (
+    texts, *, num_perm = Int(128), ngram = Int(5), seed = Int(1), tokenizer = "word", normalize = true,
+    fold_digits = false, strip_accents = false
+))]
+#[allow(clippy::too_many_arguments)]
+fn minhash_with_sets<'py>(
+    py: Python<'py>,
+    texts: AnyArray,
+    num_perm: Int,
+    ngram: Int,
+    seed: Int,
+    tokenizer: &str,
+    normalize: bool,
+    fold_digits: bool,
+    strip_accents: bool,
+) -> PyResult<(
+    Bound<'py, PyArray2<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+)> {
+    let sh = shingler(
+        py,
+        tokenizer,
+        ngram.py(py, "ngram")?,
+        opts(normalize, fold_digits, strip_accents),
+    )?;
+    let (num_perm, seed) = (num_perm.py(py, "num_perm")?, seed.py(py, "seed")?);
+    let hasher = MinHasher::native(num_perm, seed).map_err(|e| to_pyerr(py, e))?;
+    let col = TextColumn::extract(py, texts)?;
+    let k = hasher.num_perm();
+    let (sigs, counts, values, offsets) = run(py, || {
+        let (texts, _) = col.texts(true)?;
+        let mut sigs = vec![0u32; texts.len() * k];
+        let (counts, sets) = signatures_and_sets(&texts, &sh, &hasher, &mut sigs);
+        let (values, offsets) = crate::sets::concat(sets);
+        Ok((sigs, counts, values, offsets))
+    })?;
+    let n = counts.len();
+    Ok((
+        PyArray1::from_vec(py, sigs).reshape([n, k])?,
+        PyArray1::from_vec(py, counts),
+        PyArray1::from_vec(py, values),
+        PyArray1::from_vec(py, offsets),
+    ))
+}
+
 /// MinHash of ready-made token sets (a list column): (signatures, token counts).
 #[pyfunction]
 #[pyo3(signature = (sets, *, num_perm = Int(128), seed = Int(1), scheme = "mmdedup", a = None, b = None))]
@@ -119,5 +171,6 @@ fn minhash_sets<'py>(
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash_with_sets, m)?)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ from ..dedup import DedupConfig
 from ..io import (
     atomic_write,
 )
+from .shingle_sets import SetStore
 from .workdir import WorkDir
 
 _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
@@ -100,7 +101,8 @@ def add_partition_rows(
 
 
 def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> None:
-    """Verified edges of partition ``p``; ``memory`` bounds the verification's chunks."""
+    """Verified edges of partition ``p``: by signature agreement, or by the exact Jaccard of the
+    shingle sets the signatures stage kept; ``memory`` bounds the verification's chunks."""
     unit = f"candidates-{p:05d}"
     if work.done(unit):
         return
@@ -114,7 +116,7 @@ def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> No
         del piece
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
-    window = _WINDOW[cfg.verify] if cfg.method == "minhash" else 8
+    window = _WINDOW[str(cfg.verify)] if cfg.method == "minhash" else 8
     keys, docs = np.ascontiguousarray(rows["key"]), np.ascontiguousarray(rows["doc"])
     del rows  # only one copy of the partition at a time, beside the kernel's sorted pairs
     edges = _core.bucket_pairs(keys, docs, window=window)
@@ -130,6 +132,9 @@ def _verify(
 ) -> npt.NDArray[np.uint32]:
     if len(edges) == 0:
         return edges
+    if cfg.method == "minhash" and cfg.verify == "jaccard":
+        sim = SetStore(work.root).jaccard(edges, memory)
+        return np.ascontiguousarray(edges[sim >= cfg.threshold])
     keep = np.zeros(len(edges), dtype=np.bool_)
     # Per edge: its two signatures, their comparison, and up to two pages of the mapped file.
     row = int(np.prod(work.load("signatures.npy", mmap=True).shape[1:], dtype=np.int64)) * 4
@@ -146,5 +151,5 @@ def _verify(
         elif cfg.verify == "signature":
             keep[s : s + len(e)] = (a == b).mean(axis=1) >= cfg.threshold
         else:
-            keep[s : s + len(e)] = True  # "none", and "jaccard" (checked in the clusters stage)
+            keep[s : s + len(e)] = True  # "none"
     return np.ascontiguousarray(edges[keep])

@@ -50,6 +50,7 @@ from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
 from ...storage import atomic_write, create_npy
 from ..lsh_partitions import stage_candidates
+from ..shingle_sets import wants_sets, write_parts
 from ..workdir import Stages, WorkDir, check_manifest
 from .config import MultimodalConfig
 from .documents import stage_documents, stage_signatures
@@ -166,6 +167,9 @@ def _run(
         path = work.path("signatures.npy")
         if not path.exists():
             create_npy(path, np.uint32, (rows, cfg.text.num_perm))
+        if wants_sets(cfg.text):
+            starts = np.cumsum([0, *docs])[:-1].tolist()
+            write_parts(work, [(int(s), f"{i:06d}") for i, s in enumerate(starts)])
     stage("signatures", ns, lambda i: stage_signatures(work, m, i), docs=docs)
     if cfg.near_duplicates:
         stage("candidates", m.partitions, lambda p: stage_candidates(work, cfg.text, m.memory, p))
@@ -228,6 +232,7 @@ def _summary(
         "mode": "interleaved",
         "formats": sorted({r["format"] for r in reads}),
         "parameters": m.config,
+        "verify": m.config["text"]["verify"],
         "documents": {
             "in": len(status),
             "kept": int(sum(docs.column("keep").to_pylist())),

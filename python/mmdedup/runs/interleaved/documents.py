@@ -14,6 +14,7 @@ from ... import _core
 from ...dedup import choose_keep, compute_signatures, parse_keep
 from ...storage import atomic_write
 from ..lsh_partitions import write_partitions
+from ..shingle_sets import set_writer, signatures_and_sets, union_sets, wants_sets
 from ..workdir import WorkDir
 from .images import surviving_images
 from .plan import Manifest, manifest_config, row_counts
@@ -40,24 +41,34 @@ def stage_signatures(work: WorkDir, m: Manifest, i: int) -> None:
     work.save(f"imagesets/{tag}.npy", setkey)
     if cfg.near_duplicates:
         texts = pq.read_table(work.root / "texts" / f"{tag}.parquet").column("text")
-        sig = compute_signatures(texts, cfg.text)
+        shingles = None
+        if wants_sets(cfg.text):
+            sig, shingles = signatures_and_sets(texts, cfg.text)
+        else:
+            sig = compute_signatures(texts, cfg.text)
         data, empty = sig.data, sig.empty.copy()
         if cfg.image_weight:
-            tokens = [
+            tokens = pa.array(
                 [
-                    f"\x00image:{k:016x}:{w}"
-                    for k in sorted(set(ks))
-                    for w in range(cfg.image_weight)
-                ]
-                for ks in sets
-            ]
+                    [
+                        f"\x00image:{k:016x}:{w}"
+                        for k in sorted(set(ks))
+                        for w in range(cfg.image_weight)
+                    ]
+                    for ks in sets
+                ],
+                pa.list_(pa.string()),
+            )
             isig, icount = _core.minhash_sets(
-                pa.array(tokens, pa.list_(pa.string())),
-                num_perm=cfg.text.num_perm,
-                seed=cfg.text.seed,
+                tokens, num_perm=cfg.text.num_perm, seed=cfg.text.seed
             )
             data = np.minimum(data, isig)  # MinHash of a union: the slot-wise minimum
             empty &= icount == 0
+            if shingles is not None:  # the set of a union: the row-wise union
+                shingles = union_sets(shingles, _core.token_sets(tokens))
+        if shingles is not None:
+            with set_writer(work, tag, n) as write:
+                write(shingles)
         sigfile = np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
         sigfile[off : off + n] = data
         sigfile.flush()

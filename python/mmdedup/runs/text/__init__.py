@@ -9,10 +9,13 @@ marker, so an interrupted run (Ctrl-C, kill -9, a full disk) resumes where it st
    from the memory budget (``manifest.json``).
 2. ``signatures`` (per shard, a piece at a time): signatures into one memory-mapped file; for
    MinHash, the band keys go to ``partitions`` files by key, so a partition holds every
-   document that could share a bucket; sort keys and per-row errors are kept beside.
-3. ``candidates`` (per partition): pairs from equal keys, verified (signature agreement, or the
-   128-bit hash for exact dedup) into edge files; for SimHash, ``search`` finds the pairs
-   within the Hamming distance in one piece.
+   document that could share a bucket; sort keys, per-row errors and, for exact
+   verification, the shingle sets are kept beside.
+3. ``candidates`` (per partition): pairs from equal keys, verified (exact Jaccard of the
+   shingle sets the signatures stage kept, read back a chunk of pairs at a time within the
+   budget (:mod:`mmdedup.runs.shingle_sets`); signature agreement; or the 128-bit hash for
+   exact dedup) into edge files; for SimHash, ``search`` finds the pairs within the Hamming
+   distance in one piece (and checks their exact Jaccard with ``verify="jaccard"``).
 4. ``clusters``: connected components of all edges and the kept member of each cluster, on
    one node by union-find, or by large-star/small-star rounds over edge files partitioned by
    document (:mod:`mmdedup.runs.components`), each round a set of units; ``auto`` picks the rounds
@@ -198,6 +201,7 @@ def _summary(
         "keep": plan.keep,
         "on_error": plan.on_error,
         "parameters": dedup_config(plan).to_dict(),
+        "verify": dedup_config(plan).verify,
         "counts": {
             "documents": plan.rows - plan.index_rows,
             "kept": counts["kept"],

@@ -20,7 +20,6 @@ from ..components import Graph, MapUnits, local_bytes, partitions_for
 from ..workdir import WorkDir, npy_out
 from .documents import concat_parts, load_errors, slice_parts
 from .plan import STATUSES, Plan, dedup_config
-from .write import jaccard_filter
 
 
 def _edge_files(work: WorkDir, plan: Plan) -> list[Path]:
@@ -63,8 +62,6 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     if cfg.method != "simhash":
         # A pair sharing bands whose keys fall in two partitions is found twice.
         edges = np.unique(edges, axis=0) if len(edges) else edges
-        if cfg.method == "minhash" and cfg.verify == "jaccard":
-            edges = jaccard_filter(plan, cfg, edges)
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
     accepted = len(edges)
     del edges
@@ -113,9 +110,6 @@ def stage_components(work: WorkDir, plan: Plan, partitions: int, each: MapUnits)
 
 def _edges_for_components(plan: Plan, path: Path) -> npt.NDArray[np.uint32]:
     edges: npt.NDArray[np.uint32] = np.load(path, allow_pickle=False)
-    cfg = dedup_config(plan)
-    if cfg.method == "minhash" and cfg.verify == "jaccard" and len(edges):
-        edges = jaccard_filter(plan, cfg, np.unique(edges, axis=0))
     return edges
 
 

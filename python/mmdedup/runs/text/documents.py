@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...dedup import parse_keep
+from ..shingle_sets import wants_sets
 from ..workdir import WorkDir
 from .plan import Plan, dedup_config
 
@@ -48,14 +49,17 @@ def load_errors(work: WorkDir, plan: Plan) -> dict[int, str]:
 
 def piece_rows(plan: Plan, i: int) -> int:
     """Rows of shard ``i`` read at a time: a quarter of the budget holds the piece's columns
-    (decoded, counted three times for copies), its signatures and its band keys; at least 1024
-    rows."""
+    (decoded, counted three times for copies), its signatures, band keys and shingle sets; at
+    least 1024 rows."""
     cfg = dedup_config(plan)
     s = plan.shards[i]
     text = -(-int(s.get("bytes", 0)) // max(int(s["rows"]), 1))
     sig = {"minhash": 4 * cfg.num_perm, "simhash": 8, "exact": 16}[cfg.method]
     bands = cfg.band_geometry()[0] if cfg.method == "minhash" else 1
-    per_row = 3 * text + 2 * sig + 36 * bands + 64
+    # Shingle sets, when kept: 8 bytes per shingle (about a word), per document and once more
+    # as the concatenated column.
+    sets = 3 * text if wants_sets(cfg) else 0
+    per_row = 3 * text + 2 * sig + 36 * bands + 64 + sets
     return int(max(1024, min(max(int(s["rows"]), 1), plan.memory // 4 // per_row)))
 
 

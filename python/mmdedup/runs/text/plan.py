@@ -23,6 +23,7 @@ from ...io import (
 )
 from ...runs.budget import partitions as budget_partitions
 from ...storage import Location
+from ..shingle_sets import wants_sets
 
 STATUSES = ("unique", "kept", "duplicate", "empty", "error")
 
@@ -126,6 +127,11 @@ def make_plan(
                 + ", ".join(f"{k}={old.config[k]!r}" for k in mismatch)
             )
         index_rows = old.rows
+        if wants_sets(config) and not (index_root / "sets" / "parts.json").exists():
+            raise ParameterError(
+                f"the index at {index} kept no shingle sets (it was built without --verify "
+                "jaccard): rebuild it with this run's --verify, or give --verify signature"
+            )
     listed, offset = [], index_rows
     rule = parse_keep(keep_rule)
     columns = [c for c in (column, id_column, rule[1]) if c]

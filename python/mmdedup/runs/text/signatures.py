@@ -22,6 +22,14 @@ from ...io import (
 )
 from ...storage import create_npy
 from ..lsh_partitions import PartitionRows, add_partition_rows
+from ..shingle_sets import (
+    SetStore,
+    copy_sets,
+    set_writer,
+    signatures_writing_sets,
+    wants_sets,
+    write_parts,
+)
 from ..workdir import WorkDir, npy_out
 from .documents import concat_parts, load_errors, piece_rows
 from .plan import Plan, dedup_config, sort_key, text_column
@@ -42,6 +50,10 @@ def create_signature_file(work: WorkDir, plan: Plan) -> None:
     path = work.path("signatures.npy")
     if not path.exists():
         create_npy(path, dtype, shape)
+    if wants_sets(cfg):
+        parts = [(0, "index")] if plan.index is not None else []
+        parts += [(plan.offset(i), f"{i:06d}") for i in range(len(plan.shards))]
+        write_parts(work, parts)
 
 
 def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
@@ -68,6 +80,9 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
         out_empty = stack.enter_context(
             npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
         )
+        out_sets = None
+        if wants_sets(cfg):
+            out_sets = stack.enter_context(set_writer(work, tag, rows))
         out_key = None
         if rule[0] != "first":
             out_key = stack.enter_context(
@@ -87,7 +102,10 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             if unreadable:
                 errs.update({r - start: m for r, m in unreadable.items()})
                 unreadable.clear()
-            sigs = compute_signatures(texts, cfg)
+            if out_sets is not None:
+                sigs = signatures_writing_sets(texts, cfg, out_sets, _set_slice(plan))
+            else:
+                sigs = compute_signatures(texts, cfg)
             # A fresh mapping per piece: its pages leave the process with it.
             mm = _signature_file(work)
             mm[off + start : off + start + n] = sigs.data
@@ -115,6 +133,12 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
         with atomic_write(work.path(f"errors/{tag}.json")) as f:
             f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
     work.mark(unit)
+
+
+def _set_slice(plan: Plan) -> int:
+    """Bytes of text whose shingle sets are made and written at a time: their sets (8 bytes a
+    shingle, twice while concatenated) stay within a sixteenth of the budget."""
+    return max(1 << 18, plan.memory // 48)
 
 
 def _join_ids(pieces: list[Path], column: str, target: Path) -> None:
@@ -156,12 +180,15 @@ def stage_index(work: WorkDir, plan: Plan) -> None:
         )
     parts.close()
     mm.flush()
+    if wants_sets(cfg) and not copy_sets(old, work, "index", plan.index_rows):
+        raise InputError(f"the index at {plan.index} kept no shingle sets", path=str(old))
     work.save("empty/index.npy", skip)
     work.mark("index")
 
 
 def stage_simhash(work: WorkDir, plan: Plan) -> None:
-    """SimHash pairs within the Hamming distance, searched in one piece (8 bytes per document)."""
+    """SimHash pairs within the Hamming distance, searched in one piece (8 bytes per document);
+    with ``verify="jaccard"``, only those whose exact Jaccard reaches the threshold."""
     if work.done("search"):
         return
     cfg = dedup_config(plan)
@@ -171,7 +198,11 @@ def stage_simhash(work: WorkDir, plan: Plan) -> None:
     equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
     del fps, skip
     edges = np.concatenate([equal, near])
+    candidates = len(edges)
+    if wants_sets(cfg) and len(edges):
+        sim = SetStore(work.root).jaccard(edges, plan.memory)
+        edges = np.ascontiguousarray(edges[sim >= cfg.threshold])
     with atomic_write(work.path("edges/simhash.json")) as f:
-        f.write(json.dumps({"candidates": len(edges)}).encode())
+        f.write(json.dumps({"candidates": candidates}).encode())
     work.save("edges/simhash.npy", edges)
     work.mark("search")

@@ -6,57 +6,18 @@ import json
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ... import _core
-from ...dedup import DedupConfig
 from ...io import (
     atomic_write,
-    iter_columns,
     write_filtered,
     write_table,
 )
 from ...storage import Location
 from ..workdir import WorkDir
 from .documents import load_errors, piece_rows
-from .plan import STATUSES, Plan, text_column
-
-
-def jaccard_filter(
-    plan: Plan, cfg: DedupConfig, edges: npt.NDArray[np.uint32]
-) -> npt.NDArray[np.uint32]:
-    """Exact Jaccard check of candidate pairs: reads back only the texts of documents in a pair."""
-    if len(edges) == 0:
-        return edges
-    involved = np.unique(edges)
-    texts: list[pa.Array] = []
-    for i in range(len(plan.shards)):
-        off, n = plan.offset(i), plan.shards[i]["rows"]
-        local = involved[(involved >= off) & (involved < off + n)] - off
-        if len(local) == 0:
-            continue
-        start = 0
-        pieces = iter_columns(
-            plan.shard(i), [plan.column], piece_rows(plan, i), text=plan.column, problems={}
-        )
-        for table in pieces:
-            rows = local[(local >= start) & (local < start + table.num_rows)] - start
-            start += table.num_rows
-            if len(rows):
-                col, _ = text_column(table, plan.column, plan.shard(i), "record")
-                texts.append(col.take(pa.array(rows)).combine_chunks().cast(pa.large_string()))
-    remapped = np.searchsorted(involved, edges).astype(np.uint32)
-    sim = _core.jaccard(
-        pa.chunked_array(texts, pa.large_string()),
-        remapped,
-        ngram=cfg.ngram,
-        tokenizer=cfg.tokenizer,
-        **cfg.normalize_options(),
-    )
-    return np.ascontiguousarray(edges[sim >= cfg.threshold])
-
+from .plan import STATUSES, Plan
 
 # Rows per row group of the per-shard parts of ``clusters.parquet``: pyarrow's default, which
 # ``clusters.parquet`` has always had.

@@ -1,0 +1,248 @@
+"""Shingle sets of a run's documents on disk, and the exact Jaccard of candidate pairs read back
+from them within the memory budget: ``verify="jaccard"`` at any scale.
+
+The signatures stage writes each part's sets (a shard, the index, ...) as it hashes it, from
+the same shingling pass as the MinHash: ``sets/TAG.u64`` holds the part's sorted, distinct
+xxh3-64 shingle hashes back to back, ``sets/TAG.offsets.npy`` the ``rows + 1`` offsets
+delimiting each document's (``_core.shingle_sets``' layout), and ``sets/parts.json`` the
+first global row of each part. Verification reads back only the sets of the documents of a
+chunk of pairs, the chunk sized so that its sets fit a quarter of the budget, by plain reads of
+their ranges (no mapping: the process holds what it reads, not the pages around it). The Jaccard of two hash sets is the
+Jaccard of the shingle sets (a collision of two 64-bit hashes has probability 2^-64), and the
+same one ``mmdedup.dedup`` computes in memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow.compute as pc
+
+from .. import _core
+from .._arrow import ArrowLike, to_arrow
+from ..dedup import DedupConfig, Signatures, compute_signatures
+from ..storage import atomic_write
+from .workdir import WorkDir, npy_out
+
+__all__ = [
+    "SetStore",
+    "copy_sets",
+    "set_writer",
+    "signatures_and_sets",
+    "signatures_writing_sets",
+    "union_sets",
+    "wants_sets",
+    "write_parts",
+]
+
+SetColumn = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]
+
+
+def wants_sets(cfg: DedupConfig) -> bool:
+    """Whether a run with ``cfg`` verifies pairs on exact Jaccard (and so keeps sets)."""
+    return cfg.verify == "jaccard" and cfg.method in ("minhash", "simhash")
+
+
+def signatures_and_sets(texts: ArrowLike, cfg: DedupConfig) -> tuple[Signatures, SetColumn]:
+    """Signatures of ``texts`` for ``cfg`` and their shingle sets (MinHash: in one pass)."""
+    norm = cfg.normalize_options()
+    if cfg.method == "minhash":
+        sigs, counts, values, offsets = _core.minhash_with_sets(
+            to_arrow(texts),
+            num_perm=cfg.num_perm,
+            ngram=cfg.ngram,
+            seed=cfg.seed,
+            tokenizer=cfg.tokenizer,
+            **norm,
+        )
+        return Signatures(sigs, counts == 0), (values, offsets)
+    sig = compute_signatures(texts, cfg)
+    sets = _core.shingle_sets(to_arrow(texts), ngram=cfg.ngram, tokenizer=cfg.tokenizer, **norm)
+    return sig, sets
+
+
+def signatures_writing_sets(
+    texts: Any, cfg: DedupConfig, write: Callable[[SetColumn], None], slice_bytes: int
+) -> Signatures:
+    """Signatures of ``texts`` (an Arrow array), their sets handed to ``write`` a slice of about
+    ``slice_bytes`` of text at a time, so that only one slice's sets are held."""
+    n = len(texts)
+    if n == 0:
+        sig, sets = signatures_and_sets(texts, cfg)
+        write(sets)
+        return sig
+    lengths = np.asarray(pc.fill_null(pc.binary_length(texts), 0), dtype=np.int64)
+    group = (np.cumsum(lengths) - 1) // max(slice_bytes, 1)
+    bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), n]
+    data, empty = [], []
+    for a, b in itertools.pairwise(bounds):
+        sig, sets = signatures_and_sets(texts.slice(a, b - a), cfg)
+        write(sets)
+        del sets
+        data.append(sig.data)
+        empty.append(sig.empty)
+    return Signatures(np.concatenate(data), np.concatenate(empty))
+
+
+def union_sets(a: SetColumn, b: SetColumn) -> SetColumn:
+    """Row-wise union of two set columns with the same rows."""
+    n = len(a[1]) - 1
+    rows = np.arange(n, dtype=np.int64)
+    sizes = [np.diff(c[1].astype(np.int64)).astype(np.int64) for c in (a, b)]
+    doc = np.concatenate([np.repeat(rows, sizes[0]), np.repeat(rows, sizes[1])])
+    val = np.concatenate([a[0], b[0]])
+    order = np.lexsort((val, doc))
+    doc, val = doc[order], val[order]
+    first = np.ones(len(val), dtype=np.bool_)
+    first[1:] = (doc[1:] != doc[:-1]) | (val[1:] != val[:-1])
+    doc, val = doc[first], val[first]
+    offsets = np.zeros(n + 1, dtype=np.uint64)
+    offsets[1:] = np.cumsum(np.bincount(doc, minlength=n))
+    return np.ascontiguousarray(val, dtype=np.uint64), offsets
+
+
+def write_parts(work: WorkDir, parts: list[tuple[int, str]]) -> None:
+    """Records the parts of the set files: ``(first global row, tag)``, in row order."""
+    with atomic_write(work.path("sets/parts.json")) as f:
+        f.write(json.dumps([[int(s), t] for s, t in parts]).encode())
+
+
+@contextmanager
+def set_writer(work: WorkDir, tag: str, rows: int) -> Iterator[Callable[[SetColumn], None]]:
+    """Writes part ``tag``'s sets (``rows`` documents) a piece at a time, atomically: yields
+    ``write((values, offsets))`` for the next rows."""
+    base = 0
+    with (
+        atomic_write(work.path(f"sets/{tag}.u64")) as f,
+        npy_out(work.path(f"sets/{tag}.offsets.npy"), np.dtype(np.uint64), rows + 1) as offs,
+    ):
+        offs(np.zeros(1, dtype=np.uint64))
+
+        def write(sets: SetColumn) -> None:
+            nonlocal base
+            values, offsets = sets
+            f.write(np.ascontiguousarray(values, dtype="<u8").data)  # no copy
+            offs(np.asarray(offsets[1:], dtype=np.uint64) + np.uint64(base))
+            base += len(values)
+
+        yield write
+
+
+def copy_sets(src: Path, work: WorkDir, tag: str, rows: int) -> bool:
+    """Copies every part of the finished run at ``src`` (a work directory) into part ``tag`` of
+    this one, a part at a time; False when ``src`` kept no sets."""
+    if not (src / "sets" / "parts.json").exists():
+        return False
+    old = SetStore(src)
+    with set_writer(work, tag, rows) as write:
+        for (start, t), end in zip(old.parts, [*old.starts[1:].tolist(), rows], strict=True):
+            offsets = np.load(src / "sets" / f"{t}.offsets.npy", mmap_mode="r")
+            for a in range(0, end - start, _COPY_ROWS):
+                b = min(a + _COPY_ROWS, end - start)
+                offs = np.asarray(offsets[a : b + 1], dtype=np.uint64)
+                mm = old.values(t)
+                write((np.asarray(mm[int(offs[0]) : int(offs[-1])]), offs - offs[0]))
+                del mm
+            del offsets
+    return True
+
+
+# Documents copied at a time from an index's sets.
+_COPY_ROWS = 1 << 16
+
+
+class SetStore:
+    """The set files of a work directory, read back by document."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "sets"
+        self.parts: list[tuple[int, str]] = [
+            (int(s), str(t)) for s, t in json.loads((self.root / "parts.json").read_text())
+        ]
+        self.starts = np.array([s for s, _ in self.parts], dtype=np.int64)
+        self._headers: dict[str, int] = {}
+
+    def values(self, tag: str) -> npt.NDArray[np.uint64]:
+        path = self.root / f"{tag}.u64"
+        if path.stat().st_size == 0:
+            return np.zeros(0, dtype=np.uint64)
+        return np.memmap(path, dtype="<u8", mode="r")
+
+    def _header(self, tag: str) -> int:
+        """Bytes before the data of part ``tag``'s offsets file."""
+        if tag not in self._headers:
+            with open(self.root / f"{tag}.offsets.npy", "rb") as f:
+                if np.lib.format.read_magic(f) == (1, 0):
+                    np.lib.format.read_array_header_1_0(f)
+                else:
+                    np.lib.format.read_array_header_2_0(f)
+                self._headers[tag] = f.tell()
+        return self._headers[tag]
+
+    def _ranges(self, docs: npt.NDArray[np.int64]) -> list[tuple[str, Any, Any]]:
+        """Per part holding some of ``docs`` (sorted): its tag and the docs' value ranges."""
+        part = np.searchsorted(self.starts, docs, side="right") - 1
+        out = []
+        for p in np.unique(part):
+            start, tag = self.parts[int(p)]
+            local = (docs[part == p] - start).astype(np.uint64)
+            pairs = _core.read_u64_ranges(
+                self.root / f"{tag}.offsets.npy",
+                local,
+                np.full(len(local), 2, dtype=np.uint64),
+                header=self._header(tag),
+            ).astype(np.int64)
+            out.append((tag, pairs[0::2], pairs[1::2]))
+        return out
+
+    def sizes(self, docs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Set sizes of ``docs`` (sorted, distinct)."""
+        parts = self._ranges(docs)
+        return np.concatenate([hi - lo for _, lo, hi in parts]) if parts else np.zeros(0, np.int64)
+
+    def gather(self, docs: npt.NDArray[np.int64]) -> SetColumn:
+        """The sets of ``docs`` (sorted, distinct) as a set column in that order, read with plain
+        reads: a mapping would bring the pages around each set into the process too."""
+        values: list[npt.NDArray[np.uint64]] = []
+        lengths: list[npt.NDArray[np.int64]] = []
+        for tag, lo, hi in self._ranges(docs):
+            lengths.append(hi - lo)
+            values.append(
+                _core.read_u64_ranges(
+                    self.root / f"{tag}.u64", lo.astype(np.uint64), (hi - lo).astype(np.uint64)
+                )
+            )
+        offsets = np.zeros(len(docs) + 1, dtype=np.uint64)
+        if lengths:
+            offsets[1:] = np.cumsum(np.concatenate(lengths))
+        flat = np.concatenate(values) if values else np.zeros(0, dtype=np.uint64)
+        return np.ascontiguousarray(flat, dtype=np.uint64), offsets
+
+    def jaccard(self, edges: npt.NDArray[np.uint32], memory: int) -> npt.NDArray[np.float64]:
+        """Exact Jaccard of each pair, in chunks whose sets fit a quarter of ``memory`` (a value
+        read, its copies and the allocator's slack: 32 bytes); a pair of sets larger than that
+        is one chunk."""
+        out = np.zeros(len(edges), dtype=np.float64)
+        if len(edges) == 0:
+            return out
+        docs, inverse = np.unique(edges.astype(np.int64), return_inverse=True)
+        cost = self.sizes(docs)[inverse.reshape(-1, 2)].sum(axis=1)
+        del docs, inverse
+        cap = max(1 << 14, memory // 4 // 32)
+        group = (np.cumsum(cost) - 1) // cap
+        bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(edges)]
+        for s, e in itertools.pairwise(bounds):
+            chunk = edges[s:e].astype(np.int64)
+            docs = np.unique(chunk)
+            values, offsets = self.gather(docs)
+            local = np.searchsorted(docs, chunk).astype(np.uint32)
+            out[s:e] = _core.set_jaccard(values, offsets, local)
+            del values, offsets, local, chunk
+        return out

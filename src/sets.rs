@@ -1,0 +1,175 @@
+//! Shingle sets as sorted, distinct 64-bit hashes, and the exact Jaccard similarity of pairs of
+//! them: the check behind `verify = "jaccard"`.
+//!
+//! A document's set is the xxh3-64 (seed 0) of each of its shingles, sorted, repeats removed.
+//! Sets of many documents travel concatenated: document `i`'s hashes are
+//! `values[offsets[i]..offsets[i + 1]]`, so they can be written to disk by one stage and read
+//! back, a range per document, by another. Two distinct shingles collide with probability
+//! 2^-64 per pair: the Jaccard of the hash sets is the Jaccard of the shingle sets.
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::text::Shingler;
+use crate::{Error, Result};
+
+/// Sorts and deduplicates the hashes of one document's shingles in place.
+pub fn finish_set(set: &mut Vec<u64>) {
+    set.sort_unstable();
+    set.dedup();
+    set.shrink_to_fit();
+}
+
+/// The set of one text: its shingles' xxh3-64 hashes, sorted and distinct (empty for a text
+/// without shingles).
+pub fn shingle_set(shingler: &mut Shingler, text: &str) -> Vec<u64> {
+    let mut set = Vec::new();
+    shingler.for_each(text, |s| set.push(xxh3_64(s)));
+    finish_set(&mut set);
+    set
+}
+
+/// Concatenates per-document sets into `(values, offsets)` (`offsets` has one more entry than
+/// there are sets).
+pub fn concat(sets: Vec<Vec<u64>>) -> (Vec<u64>, Vec<u64>) {
+    let mut offsets = Vec::with_capacity(sets.len() + 1);
+    offsets.push(0u64);
+    let total: usize = sets.iter().map(Vec::len).sum();
+    let mut values = Vec::with_capacity(total);
+    // Each set is freed once copied.
+    for s in sets {
+        values.extend_from_slice(&s);
+        offsets.push(values.len() as u64);
+    }
+    (values, offsets)
+}
+
+/// The sets of many texts (null texts are empty), in parallel; the result does not depend on
+/// the thread count.
+pub fn shingle_sets(texts: &[Option<&str>], shingler: &Shingler) -> (Vec<u64>, Vec<u64>) {
+    let sets: Vec<Vec<u64>> = crate::parallel::install(texts.len(), || {
+        texts
+            .par_iter()
+            .with_min_len(16)
+            .map_init(
+                || shingler.clone(),
+                |sh, t| shingle_set(sh, t.unwrap_or("")),
+            )
+            .collect()
+    });
+    concat(sets)
+}
+
+/// Exact Jaccard similarity of two sorted, distinct sets; 0 when both are empty.
+pub fn sorted_jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - inter;
+    if union == 0 {
+        0.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+/// Checks that `offsets` delimit `values`: non-decreasing, ending at `values.len()`.
+pub fn check_offsets(values: &[u64], offsets: &[u64]) -> Result<()> {
+    if offsets.is_empty() {
+        return Err(Error::param("offsets", "needs at least one entry (0)"));
+    }
+    if offsets.windows(2).any(|w| w[0] > w[1]) || offsets[0] > values.len() as u64 {
+        return Err(Error::param("offsets", "must be non-decreasing"));
+    }
+    if *offsets.last().expect("non-empty") > values.len() as u64 {
+        return Err(Error::param("offsets", "point past the end of `values`"));
+    }
+    Ok(())
+}
+
+/// Exact Jaccard of each pair `(a, b)` of documents of a concatenated set column (see the
+/// module's documentation), in parallel. Rows must be in range (`offsets.len() - 1` sets).
+pub fn pair_jaccard(values: &[u64], offsets: &[u64], edges: &[(u32, u32)]) -> Vec<f64> {
+    let set = |i: u32| &values[offsets[i as usize] as usize..offsets[i as usize + 1] as usize];
+    crate::parallel::install(edges.len(), || {
+        edges
+            .par_iter()
+            .with_min_len(64)
+            .map(|&(a, b)| sorted_jaccard(set(a), set(b)))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::text::{NormalizeOptions, ShingleKind};
+
+    fn shingler(n: usize) -> Shingler {
+        Shingler::new(ShingleKind::Word, n, NormalizeOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn jaccard_of_sorted_sets() {
+        assert_eq!(sorted_jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(sorted_jaccard(&[], &[]), 0.0);
+        assert_eq!(sorted_jaccard(&[7], &[]), 0.0);
+        assert_eq!(sorted_jaccard(&[1, 5], &[1, 5]), 1.0);
+    }
+
+    #[test]
+    fn sets_equal_hash_sets_of_shingles() {
+        let texts = [
+            Some("the quick brown fox jumps over the lazy dog the quick brown fox"),
+            None,
+            Some("the quick brown fox jumps over a lazy dog"),
+            Some("!!"),
+        ];
+        let sh = shingler(3);
+        let (values, offsets) = shingle_sets(&texts, &sh);
+        assert_eq!(offsets.len(), 5);
+        check_offsets(&values, &offsets).unwrap();
+        let mut s = sh.clone();
+        let naive: Vec<HashSet<u64>> = texts
+            .iter()
+            .map(|t| {
+                let mut h = HashSet::new();
+                s.for_each(t.unwrap_or(""), |x| {
+                    h.insert(xxh3_64(x));
+                });
+                h
+            })
+            .collect();
+        let edges = [(0, 2), (0, 1), (1, 3), (2, 0)];
+        let got = pair_jaccard(&values, &offsets, &edges);
+        for (&(a, b), j) in edges.iter().zip(got) {
+            let (x, y) = (&naive[a as usize], &naive[b as usize]);
+            let union = x.union(y).count();
+            let want = if union == 0 {
+                0.0
+            } else {
+                x.intersection(y).count() as f64 / union as f64
+            };
+            assert_eq!(j, want, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_offsets() {
+        assert!(check_offsets(&[1, 2], &[0, 3]).is_err());
+        assert!(check_offsets(&[1, 2], &[0, 2, 1]).is_err());
+        assert!(check_offsets(&[1, 2], &[]).is_err());
+        assert!(check_offsets(&[1, 2], &[0, 1, 2]).is_ok());
+    }
+}
