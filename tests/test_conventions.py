@@ -67,6 +67,7 @@ def refused(r: Result, *words: str) -> None:
         (["--method", "exact", "--ngram", "3"], ["--ngram"]),
         (["--max-distance", "4"], ["--max-distance", "--method minhash"]),
         (["--method", "simhash", "--num-perm", "64"], ["--num-perm", "--method simhash"]),
+        (["--method", "simhash", "--verify", "none", "-t", "0.7"], ["--threshold"]),
         (["--method", "simhash", "--bands", "4", "--rows", "4"], ["--bands", "--rows"]),
         (["--address", "ray://x:1"], ["--address", "--engine ray"]),
     ],
@@ -83,6 +84,7 @@ def test_dedup_refuses_options_that_would_be_ignored(
     "args",
     [
         ["--method", "simhash", "--max-distance", "4"],
+        ["--method", "simhash", "--verify", "jaccard", "-t", "0.7"],
         ["--method", "exact", "--no-normalize"],
         ["-t", "0.5", "--num-perm", "64", "--bands", "8", "--rows", "8", "--verify", "none"],
         ["--threshold", "0.8"],  # a default given explicitly is still an option that applies

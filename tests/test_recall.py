@@ -195,8 +195,9 @@ def test_run_simhash_with_jaccard(corpus: Path, tmp_path: Path) -> None:
 def test_index_sets_carry_over_and_a_setless_index_is_refused(corpus: Path, tmp_path: Path) -> None:
     files = sorted(corpus.glob("*.parquet"))
     first, second = tmp_path / "first", tmp_path / "second"
-    run("dedup", str(files[0]), "-o", str(first))
-    run("dedup", str(files[1]), str(files[2]), "-o", str(second), "--index", str(first))
+    keep = "--keep-work-dir"  # an index must keep its work directory
+    run("dedup", str(files[0]), "-o", str(first), keep)
+    run("dedup", str(files[1]), str(files[2]), "-o", str(second), "--index", str(first), keep)
     both = pl.concat([pl.read_parquet(p) for p in files])
     want = mmdedup.dedup(both)["keep"].to_list()[len(pl.read_parquet(files[0])) :]
     got = pl.read_parquet(second / "clusters.parquet")["keep"].to_list()
@@ -206,7 +207,7 @@ def test_index_sets_carry_over_and_a_setless_index_is_refused(corpus: Path, tmp_
     run("dedup", str(files[2]), "-o", str(third), "--index", str(second))
     assert pl.read_parquet(third / "clusters.parquet")["keep"].sum() == 0
     old = tmp_path / "old"
-    run("dedup", str(files[0]), "-o", str(old), "--verify", "signature")
+    run("dedup", str(files[0]), "-o", str(old), "--verify", "signature", keep)
     out = run("dedup", str(files[1]), "-o", str(tmp_path / "x"), "--index", str(old), ok=False)
     assert "kept no shingle sets" in out
 

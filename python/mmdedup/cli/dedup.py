@@ -337,7 +337,7 @@ def dedup(
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """
     plain = layout is None and (index is not None or not is_interleaved(list(inputs), column))
-    _refuse_inapplicable(ctx, method, plain, column, engine, image_key)
+    _refuse_inapplicable(ctx, method, plain, column, engine, image_key, verify)
     text = DedupConfig(
         method=cast(Method, method),
         threshold=threshold,
@@ -408,7 +408,13 @@ _MINHASH = ["threshold", "num_perm", "bands", "rows", "verify", "seed"]
 
 
 def _refuse_inapplicable(
-    ctx: click.Context, method: str, plain: bool, column: str, engine: str, image_key: str
+    ctx: click.Context,
+    method: str,
+    plain: bool,
+    column: str,
+    engine: str,
+    image_key: str,
+    verify: str | None,
 ) -> None:
     """Every option given must apply to this run: one that would be ignored is an error."""
     if plain:
@@ -438,9 +444,13 @@ def _refuse_inapplicable(
     else:
         options.refuse(
             ctx,
-            _MINHASH,
+            ["num_perm", "bands", "rows", "seed"],
             "with --method simhash (use --max-distance)",
         )
+        if verify != "jaccard":
+            options.refuse(
+                ctx, ["threshold"], "with --method simhash unless --verify jaccard checks it"
+            )
     if engine != "ray":
         options.refuse(ctx, ["address"], "without --engine ray")
 
