@@ -16,7 +16,7 @@ from ..io import Shard, discover
 from .copies import copy_images, image_copies
 from .dirs import Run
 from .progress import Progress
-from .shardwise import finish, shard_run
+from .shardwise import finish, run_shards
 
 
 @dataclass
@@ -93,25 +93,19 @@ def convert_files(
     shards = discover(inputs)
     names = [_output_name(shard.name, layout.container) for shard in shards]
     manifest = {"command": "convert", "to": to, "format": format, "on_error": mode}
-    bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
-    try:
-        with shard_run(
-            outdir,
-            inputs=inputs,
-            shards=shards,
-            manifest=manifest,
-            work_dir=work_dir,
-            resume=resume,
-            overwrite=overwrite,
-        ) as run:
-            run.out.declare(names)
-
-            def one(i: int, shard: Shard) -> dict[str, Any]:
-                return _convert_shard(shard, outdir, names[i], layout, format, mode, run.out)
-
-            records = run.each(one, bars("convert", len(shards)))
-    finally:
-        bars.close()
+    records = run_shards(
+        "convert",
+        outdir,
+        inputs=inputs,
+        shards=shards,
+        names=names,
+        manifest=manifest,
+        work_dir=work_dir,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        fn=lambda i, shard, out: _convert_shard(shard, outdir, names[i], layout, format, mode, out),
+    )
     summary = ConvertSummary()
     for r in records:
         summary.documents_in += r["documents_in"]

@@ -17,9 +17,10 @@ from typing import Any
 from ..io import Shard, atomic_write
 from ..storage import Location
 from .dirs import Run, claim_work_dir, finish_work_dir, open_run
+from .progress import Progress
 from .workdir import WorkDir, check_manifest, default_work_dir
 
-__all__ = ["ShardRun", "shard_run"]
+__all__ = ["ShardRun", "finish", "run_shards", "shard_run"]
 
 _MANIFEST = "manifest-shards.json"
 _VERSION = 1
@@ -93,6 +94,40 @@ def shard_run(
         spec = {"version": _VERSION, "shards": [str(s.path) for s in shards], **manifest}
         check_manifest(work, _MANIFEST, spec, resume)
         yield ShardRun(work, run, shards, resume)
+
+
+def run_shards(
+    stage: str,
+    outdir: str | os.PathLike[str],
+    *,
+    inputs: Sequence[str],
+    shards: list[Shard],
+    names: Sequence[str],
+    manifest: dict[str, Any],
+    work_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool | Progress,
+    fn: Callable[[int, Shard, Run], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A whole shard-wise run: OUTDIR and the work directory opened (see :func:`shard_run`),
+    ``names`` declared, ``fn(i, shard, outputs)`` for each shard not done, with progress; the
+    records of every shard."""
+    bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    try:
+        with shard_run(
+            outdir,
+            inputs=inputs,
+            shards=shards,
+            manifest=manifest,
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+        ) as run:
+            run.out.declare(names)
+            return run.each(lambda i, shard: fn(i, shard, run.out), bars(stage, len(shards)))
+    finally:
+        bars.close()
 
 
 def finish(

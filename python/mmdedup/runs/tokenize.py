@@ -19,7 +19,7 @@ from ..formats.model import Problem
 from ..io import Shard, discover, read_columns, write_table
 from ..tokens import TemplateLike, Tokenizer, count_documents
 from .progress import Progress
-from .shardwise import finish, shard_run
+from .shardwise import finish, run_shards
 
 BATCH = 4096
 
@@ -145,28 +145,22 @@ def tokenize_files(
         "add_special_tokens": add_special_tokens,
         "on_error": mode,
     }
-    bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
-    try:
-        with shard_run(
-            outdir,
-            inputs=inputs,
-            shards=shards,
-            manifest=manifest,
-            work_dir=work_dir,
-            resume=resume,
-            overwrite=overwrite,
-        ) as run:
-            run.out.declare(names)
-            kw = {"ids": ids, "text": text, "add_special_tokens": add_special_tokens}
-
-            def one(i: int, shard: Shard) -> dict[str, Any]:
-                return _tokenize_shard(
-                    shard, outdir / names[i], tokenizer, template, format, column, mode, kw
-                )
-
-            records = run.each(one, bars("tokenize", len(shards)))
-    finally:
-        bars.close()
+    kw = {"ids": ids, "text": text, "add_special_tokens": add_special_tokens}
+    records = run_shards(
+        "tokenize",
+        outdir,
+        inputs=inputs,
+        shards=shards,
+        names=names,
+        manifest=manifest,
+        work_dir=work_dir,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        fn=lambda i, shard, _: _tokenize_shard(
+            shard, outdir / names[i], tokenizer, template, format, column, mode, kw
+        ),
+    )
     summary = TokenizeSummary()
     for r in records:
         summary.documents += r["documents"]
