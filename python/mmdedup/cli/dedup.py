@@ -153,7 +153,7 @@ from . import fail_if_nothing_read, options
     "document, as tasks of the engine (distributed); auto picks distributed when union-find "
     "would not fit --memory. The results are the same.",
 )
-@options.work_dir("the intermediate files")
+@options.work_dir("the intermediate files", remote=True)
 @options.keep_work_dir
 @click.option(
     "--engine",
@@ -161,7 +161,8 @@ from . import fail_if_nothing_read, options
     default="local",
     show_default=True,
     help="Run the stages in this process, or as Ray tasks (needs `pip install ray`; the work "
-    "directory must be on storage every node sees).",
+    "directory must be on storage every node sees: a shared file system, or an object store "
+    "URL given to --work-dir).",
 )
 @click.option("--address", default=None, help="Ray cluster address (default: start a local one).")
 @click.option(
@@ -332,7 +333,7 @@ def dedup(
       mmdedup dedup crawl/ -o out/ --method exact --id-column url
       mmdedup dedup docs.jsonl -o out/ -t 0.7 --ngram 3 --keep longest
       mmdedup dedup zh/*.parquet -o out/ --tokenizer char --ngram 5 --keep max:score
-      mmdedup dedup s3://bucket/crawl/ -o out/ --engine ray --components distributed
+      mmdedup dedup s3://b/crawl/ -o s3://b/out/ --work-dir s3://b/work/ --engine ray
       mmdedup dedup obelics/*.parquet -o out/ --image-frequency 10 --paragraphs domain
       mmdedup dedup mmc4/ -o out/ --image-key bytes --images images.parquet --keep max:date
     """

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from ..storage import is_url
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # `--on-error` takes one vocabulary in every command. Earlier names are still accepted.
@@ -68,13 +70,40 @@ def resume(what: str) -> Callable[[F], F]:
     )
 
 
-def work_dir(what: str) -> Callable[[F], F]:
+def _work_dir_value(remote: bool) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A local path, or (``remote``) an fsspec URL kept as written (``Path`` would fold its
+    ``//``)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        del ctx, param
+        if value is None:
+            return None
+        if is_url(value):
+            if remote:
+                return value
+            raise click.BadParameter(
+                f"{value}: this command keeps its work directory on a local file system; a work "
+                "directory on object storage (an fsspec URL) is for the text run of mmdedup dedup"
+            )
+        return Path(value)
+
+    return convert
+
+
+def work_dir(what: str, remote: bool = False) -> Callable[[F], F]:
+    where = (
+        " A URL (s3://bucket/run/, gs://...) puts it on object storage that every node of a "
+        "--engine ray cluster reads and writes."
+        if remote
+        else ""
+    )
     return click.option(
         "--work-dir",
-        type=click.Path(path_type=Path),
+        type=str,
+        callback=_work_dir_value(remote),
         default=None,
         help=f"Where {what} go (default: OUTDIR/.mmdedup-work, removed when the run succeeds "
-        "unless --keep-work-dir).",
+        f"unless --keep-work-dir).{where}",
     )
 
 

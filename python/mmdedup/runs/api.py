@@ -22,9 +22,9 @@ from typing import Any, Literal
 from .. import _core
 from ..dedup import DedupConfig
 from ..errors import OnError, ParameterError, on_error_mode
-from ..storage import Location
+from ..storage import Location, is_url
 from .budget import parse_size
-from .dirs import finish_work_dir
+from .dirs import finish_remote_work_dir, finish_work_dir, local_work_dir
 from .progress import Progress
 from .workdir import default_work_dir
 
@@ -48,8 +48,11 @@ def _finish(
     """Records the work directory (where, how large, kept or not) in the summary, removing it
     unless ``keep``: a finished run needs it only as a later run's ``--index``."""
     out = Location(os.fspath(outdir))
-    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
+    if work_dir is not None and is_url(os.fspath(work_dir)):
+        summary["work_dir"] = finish_remote_work_dir(os.fspath(work_dir), keep=keep, out=out)
+    else:
+        root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+        summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
@@ -183,7 +186,7 @@ def _dedup(
                 image_root=image_root,
                 memory=_budget(memory),
                 on_error=on_error_mode(on_error),
-                work_dir=Path(work_dir) if work_dir is not None else None,
+                work_dir=local_work_dir(work_dir, "the interleaved run"),
                 resume=resume,
                 overwrite=overwrite,
                 progress=bars,
@@ -207,7 +210,11 @@ def _dedup(
             on_error=on_error_mode(on_error),
             memory=_budget(memory),
             components=components,
-            work_dir=Path(work_dir) if work_dir is not None else None,
+            work_dir=(
+                os.fspath(work_dir)
+                if work_dir is not None and is_url(os.fspath(work_dir))
+                else local_work_dir(work_dir, "the text run")
+            ),
             resume=resume,
             overwrite=overwrite,
             progress=bars,
@@ -269,7 +276,7 @@ def images_files(
             max_frames=max_frames,
             overwrite=overwrite,
             resume=resume,
-            work_dir=Path(work_dir) if work_dir is not None else None,
+            work_dir=local_work_dir(work_dir, "mmdedup images"),
             batch_size=batch_size or BATCH,
             memory=_budget(memory),
             progress=bars,

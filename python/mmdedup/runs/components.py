@@ -33,12 +33,13 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..io import atomic_write
+from .workdir import WorkDir
 
 __all__ = [
     "BYTES_PER_EDGE_LOCAL",
@@ -78,14 +79,6 @@ def partitions_for(nodes: int, edges: int, memory: int) -> int:
     return int(min(p, max(nodes, 1), _MAX_PARTITIONS))
 
 
-class Marks(Protocol):
-    """Completion markers (``mmdedup.runs.workdir.WorkDir``)."""
-
-    def done(self, unit: str) -> bool: ...
-
-    def mark(self, unit: str) -> None: ...
-
-
 # Runs ``fn(unit)`` for each unit of a stage: (stage name, fn, count[, tick when one is done]).
 MapUnits = Callable[..., None]
 KeyOf = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]
@@ -97,17 +90,19 @@ def _save(path: Path, arr: npt.NDArray[Any]) -> None:
 
 
 class Graph:
-    """The files of one distributed components run under ``root``.
+    """The files of one distributed components run, under ``prefix`` of a work directory.
 
     Args:
-        root: Directory for the step files (created).
-        marks: Where units are marked done (``WorkDir``); unit names start with ``cc-``.
+        work: The work directory (local or remote) that holds the step files, and where units
+            are marked done; unit names start with ``cc-``.
+        prefix: The step files' folder in ``work`` ("" for its top).
         nodes: Documents; nodes are ``0 .. nodes - 1``.
         partitions: ``P``.
     """
 
-    def __init__(self, root: Path, marks: Marks, nodes: int, partitions: int) -> None:
-        self.root, self.marks, self.n, self.p = root, marks, nodes, partitions
+    def __init__(self, work: WorkDir, prefix: str, nodes: int, partitions: int) -> None:
+        self.work, self.marks, self.n, self.p = work, work, nodes, partitions
+        self.prefix = prefix
         # Node u is stored as (u % P) * M + u // P: sorting the stored pairs groups them by
         # partition, and within a partition orders them by node.
         self.m = max(-(-nodes // partitions), 1)
@@ -116,10 +111,16 @@ class Graph:
 
     # -- files -------------------------------------------------------------------------------
 
-    def _step(self, name: str) -> Path:
-        d = self.root / name
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+    def _rel(self, step: str, name: str = "") -> str:
+        return "/".join(x for x in (self.prefix, step, name) if x)
+
+    def _out(self, step: str, name: str) -> Path:
+        """The local path to write file ``name`` of ``step`` to."""
+        return self.work.path(self._rel(step, name))
+
+    def _in(self, step: str, name: str) -> Path:
+        """The local path to read file ``name`` of ``step`` from."""
+        return self.work.local(self._rel(step, name))
 
     def _route(self, step: str, name: str, hi: U32, lo: U32) -> None:
         """Writes the pairs ``(hi, lo)`` into ``step`` as file ``name``: the offset of each
@@ -135,7 +136,7 @@ class Graph:
         key.sort()
         starts = np.arange(self.p, dtype=np.uint64) * np.uint64(self.m) << _SHIFT
         bounds = np.append(np.searchsorted(key, starts), len(key)).astype(np.uint64)
-        with atomic_write(self._step(step) / f"{name}.npy") as f:
+        with atomic_write(self._out(step, f"{name}.npy")) as f:
             header = {"descr": "<u8", "fortran_order": False, "shape": (self.p + 1 + len(key),)}
             np.lib.format.write_array_header_1_0(f, header)
             f.write(bounds.tobytes())
@@ -144,7 +145,7 @@ class Graph:
     def _read(self, step: str, q: int) -> tuple[U32, U32]:
         """Partition ``q`` of ``step``, its slice of every unit's files: the distinct pairs
         ``(u, v)``, sorted."""
-        files = sorted(self._step(step).glob("*.npy"))
+        files = [self._in(step, f) for f in self.work.list(self._rel(step), ".npy")]
         spans = []
         for f in files:
             mm = np.load(f, mmap_mode="r", allow_pickle=False)
@@ -167,11 +168,11 @@ class Graph:
         return u, v
 
     def _flags(self, step: str, q: int) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads((self.root / step / f"{q:05d}.json").read_text())
+        out: dict[str, Any] = json.loads(self._in(step, f"{q:05d}.json").read_text())
         return out
 
     def _write_flags(self, step: str, q: int, flags: dict[str, Any]) -> None:
-        with atomic_write(self._step(step) / f"{q:05d}.json") as f:
+        with atomic_write(self._out(step, f"{q:05d}.json")) as f:
             f.write(json.dumps(flags).encode())
 
     # -- units -------------------------------------------------------------------------------
@@ -268,9 +269,9 @@ class Graph:
             top = np.ones(len(order), dtype=np.bool_)
             top[1:] = owner[order[1:]] != owner[order[:-1]]
             best = np.sort(members[order[top]])
-            _save(self._step("final") / f"best-{q:05d}.npy", best)
-        _save(self._step("final") / f"labels-{q:05d}.npy", labels)
-        with atomic_write(self._step("final") / f"{q:05d}.json") as f:
+            _save(self._out("final", f"best-{q:05d}.npy"), best)
+        _save(self._out("final", f"labels-{q:05d}.npy"), labels)
+        with atomic_write(self._out("final", f"{q:05d}.json")) as f:
             f.write(json.dumps(counts).encode())
         self.marks.mark(name)
 
@@ -305,7 +306,7 @@ class Graph:
         )
         edges = sum(self._flags("large-000", q)["edges"] for q in range(self.p))
         clusters = sum(
-            json.loads((self.root / "final" / f"{q:05d}.json").read_text())["clusters"]
+            json.loads(self._in("final", f"{q:05d}.json").read_text())["clusters"]
             for q in range(self.p)
         )
         return {"rounds": r + 1, "partitions": self.p, "edges": edges, "clusters": clusters}
@@ -315,7 +316,7 @@ class Graph:
         out = np.empty(stop - start, dtype=np.int64)
         base = start // self.p
         for q in range(min(self.p, stop - start)):
-            mm = np.load(self.root / "final" / f"labels-{q:05d}.npy", mmap_mode="r")
+            mm = np.load(self._in("final", f"labels-{q:05d}.npy"), mmap_mode="r")
             dst = out[q :: self.p]
             dst[:] = mm[base : base + len(dst)]
             del mm
@@ -325,7 +326,7 @@ class Graph:
         """The members kept by the keep rule among nodes ``start .. stop``."""
         pieces = []
         for q in range(self.p):
-            mm = np.load(self.root / "final" / f"best-{q:05d}.npy", mmap_mode="r")
+            mm = np.load(self._in("final", f"best-{q:05d}.npy"), mmap_mode="r")
             a, b = np.searchsorted(mm, [start, stop])
             pieces.append(np.array(mm[a:b]))
             del mm
@@ -361,7 +362,6 @@ def components(
     *,
     partitions: int,
     each: MapUnits | None = None,
-    marks: Marks | None = None,
 ) -> tuple[I64, dict[str, Any]]:
     """Labels of the graph on ``n`` nodes (the smallest member of each component of two or more
     nodes, -1 elsewhere: what :func:`mmdedup._core.components` gives), computed by
@@ -375,9 +375,7 @@ def components(
     >>> labels.tolist(), info["edges"]
     ([0, 0, 2, -1, 2, 2], 3)
     """
-    if marks is None:
-        marks = _Marks(root / "done")
-    g = Graph(root, marks, n, partitions)
+    g = Graph(WorkDir(root), "", n, partitions)
     info = g.run([lambda: np.asarray(edges, dtype=np.uint32).reshape(-1, 2)], each or _sequential)
     return g.labels(0, n), info
 
@@ -386,16 +384,3 @@ def _sequential(name: str, fn: Callable[[int], None], count: int) -> None:
     del name
     for u in range(count):
         fn(u)
-
-
-class _Marks:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def done(self, unit: str) -> bool:
-        return (self.root / unit).exists()
-
-    def mark(self, unit: str) -> None:
-        with atomic_write(self.root / unit) as f:
-            f.write(b"")

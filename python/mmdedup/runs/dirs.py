@@ -50,8 +50,11 @@ __all__ = [
     "OUTPUTS",
     "Run",
     "check_writable",
+    "claim_remote_work_dir",
     "claim_work_dir",
+    "finish_remote_work_dir",
     "finish_work_dir",
+    "local_work_dir",
     "lock",
     "open_run",
 ]
@@ -168,11 +171,103 @@ def finish_work_dir(
             _empty(root)
         if default:
             shutil.rmtree(root)
-        if out is not None and (out / OUTPUTS).exists():
-            data = json.loads((out / OUTPUTS).read_bytes())
-            with (out / OUTPUTS).write() as f:
-                f.write(json.dumps({**data, "finished": True}, indent=1).encode() + b"\n")
+        if out is not None:
+            _mark_finished(out)
     return {"path": str(root), "bytes": size, "kept": not removed}
+
+
+def _mark_finished(out: Location) -> None:
+    """Marks OUTDIR's run finished, its work directory removed: a ``--resume`` of it is refused
+    instead of starting over."""
+    if (out / OUTPUTS).exists():
+        data = json.loads((out / OUTPUTS).read_bytes())
+        with (out / OUTPUTS).write() as f:
+            f.write(json.dumps({**data, "finished": True}, indent=1).encode() + b"\n")
+
+
+def local_work_dir(work_dir: str | os.PathLike[str] | None, what: str) -> Path | None:
+    """``work_dir`` as a local path; a URL is refused for runs (``what``) that keep their work
+    directory on a local file system."""
+    if work_dir is None:
+        return None
+    text = os.fspath(work_dir)
+    if is_url(text):
+        raise ParameterError(
+            f"--work-dir {text}: {what} keeps its work directory on a local file system; a work "
+            "directory on object storage (an fsspec URL) is for the text run of mmdedup dedup"
+        )
+    return Path(text)
+
+
+@contextmanager
+def claim_remote_work_dir(url: str, *, resume: bool, manifest: str) -> Iterator[str]:
+    """:func:`claim_work_dir` for a work directory on an object store (an fsspec URL): created
+    and marked if new, refused if it holds objects that mmdedup did not write, emptied unless
+    resuming a run whose ``manifest`` is there. Yields the run's name (kept in the marker, new
+    each time the directory is emptied), which keys the local caches of every process (see
+    :class:`mmdedup.runs.workdir.WorkDir`). Object stores have no locks: one run at a time per
+    remote work directory is the caller's to ensure."""
+    import uuid
+
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    path = path.rstrip("/")
+    try:
+        entries = fs.ls(path, detail=False, refresh=True)
+    except FileNotFoundError:
+        entries = []
+    except OSError as e:
+        raise InputError(f"cannot list --work-dir {url}: {_os_message(e)}") from e
+    marker = f"{path}/{MARKER}"
+    owned = fs.exists(marker)
+    if entries and not owned:
+        raise InputError(
+            f"--work-dir {url} is not empty and was not created by mmdedup; mmdedup empties its "
+            f"work directory, so it only uses a new or empty one, or one it made (marked by "
+            f"{MARKER}). Choose another --work-dir"
+        )
+    run = ""
+    if owned:
+        run = str(json.loads(fs.cat_file(marker)).get("run", ""))
+    if not (resume and run and fs.exists(f"{path}/{manifest}")):
+        _empty_remote(fs, path, entries)
+        run = uuid.uuid4().hex
+        try:
+            fs.pipe_file(
+                marker, (json.dumps({"created_by": "mmdedup", "run": run}) + "\n").encode()
+            )
+        except OSError as e:
+            raise InputError(f"cannot write to --work-dir {url}: {_os_message(e)}") from e
+    yield run
+
+
+def finish_remote_work_dir(url: str, *, keep: bool, out: Location | None = None) -> dict[str, Any]:
+    """:func:`finish_work_dir` for a remote work directory: its size, and unless ``keep`` its
+    objects removed (the marker stays, so the directory can be used again)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    path = path.rstrip("/")
+    try:
+        entries = fs.ls(path, detail=False, refresh=True)
+        size = int(fs.du(path))
+    except FileNotFoundError:
+        entries, size = [], 0
+    owned = fs.exists(f"{path}/{MARKER}")
+    removed = not keep and owned
+    if removed:
+        _empty_remote(fs, path, entries)
+        if out is not None:
+            _mark_finished(out)
+    return {"path": url, "bytes": size, "kept": not removed}
+
+
+def _empty_remote(fs: Any, path: str, entries: list[str]) -> None:
+    for entry in entries:
+        if entry.rstrip("/").rsplit("/", 1)[-1] != MARKER:
+            fs.rm(entry, recursive=True)
+    fs.invalidate_cache(path)
 
 
 def _empty(root: Path) -> None:
@@ -325,7 +420,7 @@ def open_run(
     shards: Iterable[str | os.PathLike[str]],
     resume: bool = False,
     overwrite: bool = False,
-    work_dir: Path | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
 ) -> Iterator[Run]:
     """Opens OUTDIR for a run: refuses inputs, foreign files and earlier results (without
     ``overwrite`` or ``resume``), locks it, and removes the earlier run's files on ``overwrite``.

@@ -1,8 +1,9 @@
 """Running the dedup stages as Ray tasks.
 
 Every unit of a stage (a shard, a partition) becomes one task; the tasks read and write the
-same work directory, which must be on storage all nodes see (a shared file system). The files
-and their contents are those of the local engine, so results are identical.
+same work directory: on a file system all nodes see, or on object storage (an fsspec URL, see
+:class:`mmdedup.runs.workdir.WorkDir`), where each worker process keeps a cache of its own. The
+files and their contents are those of the local engine, so results are identical.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..io import (
     atomic_write,
 )
 from .shingle_sets import SetStore
-from .workdir import WorkDir
+from .workdir import WorkDir, load_signatures
 
 _WINDOW = {"none": 1, "signature": 8, "jaccard": 8}
 
@@ -106,7 +106,8 @@ def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> No
     unit = f"candidates-{p:05d}"
     if work.done(unit):
         return
-    files = sorted((work.root / "partitions" / f"{p:05d}").glob("*.rows"))
+    where = f"partitions/{p:05d}"
+    files = [work.local(f"{where}/{name}") for name in work.list(where, ".rows")]
     rows = np.empty(sum(f.stat().st_size for f in files) // _ROW.itemsize, dtype=_ROW)
     at = 0
     for path in files:
@@ -133,17 +134,17 @@ def _verify(
     if len(edges) == 0:
         return edges
     if cfg.method == "minhash" and cfg.verify == "jaccard":
-        sim = SetStore(work.root).jaccard(edges, memory)
+        sim = SetStore.of(work).jaccard(edges, memory)
         return np.ascontiguousarray(edges[sim >= cfg.threshold])
     keep = np.zeros(len(edges), dtype=np.bool_)
     # Per edge: its two signatures, their comparison, and up to two pages of the mapped file.
-    row = int(np.prod(work.load("signatures.npy", mmap=True).shape[1:], dtype=np.int64)) * 4
+    row = int(np.prod(load_signatures(work).shape[1:], dtype=np.int64)) * 4
     chunk = max(1024, min(1 << 17, memory // 4 // (3 * row + 2 * 4096)))
     for s in range(0, len(edges), chunk):
         e = edges[s : s + chunk]
         # A fresh mapping per chunk: the pages a chunk touched leave the process (and its RSS)
         # with the mapping, so verification never holds more than one chunk's rows.
-        sigs = work.load("signatures.npy", mmap=True)
+        sigs = load_signatures(work)
         a, b = sigs[e[:, 0].astype(np.int64)], sigs[e[:, 1].astype(np.int64)]
         del sigs
         if cfg.method == "exact":

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..io import Shard, atomic_write
 from ..storage import Location
-from .dirs import Run, claim_work_dir, finish_work_dir, open_run
+from .dirs import Run, claim_work_dir, finish_work_dir, local_work_dir, open_run
 from .progress import Progress
 from .workdir import WorkDir, check_manifest, default_work_dir
 
@@ -75,7 +75,8 @@ def shard_run(
     """Opens OUTDIR and the work directory (default ``OUTDIR/.mmdedup-work``) for a shard-wise
     run; with ``resume``, refuses a work directory of other inputs or parameters."""
     out = Location(os.fspath(outdir))
-    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    given = local_work_dir(work_dir, f"mmdedup {manifest.get('command', 'convert')}")
+    root = given if given is not None else default_work_dir(out)
     with ExitStack() as held:
         run = held.enter_context(
             open_run(

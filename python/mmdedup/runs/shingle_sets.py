@@ -161,16 +161,27 @@ _COPY_ROWS = 1 << 16
 class SetStore:
     """The set files of a work directory, read back by document."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, fetch: Callable[[str], Path] | None = None) -> None:
         self.root = root / "sets"
+        self._fetch = fetch
         self.parts: list[tuple[int, str]] = [
-            (int(s), str(t)) for s, t in json.loads((self.root / "parts.json").read_text())
+            (int(s), str(t)) for s, t in json.loads(self._file("parts.json").read_text())
         ]
         self.starts = np.array([s for s, _ in self.parts], dtype=np.int64)
         self._headers: dict[str, int] = {}
 
+    @classmethod
+    def of(cls, work: WorkDir) -> SetStore:
+        """The set files of ``work``, fetched into its local cache when it is remote."""
+        return cls(work.root, work.local if work.remote is not None else None)
+
+    def _file(self, name: str) -> Path:
+        if self._fetch is not None:
+            return self._fetch(f"sets/{name}")
+        return self.root / name
+
     def values(self, tag: str) -> npt.NDArray[np.uint64]:
-        path = self.root / f"{tag}.u64"
+        path = self._file(f"{tag}.u64")
         if path.stat().st_size == 0:
             return np.zeros(0, dtype=np.uint64)
         return np.memmap(path, dtype="<u8", mode="r")
@@ -178,7 +189,7 @@ class SetStore:
     def _header(self, tag: str) -> int:
         """Bytes before the data of part ``tag``'s offsets file."""
         if tag not in self._headers:
-            with open(self.root / f"{tag}.offsets.npy", "rb") as f:
+            with open(self._file(f"{tag}.offsets.npy"), "rb") as f:
                 if np.lib.format.read_magic(f) == (1, 0):
                     np.lib.format.read_array_header_1_0(f)
                 else:
@@ -194,7 +205,7 @@ class SetStore:
             start, tag = self.parts[int(p)]
             local = (docs[part == p] - start).astype(np.uint64)
             pairs = _core.read_u64_ranges(
-                self.root / f"{tag}.offsets.npy",
+                self._file(f"{tag}.offsets.npy"),
                 local,
                 np.full(len(local), 2, dtype=np.uint64),
                 header=self._header(tag),
@@ -216,7 +227,7 @@ class SetStore:
             lengths.append(hi - lo)
             values.append(
                 _core.read_u64_ranges(
-                    self.root / f"{tag}.u64", lo.astype(np.uint64), (hi - lo).astype(np.uint64)
+                    self._file(f"{tag}.u64"), lo.astype(np.uint64), (hi - lo).astype(np.uint64)
                 )
             )
         offsets = np.zeros(len(docs) + 1, dtype=np.uint64)

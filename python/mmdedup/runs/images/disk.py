@@ -211,7 +211,7 @@ def _local(root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
 def _distributed(work: WorkDir, root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
     """Stage 2 by large-star/small-star rounds; each unit is marked done and resumes."""
     n, parts = int(plan["rows"]), int(plan["partitions"])
-    graph = Graph(root / "components", work, n, parts)
+    graph = Graph(work, str((root / "components").relative_to(work.root)), n, parts)
     names = [*plan["equal"], *plan["near"]]
     sources = [lambda name=name: _edges(root, name) for name in names]
     area = np.load(root / "area.npy", mmap_mode="r", allow_pickle=False)

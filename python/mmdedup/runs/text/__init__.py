@@ -45,11 +45,11 @@ from typing import Any
 
 from ... import _core
 from ...dedup import DedupConfig, parse_keep
-from ...errors import InputError, OnError, on_error_mode
+from ...errors import InputError, OnError, ParameterError, on_error_mode
 from ...runs.budget import parse_size
 from ...runs.dirs import Run as OutputRun
-from ...runs.dirs import claim_work_dir, open_run
-from ...storage import Location
+from ...runs.dirs import claim_remote_work_dir, claim_work_dir, open_run
+from ...storage import Location, is_url
 from ..components import MapUnits
 from ..lsh_partitions import stage_candidates
 from ..workdir import Stages, WorkDir, check_manifest, default_work_dir, map_local
@@ -71,7 +71,7 @@ def run(
     keep_rule: str = "first",
     on_error: OnError = "record",
     memory: int = 4 * 2**30,
-    work_dir: Path | None = None,
+    work_dir: Path | str | None = None,
     resume: bool = False,
     overwrite: bool = False,
     index: Path | None = None,
@@ -82,6 +82,9 @@ def run(
     """Runs every stage; returns the summary (also written to ``outdir/summary.json``).
 
     Args:
+        work_dir: The work directory: a local path, or an fsspec URL (``s3://bucket/run/``)
+            that every node of a Ray cluster reads and writes (see
+            :class:`mmdedup.runs.workdir.WorkDir`); default: ``OUTDIR/.mmdedup-work``.
         index: A finished run (its output or work directory) to dedup against: documents of
             ``inputs`` that duplicate one of its documents are removed; its own are left alone.
             Its signatures are reused, not recomputed. The new work directory holds the index's
@@ -98,6 +101,11 @@ def run(
     parse_keep(keep_rule)
     inputs = list(inputs)
     out = Location(outdir)
+    remote = str(work_dir) if work_dir is not None and is_url(str(work_dir)) else None
+    if remote is not None and index is not None:
+        raise ParameterError(
+            "--index reads a local work directory; a run with a remote --work-dir has no --index"
+        )
     plan = make_plan(
         inputs,
         config,
@@ -111,7 +119,7 @@ def run(
     )
     shards = [plan.shard(i) for i in range(len(plan.shards))]
     root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    if plan.index is not None and Path(plan.index).resolve() == root.resolve():
+    if remote is None and plan.index is not None and Path(plan.index).resolve() == root.resolve():
         raise InputError("the index is this run's own work directory; write to another -o")
     with ExitStack() as held:
         outputs = held.enter_context(
@@ -121,15 +129,23 @@ def run(
                 shards=[str(s.path) for s in shards],
                 resume=resume,
                 overwrite=overwrite,
-                work_dir=root if work_dir is not None else None,
+                work_dir=remote or (root if work_dir is not None else None),
             )
         )
-        held.enter_context(
-            claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None)
-        )
-        return _run(
-            WorkDir(root), plan, outputs, inputs, t0, resume, progress, map_units or map_local
-        )
+        if remote is not None:
+            name = held.enter_context(
+                claim_remote_work_dir(remote, resume=resume, manifest="manifest.json")
+            )
+            work = WorkDir.attach(remote, name)
+            held.callback(work.detach)
+        else:
+            held.enter_context(
+                claim_work_dir(
+                    root, resume=resume, manifest="manifest.json", default=work_dir is None
+                )
+            )
+            work = WorkDir(root)
+        return _run(work, plan, outputs, inputs, t0, resume, progress, map_units or map_local)
 
 
 def _run(
@@ -150,6 +166,7 @@ def _run(
     seconds = stage.seconds
 
     create_signature_file(work, plan)
+    work.publish()
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
     docs = [s["rows"] for s in plan.shards]
@@ -168,13 +185,13 @@ def _run(
     stage("write", len(shards), lambda i: stage_write(work, plan, i, out), docs=docs)
     merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
-    summary["precision"] = _precision(out, summary, work.root)
+    summary["precision"] = _precision(out, summary, None if work.remote else work.root)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
 
 
-def _precision(out: Location, summary: dict[str, Any], work: Path) -> dict[str, Any] | None:
+def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dict[str, Any] | None:
     """Exact Jaccard of a sample of the removed documents against their kept ones (see
     :func:`mmdedup.inspect.precision_estimate`); None for a remote OUTDIR."""
     if not out.is_local:
@@ -187,10 +204,10 @@ def _precision(out: Location, summary: dict[str, Any], work: Path) -> dict[str, 
 def _summary(
     work: WorkDir, plan: Plan, inputs: list[str], seconds: dict[str, float], total: float
 ) -> dict[str, Any]:
-    counts = json.loads((work.root / "counts.json").read_text())
+    counts = json.loads(work.local("counts.json").read_text())
     shards = []
     for i, s in enumerate(plan.shards):
-        kept = json.loads((work.root / "kept" / f"{i:06d}.json").read_text())["kept"]
+        kept = json.loads(work.local(f"kept/{i:06d}.json").read_text())["kept"]
         shards.append({"shard": s["name"], "documents": s["rows"], "kept": kept})
     seconds["total"] = round(total, 3)
     return {

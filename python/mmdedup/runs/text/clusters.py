@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +21,11 @@ from .documents import concat_parts, load_errors, slice_parts
 from .plan import STATUSES, Plan, dedup_config
 
 
-def _edge_files(work: WorkDir, plan: Plan) -> list[Path]:
+def _edge_files(plan: Plan) -> list[str]:
+    """The edge files of the work directory, by name."""
     if dedup_config(plan).method == "simhash":
-        return [work.root / "edges" / "simhash.npy"]
-    return [work.root / "edges" / f"{p:05d}.npy" for p in range(plan.partitions)]
+        return ["edges/simhash.npy"]
+    return [f"edges/{p:05d}.npy" for p in range(plan.partitions)]
 
 
 def components_plan(work: WorkDir, plan: Plan) -> tuple[str, int]:
@@ -34,7 +34,7 @@ def components_plan(work: WorkDir, plan: Plan) -> tuple[str, int]:
     budget."""
     if plan.components == "local":
         return "local", 1
-    edges = sum(int(np.load(f, mmap_mode="r").shape[0]) for f in _edge_files(work, plan))
+    edges = sum(int(work.load(f, mmap=True).shape[0]) for f in _edge_files(plan))
     fits = local_bytes(plan.rows, edges) <= plan.memory
     if plan.components == "auto" and fits:
         return "local", 1
@@ -43,8 +43,8 @@ def components_plan(work: WorkDir, plan: Plan) -> tuple[str, int]:
 
 def _candidate_count(work: WorkDir, plan: Plan) -> int:
     return sum(
-        json.loads(f.with_suffix(".json").read_text())["candidates"]
-        for f in _edge_files(work, plan)
+        json.loads(work.local(f.removesuffix(".npy") + ".json").read_text())["candidates"]
+        for f in _edge_files(plan)
     )
 
 
@@ -56,7 +56,7 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     n = plan.rows
     empty = concat_parts(work, plan, "empty")
     errors = load_errors(work, plan)
-    files = [work.load(str(f.relative_to(work.root))) for f in _edge_files(work, plan)]
+    files = [work.load(f) for f in _edge_files(plan)]
     edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
     del files
     if cfg.method != "simhash":
@@ -96,8 +96,8 @@ def stage_components(work: WorkDir, plan: Plan, partitions: int, each: MapUnits)
     if work.done("clusters"):
         return
     rule = parse_keep(plan.keep)
-    graph = Graph(work.root / "components", work, plan.rows, partitions)
-    sources = [functools.partial(_edges_for_components, plan, f) for f in _edge_files(work, plan)]
+    graph = Graph(work, "components", plan.rows, partitions)
+    sources = [functools.partial(_edges_for_components, work, f) for f in _edge_files(plan)]
     info = graph.run(
         sources,
         each,
@@ -108,8 +108,8 @@ def stage_components(work: WorkDir, plan: Plan, partitions: int, each: MapUnits)
     each("clusters", lambda _: _assemble(work, plan, graph, info), 1)
 
 
-def _edges_for_components(plan: Plan, path: Path) -> npt.NDArray[np.uint32]:
-    edges: npt.NDArray[np.uint32] = np.load(path, allow_pickle=False)
+def _edges_for_components(work: WorkDir, name: str) -> npt.NDArray[np.uint32]:
+    edges: npt.NDArray[np.uint32] = work.load(name)
     return edges
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ def slice_parts(work: WorkDir, plan: Plan, kind: str, a: int, b: int) -> npt.NDA
         lo, hi = max(start, a), min(end, b)
         if lo >= hi or path is None:
             continue
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        arr = np.load(work.local(path), mmap_mode="r", allow_pickle=False)
         out[lo - a : hi - a] = arr[lo - start : hi - start]
         del arr
     return out
@@ -41,7 +40,7 @@ def slice_parts(work: WorkDir, plan: Plan, kind: str, a: int, b: int) -> npt.NDA
 def load_errors(work: WorkDir, plan: Plan) -> dict[int, str]:
     out: dict[int, str] = {}
     for i in range(len(plan.shards)):
-        p = work.root / "errors" / f"{i:06d}.json"
+        p = work.local(f"errors/{i:06d}.json")
         if p.exists():
             out.update({plan.offset(i) + int(k): v for k, v in json.loads(p.read_text()).items()})
     return out
@@ -63,11 +62,11 @@ def piece_rows(plan: Plan, i: int) -> int:
     return int(max(1024, min(max(int(s["rows"]), 1), plan.memory // 4 // per_row)))
 
 
-def _part_files(work: WorkDir, plan: Plan, kind: str) -> list[tuple[int, Path | None]]:
+def _part_files(work: WorkDir, plan: Plan, kind: str) -> list[tuple[int, str | None]]:
     """``(first row, file)`` of each part of a per-document array: the index's (``empty``
     only; ``None`` for ``keys``, whose index part is the winning key) and each shard's."""
-    parts: list[tuple[int, Path | None]] = []
+    parts: list[tuple[int, str | None]] = []
     if plan.index is not None:
-        parts.append((0, work.root / kind / "index.npy" if kind == "empty" else None))
-    parts += [(plan.offset(i), work.root / kind / f"{i:06d}.npy") for i in range(len(plan.shards))]
+        parts.append((0, f"{kind}/index.npy" if kind == "empty" else None))
+    parts += [(plan.offset(i), f"{kind}/{i:06d}.npy") for i in range(len(plan.shards))]
     return parts

@@ -30,7 +30,7 @@ from ..shingle_sets import (
     wants_sets,
     write_parts,
 )
-from ..workdir import WorkDir, npy_out
+from ..workdir import WorkDir, load_signatures, npy_out, write_signature_parts
 from .documents import concat_parts, load_errors, piece_rows
 from .plan import Plan, dedup_config, sort_key, text_column
 
@@ -47,8 +47,13 @@ def create_signature_file(work: WorkDir, plan: Plan) -> None:
         shape, dtype = (plan.rows,), np.dtype(np.uint64)
     else:
         shape, dtype = (plan.rows, 16), np.dtype(np.uint8)
-    path = work.path("signatures.npy")
-    if not path.exists():
+    if work.remote is not None:
+        # Each unit writes a file of its own; readers put them together (load_signatures).
+        sig_parts = [
+            (plan.offset(i), f"{i:06d}", int(s["rows"])) for i, s in enumerate(plan.shards)
+        ]
+        write_signature_parts(work, dtype, shape, sig_parts)
+    elif not (path := work.path("signatures.npy")).exists():
         create_npy(path, dtype, shape)
     if wants_sets(cfg):
         parts = [(0, "index")] if plan.index is not None else []
@@ -58,6 +63,17 @@ def create_signature_file(work: WorkDir, plan: Plan) -> None:
 
 def _signature_file(work: WorkDir) -> np.memmap[Any, Any]:
     return np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
+
+
+def _signature_target(work: WorkDir, plan: Plan, i: int) -> tuple[Path, int]:
+    """Where shard ``i``'s signatures go, and the row of its first: the shared file of a local
+    work directory, or a file of its own in a remote one."""
+    if work.remote is None:
+        return work.root / "signatures.npy", plan.offset(i)
+    spec = json.loads(work.local("signatures.json").read_text())
+    path = work.path(f"signatures/{i:06d}.npy")
+    create_npy(path, np.dtype(spec["dtype"]), (int(plan.shards[i]["rows"]), *spec["shape"][1:]))
+    return path, 0
 
 
 def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
@@ -75,6 +91,7 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
     errors: dict[int, str] = {}
     ids: list[Path] = []
     parts = PartitionRows(work, plan.partitions, tag)
+    target, base = _signature_target(work, plan, i)
     start = 0
     with ExitStack() as stack:
         out_empty = stack.enter_context(
@@ -107,8 +124,8 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
             else:
                 sigs = compute_signatures(texts, cfg)
             # A fresh mapping per piece: its pages leave the process with it.
-            mm = _signature_file(work)
-            mm[off + start : off + start + n] = sigs.data
+            mm = np.lib.format.open_memmap(target, mode="r+")
+            mm[base + start : base + start + n] = sigs.data
             mm.flush()
             del mm
             out_empty(sigs.empty)
@@ -192,7 +209,7 @@ def stage_simhash(work: WorkDir, plan: Plan) -> None:
     if work.done("search"):
         return
     cfg = dedup_config(plan)
-    fps = np.asarray(work.load("signatures.npy", mmap=True))
+    fps = np.asarray(load_signatures(work))
     skip = concat_parts(work, plan, "empty")
     skip[list(load_errors(work, plan))] = True
     equal, near = _core.hamming_neighbours(fps, skip, k=cfg.max_distance)
@@ -200,7 +217,7 @@ def stage_simhash(work: WorkDir, plan: Plan) -> None:
     edges = np.concatenate([equal, near])
     candidates = len(edges)
     if wants_sets(cfg) and len(edges):
-        sim = SetStore(work.root).jaccard(edges, plan.memory)
+        sim = SetStore.of(work).jaccard(edges, plan.memory)
         edges = np.ascontiguousarray(edges[sim >= cfg.threshold])
     with atomic_write(work.path("edges/simhash.json")) as f:
         f.write(json.dumps({"candidates": candidates}).encode())

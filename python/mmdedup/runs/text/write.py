@@ -36,7 +36,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
     )
     errors = load_errors(work, plan)
     ids = (
-        pq.ParquetFile(work.root / "ids" / f"{i:06d}.parquet").iter_batches(_PART_ROWS)
+        pq.ParquetFile(work.local(f"ids/{i:06d}.parquet")).iter_batches(_PART_ROWS)
         if plan.id_column
         else None
     )
@@ -56,7 +56,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
                 assert ids is not None
                 cols[plan.id_column] = next(ids, None) if b > a else None
                 if cols[plan.id_column] is None:  # an empty shard
-                    schema = pq.read_schema(work.root / "ids" / f"{i:06d}.parquet")
+                    schema = pq.read_schema(work.local(f"ids/{i:06d}.parquet"))
                     cols[plan.id_column] = schema.empty_table()[plan.id_column]
                 else:
                     cols[plan.id_column] = cols[plan.id_column].column(0)
@@ -79,7 +79,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
 def merge_clusters(work: WorkDir, plan: Plan, target: Location) -> None:
     """Concatenates the per-shard parts into ``clusters.parquet``, one row group in memory at a
     time."""
-    parts = [work.root / "clusters" / f"{i:06d}.parquet" for i in range(len(plan.shards))]
+    parts = [work.local(f"clusters/{i:06d}.parquet") for i in range(len(plan.shards))]
     if not parts:
         write_table(
             pa.table({"shard": pa.array([], pa.string()), "row": pa.array([], pa.int64())}), target

@@ -1,0 +1,278 @@
+"""A work directory on object storage: an S3 server (moto's, on 127.0.0.1) holds the work
+directory, and a Ray cluster of several processes, none of which sees another's disk, runs the
+stages. The results are byte-identical to a local run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import mmdedup
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import edit, random_doc
+from mmdedup.errors import InputError, ParameterError
+from mmdedup.runs import dedup_files
+
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+CFG = mmdedup.DedupConfig(threshold=0.7)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_env() -> Iterator[dict[str, str]]:
+    """An S3 server on 127.0.0.1 with a bucket ``mmdedup-test``; the environment that reaches it (the
+    variables every AWS client reads), also set in this process."""
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import fsspec
+
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("mmdedup-test")
+    try:
+        yield env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_env: dict[str, str]) -> object:
+    import fsspec
+
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    return fs
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """Four shards with near-duplicates within and across them, and exact copies."""
+    rng = random.Random(7)
+    base = [random_doc(rng, 60) for _ in range(80)]
+    docs = base + [edit(rng, base[rng.randrange(80)], 1) for _ in range(30)] + base[:8]
+    rng.shuffle(docs)
+    src = tmp_path / "corpus"
+    src.mkdir()
+    for s in range(4):
+        part = docs[s::4]
+        ids = [f"s{s}-{i}" for i in range(len(part))]
+        if s % 2:
+            with open(src / f"part-{s}.jsonl", "w") as f:
+                for i, t in zip(ids, part, strict=True):
+                    f.write(json.dumps({"id": i, "text": t}) + "\n")
+        else:
+            pq.write_table(pa.table({"id": ids, "text": part}), src / f"part-{s}.parquet")
+    return src
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".mmdedup-work" not in p.parts and p.name not in _RUN_FILES
+    }
+
+
+# Files of a run that differ with its timing and with whether its work directory was kept.
+_RUN_FILES = ("summary.json", ".mmdedup-outputs.json")
+
+
+def remote_files(fs: object, url: str) -> dict[str, bytes]:
+    root = url.removeprefix("s3://").rstrip("/")
+    names = fs.find(root)  # type: ignore[attr-defined]
+    return {
+        n.removeprefix(root + "/"): fs.cat_file(n)  # type: ignore[attr-defined]
+        for n in names
+        if n.rsplit("/", 1)[-1] not in _RUN_FILES
+    }
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmdedup", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "components"),
+    [("minhash", "distributed"), ("minhash", "local"), ("simhash", "local"), ("exact", "auto")],
+)
+def test_remote_work_dir_equals_local(
+    corpus: Path, tmp_path: Path, s3: object, method: str, components: str
+) -> None:
+    cfg = mmdedup.DedupConfig(method=method, threshold=0.7)  # type: ignore[arg-type]
+    kw = {"config": cfg, "id_column": "id", "memory": "4KB", "components": components}
+    dedup_files([str(corpus)], tmp_path / "local", **kw)  # type: ignore[arg-type]
+    url = f"s3://mmdedup-test/work-{method}-{components}"
+    summary = dedup_files(
+        [str(corpus)], tmp_path / "remote", work_dir=url, keep_work_dir=True, **kw
+    )  # type: ignore[arg-type]
+    assert files(tmp_path / "local") == files(tmp_path / "remote")
+    assert summary["work_dir"]["path"] == url and summary["work_dir"]["kept"]
+    held = remote_files(s3, url)
+    assert ".mmdedup-workdir" in held and "manifest.json" in held
+    assert any(n.startswith("done/write-") for n in held)
+    if method == "minhash":
+        assert any(n.startswith("signatures/") for n in held)
+        assert any(n.startswith("sets/") for n in held)  # exact Jaccard verification
+    if components == "distributed":
+        assert any(n.startswith("components/final/") for n in held)
+    # The processes' caches are gone with the run.
+    assert not list(Path(tempfile.gettempdir()).glob("mmdedup-cache-*/manifest.json"))
+
+
+def test_remote_work_dir_removed_on_success_and_refused_when_foreign(
+    corpus: Path, tmp_path: Path, s3: object
+) -> None:
+    url = "s3://mmdedup-test/work-clean"
+    summary = dedup_files([str(corpus)], tmp_path / "out", config=CFG, work_dir=url)
+    assert summary["work_dir"]["kept"] is False and summary["work_dir"]["bytes"] > 0
+    assert list(remote_files(s3, url)) == [".mmdedup-workdir"]  # emptied, still marked
+    s3.pipe_file("mmdedup-test/photos/cat.jpg", b"not mmdedup's")  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="not created by mmdedup"):
+        dedup_files(
+            [str(corpus)], tmp_path / "out2", config=CFG, work_dir="s3://mmdedup-test/photos"
+        )
+    assert s3.cat_file("mmdedup-test/photos/cat.jpg") == b"not mmdedup's"  # type: ignore[attr-defined]
+    with pytest.raises(ParameterError, match="--index"):
+        dedup_files(
+            [str(corpus)], tmp_path / "out3", config=CFG, work_dir=url, index=tmp_path / "out"
+        )
+
+
+def test_remote_work_dir_resumes_after_kill(
+    corpus: Path, tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    """kill -9 right after a unit is marked done, then ``--resume`` from the remote work
+    directory alone (a new process: nothing cached locally)."""
+    common = ["--threshold", "0.7", "--id-column", "id", "--memory", "4KB"]
+    assert (
+        cli("dedup", str(corpus), "-o", str(tmp_path / "ref"), *common, env=s3_env).returncode == 0
+    )
+    url = "s3://mmdedup-test/work-resume"
+    args = ["dedup", str(corpus), "-o", str(tmp_path / "out"), "--work-dir", url, *common]
+    for unit in ("signatures-000002", "candidates-00001", "clusters"):
+        first = cli(*args, "--overwrite", env={**s3_env, "MMDEDUP_CRASH_AFTER": unit})
+        assert first.returncode == -9, first.stderr
+        done = cli(*args, "--resume", env=s3_env)
+        assert done.returncode == 0, done.stderr
+        assert files(tmp_path / "ref") == files(tmp_path / "out"), unit
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["images", "{src}", "-o", "{out}"],
+        ["convert", "{src}", "--to", "pin", "-o", "{out}"],
+        ["tokenize", "{src}", "-o", "{out}", "--tokenizer", "bytes"],
+    ],
+)
+def test_local_only_commands_refuse_a_remote_work_dir(
+    tmp_path: Path, command: list[str], s3_env: dict[str, str]
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text('{"text": "x"}\n')
+    args = [a.format(src=src, out=tmp_path / "out") for a in command]
+    r = cli(*args, "--work-dir", "s3://mmdedup-test/w", env=s3_env)
+    assert r.returncode == 2, r.stderr
+    assert "local file system" in r.stderr
+
+
+# -------------------------------------------------------------------------------------------
+# A Ray cluster of three processes on this machine: a head that runs no tasks and two workers,
+# each with a temporary directory of its own; the inputs, OUTDIR and work directory on S3.
+
+
+@pytest.fixture
+def ray_cluster(s3_env: dict[str, str]) -> Iterator[tuple[str, list[Path]]]:
+    pytest.importorskip("ray")
+    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
+    if ray_bin is None:
+        pytest.skip("no ray command")
+    port = _free_port()
+    base = Path(tempfile.mkdtemp(prefix="mr"))  # short: Ray's socket paths have a length limit
+    tmps = [base / "w1", base / "w2"]
+    env = {**os.environ, **s3_env, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    common = ["--disable-usage-stats", "--num-gpus", "0"]
+    try:
+        subprocess.run(
+            [ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "0", "--temp-dir",
+             str(base / "ray"), "--include-dashboard", "false", *common],
+            env={**env, "TMPDIR": str(base)}, check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+        for t in tmps:
+            t.mkdir()
+            subprocess.run(
+                [ray_bin, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1", *common],
+                # A unit is killed (SIGKILL) once, right after it is marked done: Ray retries it.
+                env={**env, "TMPDIR": str(t), "MMDEDUP_CRASH_AFTER": "candidates-00001"},
+                check=True, capture_output=True, timeout=180,
+            )  # fmt: skip
+        yield f"127.0.0.1:{port}", tmps
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_ray_cluster_with_work_dir_on_s3(
+    corpus: Path,
+    tmp_path: Path,
+    s3: object,
+    s3_env: dict[str, str],
+    ray_cluster: tuple[str, list[Path]],
+) -> None:
+    address, worker_tmps = ray_cluster
+    common = ["--threshold", "0.7", "--id-column", "id", "--memory", "4KB"]
+    common += ["--components", "distributed"]
+    local = cli("dedup", str(corpus), "-o", str(tmp_path / "local"), *common, env=s3_env)
+    assert local.returncode == 0, local.stderr
+    for f in corpus.iterdir():
+        s3.put_file(str(f), f"mmdedup-test/in/{f.name}")  # type: ignore[attr-defined]
+    r = cli(
+        "dedup", "s3://mmdedup-test/in/", "-o", "s3://mmdedup-test/out/", "--work-dir", "s3://mmdedup-test/ray-work/",
+        "--keep-work-dir", "--engine", "ray", "--address", address, *common,
+        env={**s3_env, "RAY_AUTH_MODE": "disabled"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert remote_files(s3, "s3://mmdedup-test/out") == files(tmp_path / "local")
+    held = remote_files(s3, "s3://mmdedup-test/ray-work")
+    assert "done/candidates-00001" in held and "done/write-000003" in held
+    # The units ran in the workers, each in a cache of its own temporary directory.
+    for t in worker_tmps:
+        assert list(t.glob("mmdedup-cache-*")), f"no unit ran in {t}"
