@@ -133,8 +133,15 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     [("minhash", "distributed"), ("minhash", "local"), ("simhash", "local"), ("exact", "auto")],
 )
 def test_remote_work_dir_equals_local(
-    corpus: Path, tmp_path: Path, s3: object, method: str, components: str
+    corpus: Path,
+    tmp_path: Path,
+    s3: object,
+    method: str,
+    components: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     cfg = mmdedup.DedupConfig(method=method, threshold=0.7)  # type: ignore[arg-type]
     kw = {"config": cfg, "id_column": "id", "memory": "4KB", "components": components}
     dedup_files([str(corpus)], tmp_path / "local", **kw)  # type: ignore[arg-type]
@@ -153,7 +160,7 @@ def test_remote_work_dir_equals_local(
     if components == "distributed":
         assert any(n.startswith("components/final/") for n in held)
     # The processes' caches are gone with the run.
-    assert not list(Path(tempfile.gettempdir()).glob("mmdedup-cache-*/manifest.json"))
+    assert not list((tmp_path / "tmp").glob("mmdedup-cache-*"))
 
 
 def test_remote_work_dir_removed_on_success_and_refused_when_foreign(
@@ -186,12 +193,18 @@ def test_remote_work_dir_resumes_after_kill(
     )
     url = "s3://mmdedup-test/work-resume"
     args = ["dedup", str(corpus), "-o", str(tmp_path / "out"), "--work-dir", url, *common]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**s3_env, "TMPDIR": str(tmp)}
     for unit in ("signatures-000002", "candidates-00001", "clusters"):
-        first = cli(*args, "--overwrite", env={**s3_env, "MMDEDUP_CRASH_AFTER": unit})
+        first = cli(*args, "--overwrite", env={**env, "MMDEDUP_CRASH_AFTER": unit})
         assert first.returncode == -9, first.stderr
-        done = cli(*args, "--resume", env=s3_env)
+        assert list(tmp.glob("mmdedup-cache-*")), "the killed process's cache is left"
+        done = cli(*args, "--resume", env=env)
         assert done.returncode == 0, done.stderr
         assert files(tmp_path / "ref") == files(tmp_path / "out"), unit
+        # The run removed its own cache and the one the killed process left.
+        assert not list(tmp.glob("mmdedup-cache-*")), unit
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,8 @@ class WorkDir:
         if held is None or held.run != run:
             if held is not None:
                 shutil.rmtree(held.root, ignore_errors=True)
-            root = Path(tempfile.mkdtemp(prefix="mmdedup-cache-"))
+            _remove_dead_caches()
+            root = Path(tempfile.mkdtemp(prefix=f"{_CACHE}{_host()}-{os.getpid()}-"))
             _ATTACHED[remote] = cls(root, remote, run)
         return _ATTACHED[remote]
 
@@ -185,6 +186,35 @@ class WorkDir:
 
 # Remote work directories this process has opened (see WorkDir.attach).
 _ATTACHED: dict[str, WorkDir] = {}
+
+
+_CACHE = "mmdedup-cache-"
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname().replace("/", "_") or "host"
+
+
+def _remove_dead_caches() -> None:
+    """Removes the caches that processes of this host left behind when they were killed
+    (``mmdedup-cache-<host>-<pid>-*`` whose process is gone): a process removes its own cache
+    when its run ends, but a killed one cannot."""
+    import shutil
+    import tempfile
+
+    host = _host()
+    for d in Path(tempfile.gettempdir()).glob(f"{_CACHE}{host}-*-*"):
+        held, _, pid = d.name[len(_CACHE) :].rpartition("-")[0].rpartition("-")
+        if held != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass  # alive, under another user
 
 
 def attach_remote(remote: str, run: str) -> WorkDir:
