@@ -375,3 +375,47 @@ def test_partitions_on_disk_give_the_same_results(tmp_path: Path) -> None:
     for name in ("documents.parquet", "removals.parquet", "web.parquet"):
         a, b = pq.read_table(tmp_path / "one" / name), pq.read_table(tmp_path / "many" / name)
         assert a.equals(b), name
+
+
+def test_ray_engine_matches_local(tmp_path: Path) -> None:
+    """The interleaved run as Ray tasks: byte-identical shards, records and copied image files
+    (PIN's relative image paths travel with the shards, declared and copied by the driver)."""
+    ray = pytest.importorskip("ray")
+    from mmdedup.runs import dedup_files
+
+    src = tmp_path / "in"
+    (src / "content_image").mkdir(parents=True)
+    docs = corpus()
+    table = read_documents(write_obelics(tmp_path / "web.parquet", docs)).table
+    write_documents(table.slice(0, 10), src / "a.jsonl", format="pin")
+    write_documents(table.slice(10), src / "b.jsonl", format="pin")
+    for shard in ("a.jsonl", "b.jsonl"):  # every page also shows a picture kept beside it
+        lines = []
+        for n, line in enumerate((src / shard).read_text().splitlines()):
+            doc = json.loads(line)
+            name = f"content_image/{shard[0]}{n}.png"
+            doc["md"] += f"\n\n![photo]({name})"
+            (src / name).write_bytes(_png(8 + n))
+            lines.append(json.dumps(doc))
+        (src / shard).write_text("\n".join(lines) + "\n")
+    kw: dict[str, Any] = {"layout": "pin", "memory": "64KB"}
+    local = dedup_files([str(src)], tmp_path / "local", **kw)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = dedup_files([str(src)], tmp_path / "ray", engine="ray", **kw)
+    finally:
+        ray.shutdown()
+    assert local["partitions"] >= 2 and local["documents"] == remote["documents"]
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "summary.json"
+        }
+
+    got, want = files(tmp_path / "ray"), files(tmp_path / "local")
+    assert got == want
+    assert sum(name.startswith("content_image/") for name in got) >= 10
+    listed = json.loads((tmp_path / "ray" / ".mmdedup-outputs.json").read_text())["outputs"]
+    assert {n for n in got if n.startswith("content_image/")} <= set(listed)

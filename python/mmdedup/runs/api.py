@@ -99,7 +99,7 @@ def dedup_files(
             ``"raise"``: stop with an error naming file and row.
         threads: Worker threads for this process (default: all cores).
         memory: The budget of one unit of work, in bytes or as ``"4GB"``.
-        engine: ``local``, or ``ray`` (text documents): stages as Ray tasks.
+        engine: ``local``, or ``ray``: stages as Ray tasks.
         progress: Show progress (bars at a terminal, log lines elsewhere).
         keep_work_dir: Leave the work directory after the run succeeds, for a later run's
             ``index`` (it is removed otherwise; an interrupted run always leaves it).
@@ -163,11 +163,16 @@ def _dedup(
         _core.set_num_threads(threads)
     bars = _progress(progress)
     try:
+        map_units = None
+        if engine == "ray":
+            from .engine import ray_map_units
+
+            map_units = ray_map_units(address, threads)
         if layout is not None or interleaved:
-            if index is not None or engine != "local" or components == "distributed":
+            if index is not None or components == "distributed":
                 raise ParameterError(
-                    "interleaved documents are deduplicated on the local engine, without --index"
-                    " or --components distributed"
+                    "interleaved documents are deduplicated without --index or --components "
+                    "distributed"
                 )
             if id_column is not None:
                 raise ParameterError(
@@ -190,16 +195,12 @@ def _dedup(
                 resume=resume,
                 overwrite=overwrite,
                 progress=bars,
+                map_units=map_units,
             )
         if images is not None or image_root is not None:
             raise ParameterError("--images and --image-root apply to interleaved documents")
         from . import text as run_text
 
-        map_units = None
-        if engine == "ray":
-            from .engine import ray_map_units
-
-            map_units = ray_map_units(address, threads)
         return run_text.run(
             paths,
             outdir,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -29,11 +30,19 @@ def image_copies(table: pa.Table, src_dir: Path, dst_dir: Path) -> list[tuple[Pa
 
 
 def copy_images(pairs: list[tuple[Path, Path]]) -> int:
-    """Copies each pair whose destination does not exist yet; returns how many."""
+    """Copies each pair whose destination does not exist yet, atomically (under a temporary
+    name, then renamed: a copy cut short is never taken for a finished one on ``--resume``);
+    returns how many."""
     copied = 0
     for src, dst in pairs:
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+            tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+            try:
+                shutil.copy2(src, tmp)
+                os.replace(tmp, dst)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             copied += 1
     return copied

@@ -49,16 +49,24 @@ from ...errors import OnError, ParameterError, on_error_mode
 from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
 from ...storage import atomic_write, create_npy
+from ..components import MapUnits
 from ..lsh_partitions import stage_candidates
 from ..shingle_sets import wants_sets, write_parts
-from ..workdir import Stages, WorkDir, check_manifest
+from ..workdir import Stages, WorkDir, check_manifest, map_local
 from .config import MultimodalConfig
 from .documents import stage_documents, stage_signatures
 from .images import stage_frequent, stage_image_parts
 from .paragraphs import stage_paragraphs
 from .plan import DOC_STATUS, Manifest, make_manifest, row_counts
 from .scan import stage_scan
-from .write import DOC_SCHEMA, PROBLEM_SCHEMA, REMOVAL_SCHEMA, merge_records, stage_write
+from .write import (
+    DOC_SCHEMA,
+    PROBLEM_SCHEMA,
+    REMOVAL_SCHEMA,
+    copy_shard_images,
+    merge_records,
+    stage_write,
+)
 
 __all__ = [
     "REASONS",
@@ -82,6 +90,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     progress: Callable[[str, int], Any] | None = None,
+    map_units: MapUnits | None = None,
 ) -> dict[str, Any]:
     """Deduplicates interleaved documents; returns the summary (also in ``summary.json``).
 
@@ -99,6 +108,8 @@ def run(
         on_error: A row that cannot be read (lists of different lengths, invalid JSON, ...):
             record it with status ``error`` and go on, or stop with an error naming file and row.
         progress: As in :func:`mmdedup.runs.text.run`.
+        map_units: As in :func:`mmdedup.runs.text.run`: the local engine, or Ray tasks (the
+            work directory and OUTDIR on storage every node sees).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -137,7 +148,8 @@ def run(
             root, resume=resume, manifest="manifest-interleaved.json", default=work_dir is None
         ),
     ):
-        return _run(WorkDir(root), m, config, outputs, inputs, t0, resume, progress)
+        each = map_units or map_local
+        return _run(WorkDir(root), m, config, outputs, inputs, t0, resume, progress, each)
 
 
 def _run(
@@ -149,10 +161,11 @@ def _run(
     t0: float,
     resume: bool,
     progress: Callable[[str, int], Any] | None,
+    each: MapUnits,
 ) -> dict[str, Any]:
     out = outputs.out.local()
     check_manifest(work, "manifest-interleaved.json", asdict(m), resume)
-    stage = Stages(progress)
+    stage = Stages(progress, each)
     seconds = stage.seconds
 
     cfg = config
@@ -181,7 +194,8 @@ def _run(
         + [f"{k}.parquet" for k in ("documents", "removals", "problems")]
         + ["summary.json"]
     )
-    stage("write", ns, lambda i: stage_write(work, m, i, out, outputs), docs=docs)
+    stage("write", ns, lambda i: stage_write(work, m, i, out), docs=docs)
+    copy_shard_images(work, m, out, outputs)
     merge_records(work, m, "documents", DOC_SCHEMA, out / "documents.parquet")
     merge_records(work, m, "removals", REMOVAL_SCHEMA, out / "removals.parquet")
     merge_records(work, m, "problems", PROBLEM_SCHEMA, out / "problems.parquet")

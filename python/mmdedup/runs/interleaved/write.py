@@ -22,8 +22,10 @@ from .paragraphs import edit_text, text_view
 from .plan import DOC_STATUS, Manifest, manifest_config, manifest_shard, row_counts
 
 
-def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path, outputs: OutputRun) -> None:
-    """Writes shard ``i`` without what was removed, and its part of the records."""
+def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path) -> None:
+    """Writes shard ``i`` without what was removed, and its part of the records; the image
+    files that travel with it (PIN's relative paths) are listed for :func:`copy_shard_images`,
+    which the driver runs (it declares them as outputs before copying them)."""
     unit = f"write-{i:06d}"
     if work.done(unit):
         return
@@ -117,10 +119,12 @@ def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path, outputs: Outpu
     target = outdir / shard.name
     fmt = scan["format"]
     write_documents(out_table, target, format=fmt, container=shard.format)  # its own
+    pairs = []
     if shard.path.is_local:
         pairs = image_copies(out_table, shard.path.local().parent, target.parent)
-        outputs.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
-        copy_images(pairs)
+    listed = [[str(src), dst.relative_to(outdir).as_posix()] for src, dst in pairs]
+    with atomic_write(work.path(f"copies/{tag}.json")) as out_file:
+        out_file.write(json.dumps(listed).encode())
     # One row per input row: the documents read, then the rows that could not be read.
     doc_rows = {
         "shard": [shard.name] * n,
@@ -223,6 +227,14 @@ def _removal(
         "reason": reason,
         "cluster": c,
     }
+
+
+def copy_shard_images(work: WorkDir, m: Manifest, outdir: Path, outputs: OutputRun) -> None:
+    """Declares, then copies, the image files listed by each shard's write unit."""
+    for i in range(len(m.shards)):
+        listed = json.loads(work.local(f"copies/{i:06d}.json").read_text())
+        outputs.declare(dst for _, dst in listed)
+        copy_images([(Path(src), outdir / dst) for src, dst in listed])
 
 
 def merge_records(work: WorkDir, m: Manifest, kind: str, schema: pa.Schema, target: Path) -> None:
