@@ -88,7 +88,18 @@ def add_partition_rows(
     keys = _partition_keys(cfg, data)
     docs = np.arange(off, off + len(data), dtype=np.uint32)
     live = ~skip
-    keys, docs = keys[live], np.repeat(docs[live], keys.shape[1])
+    add_key_rows(out, partitions, keys[live], docs[live])
+
+
+def add_key_rows(
+    out: PartitionRows,
+    partitions: int,
+    keys: npt.NDArray[np.uint64],
+    docs: npt.NDArray[np.uint32],
+) -> None:
+    """The (key, doc) rows of documents ``docs`` with (n, m) keys ``keys``, each in the
+    partition of its key."""
+    docs = np.repeat(docs, keys.shape[1])
     keys = keys.ravel()
     part = (keys % np.uint64(partitions)).astype(np.int64)
     order = np.argsort(part, kind="stable")
@@ -136,6 +147,8 @@ def _verify(
     if cfg.method == "minhash" and cfg.verify == "jaccard":
         sim = SetStore.of(work).jaccard(edges, memory)
         return np.ascontiguousarray(edges[sim >= cfg.threshold])
+    if cfg.method == "minhash" and cfg.verify == "none":
+        return edges  # a shared band is enough
     keep = np.zeros(len(edges), dtype=np.bool_)
     # Per edge: its two signatures, their comparison, and up to two pages of the mapped file.
     row = int(np.prod(load_signatures(work).shape[1:], dtype=np.int64)) * 4
@@ -151,6 +164,4 @@ def _verify(
             keep[s : s + len(e)] = (a == b).all(axis=1)
         elif cfg.verify == "signature":
             keep[s : s + len(e)] = (a == b).mean(axis=1) >= cfg.threshold
-        else:
-            keep[s : s + len(e)] = True  # "none"
     return np.ascontiguousarray(edges[keep])
