@@ -109,6 +109,59 @@ pub fn pair_jaccard(values: &[u64], offsets: &[u64], edges: &[(u32, u32)]) -> Ve
     })
 }
 
+/// Values of a file of little-endian u64s: for each `i`, `lengths[i]` values starting at value
+/// `starts[i]` after the first `header` bytes, one after another into `out` (whose length must
+/// be their sum). Plain reads (no mapping), several at once: the pages of `out` are first
+/// touched by the threads that fill them.
+pub fn read_ranges(
+    file: &std::fs::File,
+    header: u64,
+    starts: &[u64],
+    lengths: &[u64],
+    out: &mut [u64],
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    if starts.len() != lengths.len() {
+        return Err(Error::param("lengths", "must have one entry per start"));
+    }
+    let total = lengths
+        .iter()
+        .try_fold(0u64, |t, &n| t.checked_add(n))
+        .ok_or_else(|| Error::param("lengths", "sum beyond 2^64"))?;
+    if total != out.len() as u64 {
+        return Err(Error::param(
+            "out",
+            format!("holds {} values where the ranges hold {total}", out.len()),
+        ));
+    }
+    let mut slices = Vec::with_capacity(starts.len());
+    let mut rest = out;
+    for &n in lengths {
+        let (head, tail) = rest.split_at_mut(n as usize);
+        slices.push(head);
+        rest = tail;
+    }
+    crate::parallel::install(starts.len(), || {
+        slices
+            .into_par_iter()
+            .zip(starts.par_iter())
+            .with_min_len(16)
+            .try_for_each_init(Vec::new, |buf: &mut Vec<u8>, (dst, &s)| {
+                let at = s
+                    .checked_mul(8)
+                    .and_then(|b| b.checked_add(header))
+                    .ok_or_else(|| Error::param("starts", format!("{s} is beyond any file")))?;
+                buf.resize(dst.len() * 8, 0);
+                file.read_exact_at(buf, at)
+                    .map_err(|e| Error::param("starts", format!("value {s}: {e}")))?;
+                for (d, c) in dst.iter_mut().zip(buf.chunks_exact(8)) {
+                    *d = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                }
+                Ok(())
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -171,5 +224,41 @@ mod tests {
         assert!(check_offsets(&[1, 2], &[0, 2, 1]).is_err());
         assert!(check_offsets(&[1, 2], &[]).is_err());
         assert!(check_offsets(&[1, 2], &[0, 1, 2]).is_ok());
+    }
+
+    #[test]
+    fn read_ranges_in_parallel_equal_one_by_one() {
+        use std::io::Write;
+        let values: Vec<u64> = (0..10_000u64)
+            .map(|v| v.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let mut f = tempfile_in_target();
+        f.1.write_all(b"HEAD").unwrap();
+        for v in &values {
+            f.1.write_all(&v.to_le_bytes()).unwrap();
+        }
+        f.1.flush().unwrap();
+        let file = std::fs::File::open(&f.0).unwrap();
+        let starts: Vec<u64> = (0..500u64).map(|i| (i * 37) % 9_000).collect();
+        let lengths: Vec<u64> = (0..500u64).map(|i| i % 23).collect();
+        let mut out = vec![0u64; lengths.iter().sum::<u64>() as usize];
+        read_ranges(&file, 4, &starts, &lengths, &mut out).unwrap();
+        let want: Vec<u64> = starts
+            .iter()
+            .zip(&lengths)
+            .flat_map(|(&s, &n)| values[s as usize..(s + n) as usize].iter().copied())
+            .collect();
+        assert_eq!(out, want);
+        // Wrong output length, a range past the end of the file, an overflowing start.
+        assert!(read_ranges(&file, 4, &starts, &lengths, &mut out[1..]).is_err());
+        assert!(read_ranges(&file, 4, &[9_999], &[2], &mut [0, 0]).is_err());
+        assert!(read_ranges(&file, 4, &[u64::MAX], &[1], &mut [0]).is_err());
+        std::fs::remove_file(&f.0).unwrap();
+    }
+
+    fn tempfile_in_target() -> (std::path::PathBuf, std::fs::File) {
+        let path = std::env::temp_dir().join(format!("mmdedup-ranges-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        (path, file)
     }
 }

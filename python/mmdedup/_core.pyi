@@ -233,6 +233,7 @@ def read_u64_ranges(
     lengths: npt.NDArray[np.uint64],
     *,
     header: int = 0,
+    out: npt.NDArray[np.uint64] | None = None,
 ) -> npt.NDArray[np.uint64]: ...
 def set_jaccard(
     values: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint64], edges: npt.NDArray[np.uint32]

@@ -4,7 +4,7 @@
 //! indices.
 #![allow(clippy::type_complexity)] // PyO3 signatures return tuples of arrays.
 
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyArray;
 
@@ -135,43 +135,63 @@ fn set_jaccard<'py>(
 }
 
 /// Little-endian u64 values of a file: for each `i`, `lengths[i]` values starting at value
-/// `starts[i]` after the first `header` bytes, concatenated. Plain reads (no mapping), so a
-/// caller's resident memory holds what it asked for and nothing around it.
+/// `starts[i]` after the first `header` bytes, concatenated, into `out` when given (its length
+/// the lengths' sum; it is returned) or a new array. Plain reads (no mapping), so a caller's
+/// resident memory holds what it asked for and nothing around it.
 #[pyfunction]
-#[pyo3(signature = (path, starts, lengths, *, header = 0))]
+#[pyo3(signature = (path, starts, lengths, *, header = 0, out = None))]
 fn read_u64_ranges<'py>(
     py: Python<'py>,
     path: std::path::PathBuf,
     starts: PyReadonlyArray1<'py, u64>,
     lengths: PyReadonlyArray1<'py, u64>,
     header: u64,
+    out: Option<Bound<'py, PyArray1<u64>>>,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    use std::os::unix::fs::FileExt;
     let (starts, lengths) = (starts.as_array().to_vec(), lengths.as_array().to_vec());
-    if starts.len() != lengths.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("lengths", "must have one entry per start"),
-        ));
-    }
-    let out = run(py, || {
-        let file = std::fs::File::open(&path)
-            .map_err(|e| Error::param("path", format!("{}: {e}", path.display())))?;
-        let total: u64 = lengths.iter().sum();
-        let mut out = Vec::with_capacity(total as usize);
-        let mut buf = Vec::new();
-        for (&s, &n) in starts.iter().zip(&lengths) {
-            buf.resize(n as usize * 8, 0u8);
-            file.read_exact_at(&mut buf, header + s * 8)
-                .map_err(|e| Error::param("starts", format!("{}: {e}", path.display())))?;
-            out.extend(
-                buf.chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
-            );
+    let open = |path: &std::path::Path| {
+        std::fs::File::open(path)
+            .map_err(|e| Error::param("path", format!("{}: {e}", path.display())))
+    };
+    let named = |e: Error| match e {
+        Error::Param { name, reason } => {
+            Error::param(name, format!("{}: {reason}", path.display()))
         }
-        Ok(out)
+        other => other,
+    };
+    if let Some(out) = out {
+        {
+            let mut rw = out
+                .try_readwrite()
+                .map_err(|_| to_pyerr(py, Error::param("out", "is not writable")))?;
+            let dst = rw
+                .as_slice_mut()
+                .map_err(|_| to_pyerr(py, Error::param("out", "must be contiguous")))?;
+            run(py, || {
+                sets::read_ranges(&open(&path)?, header, &starts, &lengths, dst).map_err(named)
+            })?;
+        }
+        return Ok(out);
+    }
+    let total = lengths.iter().try_fold(0u64, |t, &n| t.checked_add(n));
+    let values = run(py, || {
+        let file = open(&path)?;
+        // Ranges may overlap (pairs of offsets): the sum may pass the file's size. An allocation
+        // that fails is an error, not an abort.
+        let total = usize::try_from(total.unwrap_or(u64::MAX))
+            .map_err(|_| named(Error::param("lengths", "sum beyond memory")))?;
+        let mut dst = Vec::new();
+        dst.try_reserve_exact(total).map_err(|_| {
+            named(Error::param(
+                "lengths",
+                format!("{total} values: out of memory"),
+            ))
+        })?;
+        dst.resize(total, 0u64);
+        sets::read_ranges(&file, header, &starts, &lengths, &mut dst).map_err(named)?;
+        Ok(dst)
     })?;
-    Ok(PyArray1::from_vec(py, out))
+    Ok(PyArray1::from_vec(py, values))
 }
 
 /// Edges joining rows with equal 128-bit hashes ((n, 16) uint8) to the first such row.

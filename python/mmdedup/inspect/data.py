@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from .. import _core
 from ..dedup import DedupConfig
 from ..errors import MmdedupError
 from .locate import find_shards, load_summary, read_positions, read_rows, run_kind, work_dir
@@ -108,12 +110,23 @@ class _Run:
             self.notes.extend(n for n in notes if n not in self.notes)
         else:
             column = str(self.summary.get("column", "text"))
-            for name, rows in wanted.items():
+
+            def read(name: str) -> dict[int, Any] | str:
                 shard = self.shards.get(name)
                 try:
-                    recs = read_rows(shard, rows, [column]) if shard is not None else {}
+                    return (
+                        dict(read_rows(shard, wanted[name], [column])) if shard is not None else {}
+                    )
                 except (MmdedupError, OSError) as e:
-                    self.notes.append(f"cannot read {name}: {e}")
+                    return f"cannot read {name}: {e}"
+
+            # Shards read side by side (their decoding releases the GIL), notes in shard order.
+            with ThreadPoolExecutor(max(1, min(_core.get_num_threads(), len(wanted)))) as pool:
+                results = dict(zip(wanted, pool.map(read, wanted), strict=True))
+            for name, rows in wanted.items():
+                recs = results[name]
+                if isinstance(recs, str):
+                    self.notes.append(recs)
                     recs = {}
                 for r in rows:
                     rec = recs.get(r)

@@ -221,20 +221,23 @@ class SetStore:
     def gather(self, docs: npt.NDArray[np.int64]) -> SetColumn:
         """The sets of ``docs`` (sorted, distinct) as a set column in that order, read with plain
         reads: a mapping would bring the pages around each set into the process too."""
-        values: list[npt.NDArray[np.uint64]] = []
-        lengths: list[npt.NDArray[np.int64]] = []
-        for tag, lo, hi in self._ranges(docs):
-            lengths.append(hi - lo)
-            values.append(
-                _core.read_u64_ranges(
-                    self._file(f"{tag}.u64"), lo.astype(np.uint64), (hi - lo).astype(np.uint64)
-                )
-            )
+        ranges = self._ranges(docs)
         offsets = np.zeros(len(docs) + 1, dtype=np.uint64)
-        if lengths:
-            offsets[1:] = np.cumsum(np.concatenate(lengths))
-        flat = np.concatenate(values) if values else np.zeros(0, dtype=np.uint64)
-        return np.ascontiguousarray(flat, dtype=np.uint64), offsets
+        if ranges:
+            offsets[1:] = np.cumsum(np.concatenate([hi - lo for _, lo, hi in ranges]))
+        # One array, filled in place part by part (by the threads of the kernel).
+        flat = np.empty(int(offsets[-1]), dtype=np.uint64)
+        at = 0
+        for tag, lo, hi in ranges:
+            n = int((hi - lo).sum())
+            _core.read_u64_ranges(
+                self._file(f"{tag}.u64"),
+                lo.astype(np.uint64),
+                (hi - lo).astype(np.uint64),
+                out=flat[at : at + n],
+            )
+            at += n
+        return flat, offsets
 
     def jaccard(self, edges: npt.NDArray[np.uint32], memory: int) -> npt.NDArray[np.float64]:
         """Exact Jaccard of each pair, in chunks whose sets fit a quarter of ``memory`` (a value

@@ -306,6 +306,39 @@ def map_local(
             done(1)
 
 
+def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
+    """The local engine, running two units of the shard stages ``stages`` at once in threads
+    when it has ``threads`` ≥ 2 (the kernels release the GIL: one unit's reading, sorting and
+    writing overlap the other's hashing), and every other stage's units in order. Each unit
+    reads its shard a piece at a time, a piece sized to a quarter of the budget, so two at once
+    stay within it; what each unit writes does not depend on which runs beside it."""
+    most = min(threads, 2)
+
+    def each(
+        name: str, fn: Callable[[int], None], count: int, done: Callable[[int], None] | None = None
+    ) -> None:
+        if most < 2 or count < 2 or name not in stages:
+            map_local(name, fn, count, done)
+            return
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
+        try:
+            pending = {pool.submit(fn, u) for u in range(count)}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()  # the unit's error, if any, stops the stage
+                    if done:
+                        done(1)
+        finally:
+            # Units not started are dropped; the one running beside a failed one finishes (a
+            # unit is atomic: it is marked done, or it runs again on --resume).
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return each
+
+
 class Stages:
     """Runs a run's stages: each a number of units through the engine (``map_units``, local or
     Ray), with a progress bar ticked here as units finish (never shipped to a worker) and the

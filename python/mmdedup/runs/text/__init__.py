@@ -52,7 +52,7 @@ from ...runs.dirs import claim_remote_work_dir, claim_work_dir, open_run
 from ...storage import Location, is_url
 from ..components import MapUnits
 from ..lsh_partitions import stage_candidates
-from ..workdir import Stages, WorkDir, check_manifest, default_work_dir, map_local
+from ..workdir import Stages, WorkDir, check_manifest, default_work_dir, map_threads
 from .clusters import components_plan, stage_clusters, stage_components
 from .plan import Plan, dedup_config, make_plan
 from .signatures import create_signature_file, stage_index, stage_signatures, stage_simhash
@@ -95,7 +95,8 @@ def run(
         progress: Called as ``progress(stage, units)`` before each stage (for progress bars);
             returns a callable ticked once per unit, or None.
         map_units: Runs ``fn(unit)`` for ``unit in range(count)`` of a stage; the local engine
-            runs them in order, the Ray engine as tasks.
+            runs them in this process (two shards at once in the signatures and write stages
+            when it has two threads or more), the Ray engine as tasks.
     """
     t0 = time.perf_counter()
     parse_keep(keep_rule)
@@ -145,7 +146,11 @@ def run(
                 )
             )
             work = WorkDir(root)
-        return _run(work, plan, outputs, inputs, t0, resume, progress, map_units or map_local)
+        if map_units is None:
+            # On a remote work directory, units of one process share its upload list.
+            threads = 1 if remote else _core.get_num_threads()
+            map_units = map_threads(threads, frozenset({"signatures", "write"}))
+        return _run(work, plan, outputs, inputs, t0, resume, progress, map_units)
 
 
 def _run(
