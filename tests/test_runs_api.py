@@ -147,3 +147,87 @@ def test_a_run_where_every_input_failed_exits_1(tmp_path: Path) -> None:
         text=True,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_local_engine_runs_two_shards_at_once_and_in_order_elsewhere() -> None:
+    import threading
+
+    from mmdedup.runs.workdir import map_threads
+
+    each = map_threads(2, frozenset({"signatures"}))
+    both = threading.Barrier(2, timeout=10)  # passes only if two units run at the same time
+    seen: list[int] = []
+    ticks: list[int] = []
+    each("signatures", lambda u: (both.wait() if u < 2 else None, seen.append(u)), 4, ticks.append)
+    assert sorted(seen) == [0, 1, 2, 3] and sum(ticks) == 4
+    order: list[int] = []
+    each("candidates", order.append, 5, None)  # not a shard stage: one after another
+    assert order == [0, 1, 2, 3, 4]
+    seen.clear()
+    each1 = map_threads(1, frozenset({"signatures"}))
+    each1("signatures", seen.append, 3, None)
+    assert seen == [0, 1, 2]
+
+    def fail(u: int) -> None:
+        if u == 1:
+            raise ValueError("unit 1 failed")
+
+    with pytest.raises(ValueError, match="unit 1 failed"):
+        each("signatures", fail, 6, None)
+
+
+def test_two_threads_write_the_same_bytes_as_one(tmp_path: Path) -> None:
+    """Shards hashed and written two at a time give the files of a run that takes them one by
+    one (several partitions under the small ``--memory``)."""
+    import random
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(400)]
+    base = [" ".join(rng.choice(words) for _ in range(60)) for _ in range(120)]
+    src = tmp_path / "in"
+    src.mkdir()
+    for s in range(5):
+        docs = [base[(s * 37 + i) % len(base)] for i in range(60)]
+        docs = [d if i % 4 else d + f" tail {s}" for i, d in enumerate(docs)]
+        pq.write_table(
+            pa.table({"id": [f"{s}-{i}" for i in range(60)], "text": docs}),
+            src / f"part-{s}.parquet",
+            row_group_size=16,
+        )
+    outs = {}
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}"
+        summary = dedup_files(
+            [src], out, config=DedupConfig(), id_column="id", threads=threads, memory="256KB"
+        )
+        assert summary["counts"]["removed"] > 0
+        outs[threads] = {
+            p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "summary.json"
+        }
+    assert outs[1] == outs[2]
+    assert len(outs[1]) >= 6  # five shards, clusters.parquet and the outputs' listing
+
+
+def test_ctrl_c_stops_the_shards_in_flight() -> None:
+    """Ctrl-C while two shards run: both stop at their next Python step, not at their end."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from mmdedup.runs.workdir import map_threads
+
+    finished: list[int] = []
+
+    def long_unit(u: int) -> None:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            time.sleep(0.01)
+        finished.append(u)
+
+    each = map_threads(2, frozenset({"write"}))
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        each("write", long_unit, 4, None)
+    assert time.monotonic() - t < 10 and not finished

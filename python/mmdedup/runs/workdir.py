@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -322,21 +323,46 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
             return
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+        running: dict[int, int] = {}  # unit -> the thread running it
+
+        def unit(u: int) -> None:
+            running[u] = threading.get_ident()
+            try:
+                fn(u)
+            finally:
+                del running[u]
+
         pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
         try:
-            pending = {pool.submit(fn, u) for u in range(count)}
+            pending = {pool.submit(unit, u) for u in range(count)}
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # With a timeout, so that a signal is seen even if another thread took it.
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for f in finished:
                     f.result()  # the unit's error, if any, stops the stage
                     if done:
                         done(1)
+        except KeyboardInterrupt:
+            # Ctrl-C: the units in flight stop at their next Python step (after the kernel call
+            # they are in) rather than run to their end; unmarked, they run again on --resume.
+            for ident in list(running.values()):
+                _interrupt(ident)
+            raise
         finally:
-            # Units not started are dropped; the one running beside a failed one finishes (a
-            # unit is atomic: it is marked done, or it runs again on --resume).
+            # Units not started are dropped; one running beside a failed one finishes (a unit
+            # is atomic: it is marked done, or it runs again on --resume).
             pool.shutdown(wait=True, cancel_futures=True)
 
     return each
+
+
+def _interrupt(ident: int) -> None:
+    """Raises KeyboardInterrupt in the thread ``ident`` at its next bytecode."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+    )
 
 
 class Stages:
