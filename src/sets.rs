@@ -109,6 +109,35 @@ pub fn pair_jaccard(values: &[u64], offsets: &[u64], edges: &[(u32, u32)]) -> Ve
     })
 }
 
+/// Checks that there is one length per start and that each range (`lengths[i]` values from
+/// value `starts[i]`, after `header` bytes) lies within the file.
+pub fn check_ranges(
+    file: &std::fs::File,
+    header: u64,
+    starts: &[u64],
+    lengths: &[u64],
+) -> Result<()> {
+    if starts.len() != lengths.len() {
+        return Err(Error::param("lengths", "must have one entry per start"));
+    }
+    let held = file
+        .metadata()
+        .map_err(|e| Error::param("path", e.to_string()))?
+        .len();
+    let values = held.saturating_sub(header) / 8;
+    match starts
+        .iter()
+        .zip(lengths)
+        .find(|&(&s, &n)| s.checked_add(n).is_none_or(|end| end > values))
+    {
+        Some((&s, &n)) => Err(Error::param(
+            "starts",
+            format!("values {s}..{s}+{n} pass the end of the file ({values} values)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Values of a file of little-endian u64s: for each `i`, `lengths[i]` values starting at value
 /// `starts[i]` after the first `header` bytes, one after another into `out` (whose length must
 /// be their sum). Plain reads (no mapping), several at once: the pages of `out` are first
@@ -121,9 +150,7 @@ pub fn read_ranges(
     out: &mut [u64],
 ) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    if starts.len() != lengths.len() {
-        return Err(Error::param("lengths", "must have one entry per start"));
-    }
+    check_ranges(file, header, starts, lengths)?;
     let total = lengths
         .iter()
         .try_fold(0u64, |t, &n| t.checked_add(n))
@@ -147,10 +174,7 @@ pub fn read_ranges(
             .zip(starts.par_iter())
             .with_min_len(16)
             .try_for_each_init(Vec::new, |buf: &mut Vec<u8>, (dst, &s)| {
-                let at = s
-                    .checked_mul(8)
-                    .and_then(|b| b.checked_add(header))
-                    .ok_or_else(|| Error::param("starts", format!("{s} is beyond any file")))?;
+                let at = header + s * 8; // within the file: checked above
                 buf.resize(dst.len() * 8, 0);
                 file.read_exact_at(buf, at)
                     .map_err(|e| Error::param("starts", format!("value {s}: {e}")))?;

@@ -176,8 +176,10 @@ fn read_u64_ranges<'py>(
     let total = lengths.iter().try_fold(0u64, |t, &n| t.checked_add(n));
     let values = run(py, || {
         let file = open(&path)?;
-        // Ranges may overlap (pairs of offsets): the sum may pass the file's size. An allocation
-        // that fails is an error, not an abort.
+        // Each range lies in the file (checked before anything is read), but ranges may overlap
+        // (pairs of offsets), so the sum may pass the file's size. An allocation that fails is
+        // an error, not an abort.
+        sets::check_ranges(&file, header, &starts, &lengths).map_err(named)?;
         let total = usize::try_from(total.unwrap_or(u64::MAX))
             .map_err(|_| named(Error::param("lengths", "sum beyond memory")))?;
         let mut dst = Vec::new();
