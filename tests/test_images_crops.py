@@ -152,7 +152,9 @@ def test_threads_do_not_change_the_results(corpus: Path, clean: Path, tmp_path: 
         assert (out / "clusters.parquet").read_bytes() == (clean / "clusters.parquet").read_bytes()
 
 
-@pytest.mark.parametrize("unit", ["hash-files-000001", "hash-parquet-000000-000000", "clusters"])
+@pytest.mark.parametrize(
+    "unit", ["hash-files-000001", "hash-parquet-000000-000000-000000", "clusters"]
+)
 def test_kill_and_resume_is_byte_identical(
     corpus: Path, clean: Path, tmp_path: Path, unit: str
 ) -> None:

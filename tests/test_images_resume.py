@@ -44,8 +44,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pics[0].resize((80, 60)).save(src / "p0-small.jpg", quality=80)
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
     blobs = [_encode(p, "JPEG") for p in pics] + [_encode(pics[1].resize((120, 90)), "PNG")]
-    pq.write_table(
-        pa.table({"key": [f"r{i}" for i in range(5)], "jpg": blobs}), src / "shard.parquet"
+    pq.write_table(  # two row groups: 3 and 2 rows
+        pa.table({"key": [f"r{i}" for i in range(5)], "jpg": blobs}),
+        src / "shard.parquet",
+        row_group_size=3,
     )
     with tarfile.open(src / "shard.tar", "w") as tf:
         members = [(f"{i:03d}.jpg", _encode(p, "JPEG")) for i, p in enumerate(pics)]
@@ -83,9 +85,10 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     [
         "hash-files-000000",
         "hash-files-000002",
-        "hash-parquet-000000-000001",
-        "parquet-000000",
+        "hash-parquet-000000-000000-000001",  # the second batch of the first row group
+        "hash-parquet-000000-000001-000000",
         "hash-tar-000000-000000",
+        "tar-000000",
         "clusters",
     ],
 )
@@ -210,3 +213,23 @@ def test_pdq_is_searched_in_memory_under_any_budget(corpus: Path, tmp_path: Path
 def test_memory_budget_is_parsed(corpus: Path, tmp_path: Path) -> None:
     refused = cli(str(corpus), *ARGS, "--memory", "lots", "-o", str(tmp_path / "x"))
     assert refused.returncode != 0 and "cannot read the size 'lots'" in refused.stderr
+
+
+def test_ray_engine_matches_local(corpus: Path, clean: Path, tmp_path: Path) -> None:
+    """Batches of files, row groups and the tar shard as Ray tasks: the same bytes."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_images(
+            [str(corpus)], tmp_path / "ray", max_distance=6, batch_size=2, engine="ray"
+        )
+    finally:
+        ray.shutdown()
+    got = (tmp_path / "ray" / "clusters.parquet").read_bytes()
+    assert got == (clean / "clusters.parquet").read_bytes()
+    assert summary["counts"]["images"] == 14
+
+
+def test_engine_options_of_images(corpus: Path, tmp_path: Path) -> None:
+    refused = cli(str(corpus), *ARGS, "-o", str(tmp_path / "x"), "--address", "ray://h:1")
+    assert refused.returncode == 2 and "--address" in refused.stderr

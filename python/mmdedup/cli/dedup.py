@@ -155,16 +155,10 @@ from . import fail_if_nothing_read, options
 )
 @options.work_dir("the intermediate files", remote=True)
 @options.keep_work_dir
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Run the stages in this process, or as Ray tasks (needs `pip install ray`; the work "
-    "directory must be on storage every node sees: a shared file system, or an object store "
-    "URL given to --work-dir).",
+@options.engine(
+    "The work directory must be on storage every node sees: a shared file system, or an object "
+    "store URL given to --work-dir."
 )
-@click.option("--address", default=None, help="Ray cluster address (default: start a local one).")
 @click.option(
     "--index",
     type=click.Path(path_type=Path, exists=True, file_okay=False),

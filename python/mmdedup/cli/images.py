@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import click
 
@@ -130,12 +131,16 @@ from . import fail_if_nothing_read, options
 )
 @options.work_dir("the hashes of each batch")
 @options.keep_work_dir
+@options.engine(
+    "Each task hashes a batch of image files, a row group of a Parquet file or a tar shard; the "
+    "work directory, OUTDIR and the inputs must be on storage every node sees."
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
     default=BATCH,
     show_default=True,
-    help="Images per unit of work: image files, rows of a Parquet record batch, tar members.",
+    help="Images per unit of work: image files, rows of a Parquet row group, tar members.",
 )
 @click.option(
     "--memory",
@@ -173,6 +178,8 @@ def images(
     crops: bool,
     min_regions: int,
     region_method: str,
+    engine: str,
+    address: str | None,
 ) -> None:
     """Hash images and find their near-duplicates.
 
@@ -207,6 +214,7 @@ def images(
       mmdedup images 'shards/*.parquet' -o out/ --memory 2GB
       mmdedup images stickers/ -o out/ --frames all
       mmdedup images photos/ -o out/ --crops
+      mmdedup images 'shards/*.parquet' -o out/ --engine ray
     """
     if frames != "all":
         options.refuse(ctx, ["max_frames"], "without --frames all")
@@ -217,6 +225,8 @@ def images(
         options.refuse(ctx, ["crops"], "with --frames all (regions of first frames only)")
     if not crops:
         options.refuse(ctx, ["min_regions", "region_method"], "without --crops")
+    if engine != "ray":
+        options.refuse(ctx, ["address"], "without --engine ray")
     summary = images_files(
         inputs,
         outdir,
@@ -240,6 +250,8 @@ def images(
         crops=crops,
         min_regions=min_regions,
         region_method=region_method,
+        engine=cast(Any, engine),
+        address=address,
     )
     if not quiet:
         c = summary["counts"]

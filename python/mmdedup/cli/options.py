@@ -127,6 +127,26 @@ def work_dir_line(summary: dict[str, Any]) -> str | None:
     return f"work directory removed ({size:,.1f} MiB; --keep-work-dir keeps it)"
 
 
+def engine(where: str) -> Callable[[F], F]:
+    """``--engine local|ray`` and ``--address``; ``where`` says where the work directory must be
+    for Ray."""
+
+    def deco(f: F) -> F:
+        f = click.option(
+            "--address", default=None, help="Ray cluster address (default: start a local one)."
+        )(f)
+        return click.option(
+            "--engine",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="Run the stages in this process, or as Ray tasks (pip install "
+            f"'mmdedup[ray]'; the results are the same). {where}",
+        )(f)
+
+    return deco
+
+
 def quiet(f: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")(f)
 

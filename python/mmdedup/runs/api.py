@@ -250,12 +250,16 @@ def images_files(
     crops: bool = False,
     min_regions: int = 2,
     region_method: str = "phash",
+    engine: Literal["local", "ray"] = "local",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Hashes every image of a corpus and clusters near-duplicates: what ``mmdedup images``
     runs (see :mod:`mmdedup.runs.images`). ``keep_work_dir``: leave the hashes of every batch
     in the work directory after the run succeeds (removed otherwise). ``crops``: two images
     are also near-duplicates when at least ``min_regions`` of their region hashes
-    (``region_method``) lie within ``max_distance`` (see :mod:`mmdedup.runs.images.crops`)."""
+    (``region_method``) lie within ``max_distance`` (see :mod:`mmdedup.runs.images.crops`).
+    ``engine``: ``local``, or ``ray``: each batch of image files, row group of a Parquet file
+    and tar shard as a Ray task (``address``: the cluster's; default, start one here)."""
     from . import images as run_images
     from .images.plan import BATCH
 
@@ -263,6 +267,11 @@ def images_files(
         _core.set_num_threads(threads)
     bars = _progress(progress)
     try:
+        map_units = None
+        if engine == "ray":
+            from .engine import ray_map_units
+
+            map_units = ray_map_units(address, threads)
         summary = run_images.run_images(
             [os.fspath(x) for x in inputs],
             Path(outdir),
@@ -284,6 +293,7 @@ def images_files(
             crops=crops,
             min_regions=min_regions,
             region_method=region_method,
+            map_units=map_units,
         )
     finally:
         bars.close()

@@ -3,11 +3,12 @@
 Two stages over files in a work directory (``OUTDIR/.mmdedup-work`` or ``--work-dir``), so that
 an interrupted run resumes with ``--resume`` and gives byte-identical results:
 
-1. ``hash``, one unit per batch of images, in input order: a run of ``batch`` image files, a
-   record batch of ``batch`` rows of a Parquet file, a run of ``batch`` image members of a tar
-   shard. Each unit's
-   hashes go to ``hashes/<unit>.parquet`` (written under a temporary name and renamed), then the
-   unit is marked done; a unit that is done is not read or decoded again.
+1. ``hash``, one unit per batch of images, in input order: a run of ``batch`` image files,
+   ``batch`` rows of a row group of a Parquet file, a run of ``batch`` image members of a tar
+   shard. Each unit's hashes go to ``hashes/<unit>.parquet`` (written under a temporary name and
+   renamed), then the unit is marked done; a unit that is done is not read or decoded again.
+   The engine (this process, or Ray tasks) runs jobs: a batch of image files, a row group of a
+   Parquet file, a whole tar shard (read from its start).
 2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``;
    ``summary.json`` last. In memory when the hashes and per-row data fit ``--memory``;
    otherwise over on-disk partitions, with the edges, the connected components and the counts
@@ -33,8 +34,9 @@ from ...errors import ParameterError
 from ...io import atomic_write
 from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
+from ..components import MapUnits
 from ..progress import Progress
-from ..workdir import WorkDir, check_manifest
+from ..workdir import WorkDir, check_manifest, map_local
 from .clusters import cluster_images
 from .crops import MIN_REGIONS, REGION_METHOD, crop_parameters
 from .disk import (
@@ -69,6 +71,7 @@ def run_images(
     crops: bool = False,
     min_regions: int = MIN_REGIONS,
     region_method: str = REGION_METHOD,
+    map_units: MapUnits | None = None,
 ) -> dict[str, Any]:
     """What ``mmdedup images`` does; returns the summary. ``memory`` is the clusters stage's
     budget in bytes (see :mod:`mmdedup.runs.images.disk`); ``crops``: images also match by
@@ -121,8 +124,9 @@ def run_images(
         ) as outputs,
         claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None),
     ):
+        each = map_units or map_local
         return _run(
-            WorkDir(root), plan, outputs, list(inputs), column, memory, progress, resume, t0
+            WorkDir(root), plan, outputs, list(inputs), column, memory, progress, resume, t0, each
         )
 
 
@@ -136,13 +140,14 @@ def _run(
     progress: Progress | None,
     resume: bool,
     t0: float,
+    each: MapUnits,
 ) -> dict[str, Any]:
     outdir = outputs.out.local()
     check_manifest(work, "manifest.json", asdict(plan), resume, describe=plan.differences)
     imgs, parquets, tars = plan.files, plan.parquets, plan.tars
 
     tick = (progress or Progress(quiet=True))("hash", _total(plan), unit="image")
-    units = Hasher(work, plan, column, tick, memory).run()
+    units = Hasher(work, plan, column, memory).run(each, tick)
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
     outputs.declare(["clusters.parquet", "summary.json"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ...errors import InputError
 from ...image import image_hashes
 from ...image_columns import check_image_type, resolve_images
 from ...io import atomic_write, write_table
+from ..components import MapUnits
 from ..workdir import WorkDir
 from .crops import region_options
 from .plan import Plan
@@ -28,19 +30,39 @@ from .sources import (
 )
 
 
+@dataclass(frozen=True)
+class Job:
+    """A piece of the hash stage that a task runs: a batch of image files, a row group of a
+    Parquet file (a unit per ``batch`` rows of it) or a tar shard (a unit per ``batch`` image
+    members; how many is known only once it is read)."""
+
+    kind: str  # "files", "parquet" or "tar"
+    index: int  # the batch of files, or the Parquet or tar file
+    group: int = 0  # the row group of a Parquet file
+    rows: int = 0  # rows of the row group, images of the batch of files
+    first: int = 0  # the row group's first row in its file
+    column: str = ""  # the image column of a Parquet file
+    key_column: str | None = None
+
+    def units(self, batch: int) -> list[str] | None:
+        """The job's units in order; None for a tar shard (listed when it has been read)."""
+        if self.kind == "files":
+            return [f"hash-files-{self.index:06d}"]
+        if self.kind == "parquet":
+            name = f"hash-parquet-{self.index:06d}-{self.group:06d}"
+            return [f"{name}-{k:06d}" for k in range(-(-self.rows // batch))]
+        return None
+
+
 class Hasher:
-    """Hashes every unit of a plan that is not done yet into ``hashes/<unit>.parquet``, and
-    lists all units in input order."""
+    """The hash stage: lists its jobs (reading only Parquet footers), runs each through an
+    engine (this process, or Ray tasks), and lists all units in input order, each hashed into
+    ``hashes/<unit>.parquet``."""
 
     def __init__(
-        self,
-        work: WorkDir,
-        plan: Plan,
-        column: str | None,
-        tick: Callable[[int], None],
-        memory: int | None = None,
+        self, work: WorkDir, plan: Plan, column: str | None, memory: int | None = None
     ) -> None:
-        self.work, self.plan, self.column, self.tick = work, plan, column, tick
+        self.work, self.plan, self.column = work, plan, column
         p = plan.parameters
         self.hash_kw = {
             "methods": [p["method"]],
@@ -52,145 +74,165 @@ class Hasher:
             "memory": memory,
             **region_options(p),
         }
-        self.units: list[str] = []
 
-    def run(self) -> list[str]:
-        self.files()
-        for f, (path, _) in enumerate(self.plan.parquets):
-            self.parquet(f, Path(path))
-        for f, (path, _) in enumerate(self.plan.tars):
-            self.tar(f, Path(path))
-        return self.units
-
-    def _unit(
-        self,
-        unit: str,
-        source: str,
-        rows: list[int | None],
-        keys: list[str],
-        images: Any,
-    ) -> None:
-        self.units.append(unit)
-        if self.work.done(unit):
-            self.tick(len(keys))
-            return
-        missing: dict[int, str] = {}
-        if callable(images):  # read only for a unit not yet done
-            images = images(missing)
-        t = image_hashes(images, **self.hash_kw)
-        if missing:  # files named by an image column that could not be read
-            messages = t["error"].to_pylist()
-            for i, message in missing.items():
-                messages[i] = message
-            t = t.set_column(
-                t.column_names.index("error"), "error", pa.array(messages, pa.string())
-            )
-        cols: dict[str, Any] = {
-            "shard": pa.array([source or k for k in keys], pa.string()),
-            "row": pa.array(rows, pa.int64()),
-            "key": pa.array(keys, pa.string()),
-        }
-        if "item" in t.column_names:  # --frames all: a row per frame, the image's first
-            cols = {name: col.take(t["item"]) for name, col in cols.items()}
-            t = t.drop_columns(["item"])
-        cols.update({name: t[name] for name in t.column_names})
-        write_table(pa.table(cols), self.work.path(f"hashes/{unit}.parquet"))
-        self.tick(len(keys))
-        self.work.mark(unit)
-
-    def files(self) -> None:
-        paths = [str(p) for p, _ in self.plan.files]
+    def jobs(self) -> list[Job]:
         size = self.plan.batch
-        for b, i in enumerate(range(0, len(paths), size)):
-            chunk = paths[i : i + size]
-            self._unit(f"hash-files-{b:06d}", "", [None] * len(chunk), chunk, chunk)
+        n = len(self.plan.files)
+        jobs = [Job("files", b, rows=min(size, n - i)) for b, i in enumerate(range(0, n, size))]
+        for f, (path, _) in enumerate(self.plan.parquets):
+            try:
+                pf = pq.ParquetFile(path)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
+            col = image_column(pf, self.column, str(path))
+            check_image_type(pf.schema_arrow.field(col).type, col, str(path))
+            names = pf.schema_arrow.names
+            key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
+            first = 0
+            for g in range(pf.num_row_groups):
+                rows = pf.metadata.row_group(g).num_rows
+                jobs.append(Job("parquet", f, g, rows, first, col, key_col))
+                first += rows
+        jobs += [Job("tar", f) for f in range(len(self.plan.tars))]
+        return jobs
 
-    def parquet(self, f: int, path: Path) -> None:
-        """Record batches of ``batch`` rows; only the image and key columns are read."""
-        name = f"parquet-{f:06d}"
-        if self.work.done(name):
-            self.units.extend(self._listed(name))
-            return
-        try:
-            pf = pq.ParquetFile(path)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
-        col = image_column(pf, self.column, str(path))
-        check_image_type(pf.schema_arrow.field(col).type, col, str(path))
-        names = pf.schema_arrow.names
-        key_col = next((k for k in ("key", "url", "path") if k in names and k != col), None)
-        start, first = 0, len(self.units)
-        columns = [col] + ([key_col] if key_col else [])
-        for b, rb in enumerate(pf.iter_batches(batch_size=self.plan.batch, columns=columns)):
-            keys = [str(k) for k in rb.column(1).to_pylist()] if key_col else [""] * rb.num_rows
-            self._unit(
-                f"hash-{name}-{b:06d}",
-                str(path),
-                list(range(start, start + rb.num_rows)),
-                keys,
-                functools.partial(_resolved, rb.column(0), str(path), first_row=start, name=col),
-            )
-            start += rb.num_rows
-        self._list(name, self.units[first:])
+    def run(self, map_units: MapUnits, tick: Callable[[int], None]) -> list[str]:
+        jobs = self.jobs()
+        fn = functools.partial(_run_job, self.work, self.plan, self.hash_kw, jobs)
+        map_units("hash", fn, len(jobs), functools.partial(self._ticks, jobs, tick, [0]))
+        units: list[str] = []
+        for job in jobs:
+            units.extend(job.units(self.plan.batch) or self._listed(f"tar-{job.index:06d}"))
+        return units
 
-    def tar(self, f: int, path: Path) -> None:
-        """Runs of ``batch`` image members of a webdataset shard; ``row`` is the member's index
-        in the archive. The members of a unit that is done are passed over unread."""
-        name = f"tar-{f:06d}"
-        if self.work.done(name):
-            self.units.extend(self._listed(name))
-            return
-        first, b = len(self.units), 0
-        rows: list[int | None] = []
-        keys: list[str] = []
-        data: list[bytes | None] = []
+    def _ticks(self, jobs: list[Job], tick: Callable[[int], None], at: list[int], n: int) -> None:
+        """Counts the images of ``n`` more finished jobs (in order: under Ray, as if they had
+        finished in order); a tar shard's are counted from the units it wrote."""
+        for job in jobs[at[0] : at[0] + n]:
+            if job.kind != "tar":
+                tick(job.rows)
+            else:
+                listed = self._listed(f"tar-{job.index:06d}")
+                tick(sum(pq.read_metadata(self._hashes(u)).num_rows for u in listed))
+        at[0] += n
 
-        def flush() -> None:
-            self._unit(
-                f"hash-{name}-{b:06d}",
-                str(path),
-                list(rows),
-                list(keys),
-                pa.array(data, pa.binary()),
-            )
-            rows.clear()
-            keys.clear()
-            data.clear()
-
-        with open_tar(path) as tf:
-            idx, last, members = -1, "at its first member", iter(tf)
-            while (m := tar_step(functools.partial(next, members, None), path, last)) is not None:
-                idx, last = idx + 1, f"after member {m.name!r}"
-                # A hard link is read as the member it links to, found only among the earlier
-                # members of this archive (tarfile never looks outside it); symbolic links,
-                # directories and devices are passed over.
-                if (
-                    not (m.isfile() or m.islnk())
-                    or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES
-                ):
-                    continue
-                if not self.work.done(f"hash-{name}-{b:06d}"):
-                    read = functools.partial(member_bytes, tf, m)
-                    data.append(tar_step(read, path, f"in member {m.name!r}"))
-                rows.append(idx)
-                keys.append(m.name)
-                if len(rows) == self.plan.batch:
-                    flush()
-                    b += 1
-            tar_step(functools.partial(check_tar_end, tf), path, last)
-        if rows:
-            flush()
-        self._list(name, self.units[first:])
-
-    def _list(self, name: str, units: list[str]) -> None:
-        """Records the units of a whole input file, which is then done."""
-        with atomic_write(self.work.path(f"units/{name}.json")) as fh:
-            fh.write(json.dumps(units).encode())
-        self.work.mark(name)
+    def _hashes(self, unit: str) -> Path:
+        return self.work.local(f"hashes/{unit}.parquet")
 
     def _listed(self, name: str) -> list[str]:
-        units: list[str] = json.loads((self.work.root / "units" / f"{name}.json").read_text())
+        units: list[str] = json.loads(self.work.local(f"units/{name}.json").read_text())
         return units
+
+
+def _run_job(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], jobs: list[Job], j: int) -> None:
+    """Hashes the units of job ``j`` that are not done yet (a task of the engine)."""
+    job = jobs[j]
+    if job.kind == "files":
+        size = plan.batch
+        chunk = [str(p) for p, _ in plan.files[job.index * size : (job.index + 1) * size]]
+        _unit(work, hash_kw, f"hash-files-{job.index:06d}", "", [None] * len(chunk), chunk, chunk)
+    elif job.kind == "parquet":
+        _parquet(work, plan, hash_kw, job)
+    else:
+        _tar(work, plan, hash_kw, job.index)
+
+
+def _unit(
+    work: WorkDir,
+    hash_kw: dict[str, Any],
+    unit: str,
+    source: str,
+    rows: list[int | None],
+    keys: list[str],
+    images: Any,
+) -> None:
+    if work.done(unit):
+        return
+    missing: dict[int, str] = {}
+    if callable(images):  # read only for a unit not yet done
+        images = images(missing)
+    t = image_hashes(images, **hash_kw)
+    if missing:  # files named by an image column that could not be read
+        messages = t["error"].to_pylist()
+        for i, message in missing.items():
+            messages[i] = message
+        t = t.set_column(t.column_names.index("error"), "error", pa.array(messages, pa.string()))
+    cols: dict[str, Any] = {
+        "shard": pa.array([source or k for k in keys], pa.string()),
+        "row": pa.array(rows, pa.int64()),
+        "key": pa.array(keys, pa.string()),
+    }
+    if "item" in t.column_names:  # --frames all: a row per frame, the image's first
+        cols = {name: col.take(t["item"]) for name, col in cols.items()}
+        t = t.drop_columns(["item"])
+    cols.update({name: t[name] for name in t.column_names})
+    write_table(pa.table(cols), work.path(f"hashes/{unit}.parquet"))
+    work.mark(unit)
+
+
+def _parquet(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], job: Job) -> None:
+    """Batches of ``batch`` rows of one row group; only the image and key columns are read,
+    and nothing of a row group whose units are all done."""
+    units = job.units(plan.batch) or []
+    if all(work.done(u) for u in units):
+        return
+    path = plan.parquets[job.index][0]
+    pf = pq.ParquetFile(path)
+    columns = [job.column] + ([job.key_column] if job.key_column else [])
+    start = job.first
+    batches = pf.iter_batches(batch_size=plan.batch, row_groups=[job.group], columns=columns)
+    for unit, rb in zip(units, batches, strict=True):
+        keys = [str(k) for k in rb.column(1).to_pylist()] if job.key_column else [""] * rb.num_rows
+        images = functools.partial(
+            _resolved, rb.column(0), str(path), first_row=start, name=job.column
+        )
+        _unit(work, hash_kw, unit, str(path), list(range(start, start + rb.num_rows)), keys, images)
+        start += rb.num_rows
+
+
+def _tar(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], f: int) -> None:
+    """Runs of ``batch`` image members of a webdataset shard; ``row`` is the member's index in
+    the archive. The members of a unit that is done are passed over unread."""
+    name = f"tar-{f:06d}"
+    if work.done(name):
+        return
+    path = Path(plan.tars[f][0])
+    units: list[str] = []
+    rows: list[int | None] = []
+    keys: list[str] = []
+    data: list[bytes | None] = []
+
+    def flush() -> None:
+        unit = f"hash-{name}-{len(units):06d}"
+        _unit(work, hash_kw, unit, str(path), list(rows), list(keys), pa.array(data, pa.binary()))
+        units.append(unit)
+        rows.clear()
+        keys.clear()
+        data.clear()
+
+    with open_tar(path) as tf:
+        idx, last, members = -1, "at its first member", iter(tf)
+        while (m := tar_step(functools.partial(next, members, None), path, last)) is not None:
+            idx, last = idx + 1, f"after member {m.name!r}"
+            # A hard link is read as the member it links to, found only among the earlier
+            # members of this archive (tarfile never looks outside it); symbolic links,
+            # directories and devices are passed over.
+            if not (m.isfile() or m.islnk()) or Path(m.name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if not work.done(f"hash-{name}-{len(units):06d}"):
+                read = functools.partial(member_bytes, tf, m)
+                data.append(tar_step(read, path, f"in member {m.name!r}"))
+            rows.append(idx)
+            keys.append(m.name)
+            if len(rows) == plan.batch:
+                flush()
+        tar_step(functools.partial(check_tar_end, tf), path, last)
+    if rows:
+        flush()
+    # The units of the whole shard, which is then done.
+    with atomic_write(work.path(f"units/{name}.json")) as fh:
+        fh.write(json.dumps(units).encode())
+    work.mark(name)
 
 
 def empty_hashes(method: str) -> pa.Table:

@@ -9,7 +9,9 @@ from typing import Any
 BATCH = 2048
 
 
-_VERSION = 2  # 2: the per-image hashes name their shard `shard` (was `source`)
+# 2: the per-image hashes name their shard `shard` (was `source`); 3: a Parquet file's units
+# are batches of each row group (`hash-parquet-<file>-<group>-<batch>`), not of the file.
+_VERSION = 3
 
 
 WORK_DIR_NAME = ".mmdedup-work"
