@@ -522,3 +522,64 @@ def test_write_documents_then_tokenize_round_trip(
         back.column("tokens").to_pylist()
         == mmdedup.count_documents(docs, tok).column("tokens").to_pylist()
     )
+
+
+def test_tokenizers_pickle_as_their_file(bpe_file: tuple[Tokenizer, Path], tmp_path: Path) -> None:
+    import pickle
+
+    _, path = bpe_file
+    ranks = _write_ranks(tmp_path / "mine.tiktoken", {bytes([b]): b for b in range(256)})
+    for tok in (
+        load_tokenizer(path),
+        load_tokenizer(ranks, pattern="cl100k_base", special_tokens={"<|end|>": 300}),
+    ):
+        back = pickle.loads(pickle.dumps(tok))
+        texts = ["a few words<|end|>", "and more\n"]
+        assert back.encode(texts).to_pylist() == tok.encode(texts).to_pylist()
+        assert (back.path, back.kind) == (tok.path, tok.kind)
+
+
+def test_tokenize_and_convert_as_ray_tasks(
+    bpe_file: tuple[Tokenizer, Path], tmp_path: Path
+) -> None:
+    """Each shard a Ray task: the files of the local engine, byte for byte, PIN's image files
+    copied by the driver."""
+    ray = pytest.importorskip("ray")
+    from mmdedup.runs import convert_files, tokenize_files
+
+    _, path = bpe_file
+    src = tmp_path / "in"
+    src.mkdir()
+    for layout in ("obelics", "mmc4", "pin"):
+        make(layout, src)
+    (src / "content_image").mkdir()
+    for n in range(3):
+        (src / "content_image" / f"p{n}.png").write_bytes(b"\x89PNG fake " + bytes([n]))
+    with (src / "pages.jsonl").open("w") as f:
+        for n in range(3):
+            f.write(json.dumps({"md": f"page {n}\n\n![x](content_image/p{n}.png)"}) + "\n")
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")
+        }
+
+    tok = load_tokenizer(path)
+    runs: dict[str, dict[str, dict[str, bytes]]] = {}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for engine in ("local", "ray"):
+            kw: dict[str, Any] = {"engine": engine}
+            t = tokenize_files([str(src)], tmp_path / f"tok-{engine}", tokenizer=tok, **kw)
+            c = convert_files([str(src)], tmp_path / f"conv-{engine}", to="obelics", **kw)
+            pin = [str(src / "pages.jsonl")]
+            p = convert_files(pin, tmp_path / f"pin-{engine}", to="pin", **kw)
+            assert t.documents == 9 and c.documents_out == 9
+            assert c.images_copied == 3 and p.images_copied == 3
+            runs[engine] = {k: files(tmp_path / f"{k}-{engine}") for k in ("tok", "conv", "pin")}
+    finally:
+        ray.shutdown()
+    assert runs["local"] == runs["ray"]
+    assert len(runs["ray"]["pin"]) == 4  # the shard and its three pictures

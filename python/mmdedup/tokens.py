@@ -177,10 +177,23 @@ class Tokenizer:
         kind: ``"tokenizer.json"`` or ``"ranks"``.
     """
 
-    def __init__(self, core: Any, path: str, kind: Literal["tokenizer.json", "ranks"]) -> None:
+    def __init__(
+        self,
+        core: Any,
+        path: str,
+        kind: Literal["tokenizer.json", "ranks"],
+        loaded: tuple[Any, ...] | None = None,
+    ) -> None:
         self._core = core
         self.path = path
         self.kind = kind
+        self._loaded = loaded  # load_tokenizer's arguments
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to a Ray worker) as the file and options it was loaded from.
+        if self._loaded is None:
+            raise TypeError("a Tokenizer not made by load_tokenizer cannot be pickled")
+        return (_reload, self._loaded)
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.path!r}, kind={self.kind!r}, vocab_size={self.vocab_size})"
@@ -268,7 +281,10 @@ def load_tokenizer(
                 "pattern and special_tokens are for rank files; a tokenizer.json has its own"
             )
         return Tokenizer(
-            _wrap(lambda: _core.LlmTokenizer.from_json(data), where), where, "tokenizer.json"
+            _wrap(lambda: _core.LlmTokenizer.from_json(data), where),
+            where,
+            "tokenizer.json",
+            (where, None, None),
         )
     name = p.name.split(".")[0]
     if pattern is None:
@@ -286,7 +302,11 @@ def load_tokenizer(
     core = _wrap(
         lambda: _core.LlmTokenizer.from_ranks(data, pattern=pattern, special_tokens=specials), where
     )
-    return Tokenizer(core, where, "ranks")
+    return Tokenizer(core, where, "ranks", (where, pattern, dict(specials)))
+
+
+def _reload(path: str, pattern: str | None, special_tokens: dict[str, int] | None) -> Tokenizer:
+    return load_tokenizer(path, pattern=pattern, special_tokens=special_tokens)
 
 
 def _wrap(load: Any, where: str) -> Any:

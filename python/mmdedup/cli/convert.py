@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 
@@ -44,8 +44,14 @@ from . import options
 @options.resume("shards already converted are not read again")
 @options.work_dir("the records of finished shards")
 @options.keep_work_dir
+@options.engine(
+    "Each shard is a task; image files are copied by the driver. Inputs, OUTDIR and the work directory must be on "
+    "storage every node sees."
+)
 @options.quiet
+@click.pass_context
 def convert(
+    ctx: click.Context,
     inputs: tuple[str, ...],
     to: str,
     outdir: Path,
@@ -57,6 +63,8 @@ def convert(
     work_dir: Path | None,
     keep_work_dir: bool,
     quiet: bool,
+    engine: str,
+    address: str | None,
 ) -> None:
     """Convert interleaved image-text documents between layouts.
 
@@ -79,6 +87,8 @@ def convert(
       mmdedup convert pin/part00/part00.jsonl --to obelics -o out/
       mmdedup convert data/ --format wanjuan --to pin -o pin/
     """
+    if engine != "ray":
+        options.refuse(ctx, ["address"], "without --engine ray")
     try:
         s = convert_files(
             list(inputs),
@@ -92,6 +102,8 @@ def convert(
             keep_work_dir=keep_work_dir,
             threads=threads,
             progress=Progress(quiet=quiet),
+            engine=cast(Any, engine),
+            address=address,
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e

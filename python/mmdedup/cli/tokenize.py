@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 
@@ -95,6 +95,10 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
 @options.resume("shards already tokenized are not read again")
 @options.work_dir("the records of finished shards")
 @options.keep_work_dir
+@options.engine(
+    "Each shard is a task, the tokenizer loaded there from its file. Inputs, OUTDIR, the work "
+    "directory and the tokenizer file must be on storage every node sees."
+)
 @options.quiet
 @click.pass_context
 def tokenize(
@@ -117,6 +121,8 @@ def tokenize(
     threads: int | None,
     overwrite: bool,
     quiet: bool,
+    engine: str,
+    address: str | None,
 ) -> None:
     """Count (and encode) the LLM tokens of every document.
 
@@ -148,6 +154,8 @@ def tokenize(
     """
     if column is not None:
         options.refuse(ctx, ["from_format", "template"], "to a --column of plain text")
+    if engine != "ray":
+        options.refuse(ctx, ["address"], "without --engine ray")
     try:
         if threads is not None:
             _core.set_num_threads(threads)
@@ -171,6 +179,8 @@ def tokenize(
             resume=resume,
             work_dir=work_dir,
             keep_work_dir=keep_work_dir,
+            engine=cast(Any, engine),
+            address=address,
         )
     except MmdedupError as e:
         raise click.ClickException(str(e)) from e

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import _core
 from ..errors import OnError, on_error_mode
@@ -15,6 +16,7 @@ from ..formats.model import Problem
 from ..io import Shard, discover
 from .copies import copy_images, image_copies
 from .dirs import Run
+from .engine import engine_map_units
 from .progress import Progress
 from .shardwise import finish, run_shards
 
@@ -68,6 +70,8 @@ def convert_files(
     keep_work_dir: bool = False,
     threads: int | None = None,
     progress: bool | Progress = False,
+    engine: Literal["local", "ray"] = "local",
+    address: str | None = None,
 ) -> ConvertSummary:
     """Converts shards to layout ``to`` under ``outdir``, keeping their relative names.
 
@@ -76,7 +80,9 @@ def convert_files(
     earlier conversion, it is refused unless ``overwrite``, which removes that conversion's files.
     Each shard is a unit of work: after an interruption, ``resume`` converts only the shards
     not done (the work directory, ``OUTDIR/.mmdedup-work`` or ``work_dir``, holds a record per
-    finished shard; removed when the run succeeds unless ``keep_work_dir``).
+    finished shard; removed when the run succeeds unless ``keep_work_dir``). With ``engine``
+    ``ray``, each shard is a Ray task (``address``: the cluster's; inputs, ``outdir`` and the
+    work directory on storage every node sees); the image files are copied by the driver.
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
@@ -88,6 +94,7 @@ def convert_files(
     """
     if threads is not None:
         _core.set_num_threads(threads)
+    map_units = engine_map_units(engine, address, threads)
     layout = FORMATS[to]
     mode = on_error_mode(on_error)
     shards = discover(inputs)
@@ -104,7 +111,11 @@ def convert_files(
         resume=resume,
         overwrite=overwrite,
         progress=progress,
-        fn=lambda i, shard, out: _convert_shard(shard, outdir, names[i], layout, format, mode, out),
+        fn=functools.partial(
+            _convert_shard, outdir=outdir, names=names, to=to, format=format, on_error=mode
+        ),
+        map_units=map_units,
+        after=functools.partial(_copy_images, outdir),
     )
     summary = ConvertSummary()
     for r in records:
@@ -113,23 +124,27 @@ def convert_files(
         summary.errors += [Problem(*p) for p in r["errors"]]
         summary.repairs += [Problem(*p) for p in r["repairs"]]
         summary.warnings += [Problem(*p) for p in r["warnings"]]
-        summary.images_copied += r["images_copied"]
         summary.outputs.append(Path(r["output"]))
+    # Image files that travel with the shards, each once (shards may share one).
+    summary.images_copied = len({dst for r in records for _, dst in r["copies"]})
     summary.work_dir = finish(outdir, work_dir, keep_work_dir)
     return summary
 
 
 def _convert_shard(
+    i: int,
     shard: Shard,
+    *,
     outdir: Path,
-    name: str,
-    layout: Any,
+    names: list[str],
+    to: str,
     format: str | None,
     on_error: str,
-    out: Run,
 ) -> dict[str, Any]:
-    """Converts one shard; its record for the run's summary."""
-    target = outdir / name
+    """Converts shard ``i``; its record for the run's summary, with the image files that travel
+    with it (copied by the driver, :func:`_copy_images`)."""
+    layout = FORMATS[to]
+    target = outdir / names[i]
     docs = read_documents(shard, format=format, on_error=on_error_mode(on_error))
     record: dict[str, Any] = {
         "documents_in": docs.table.num_rows + len(docs.errors),
@@ -137,16 +152,23 @@ def _convert_shard(
         "errors": [astuple(p) for p in docs.errors],
         "repairs": [astuple(p) for p in docs.repairs],
         "warnings": [],
-        "images_copied": 0,
+        "copies": [],
         "output": str(target),
     }
     if shard.path.is_local:
         pairs = image_copies(docs.table, shard.path.local().parent, target.parent)
-        out.declare(dst.relative_to(outdir).as_posix() for _, dst in pairs)
-        record["images_copied"] = copy_images(pairs)
+        record["copies"] = [[str(src), dst.relative_to(outdir).as_posix()] for src, dst in pairs]
     if isinstance(layout, MarkdownLayout):
         for row, segs in enumerate(docs.table.column("segments").to_pylist()):
             if lost := layout.lost_images(segs or []):
                 msg = f"{lost} image(s) land inside a code block of the markdown: read as code"
                 record["warnings"].append((str(target), row, msg))
     return record
+
+
+def _copy_images(outdir: Path, records: list[dict[str, Any]], out: Run) -> None:
+    """Declares, then copies, the image files each shard's record lists (those already there
+    from an earlier attempt are left)."""
+    for r in records:
+        out.declare(dst for _, dst in r["copies"])
+        copy_images([(Path(src), outdir / dst) for src, dst in r["copies"]])

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import MmdedupError
 
-__all__ = ["ray_map_units"]
+__all__ = ["engine_map_units", "ray_map_units"]
 
 
 def ray_map_units(address: str | None, threads: int | None) -> Callable[..., None]:
@@ -51,3 +51,10 @@ def ray_map_units(address: str | None, threads: int | None) -> Callable[..., Non
                 tick(len(done))
 
     return map_units
+
+
+def engine_map_units(
+    engine: str, address: str | None, threads: int | None
+) -> Callable[..., None] | None:
+    """The ``map_units`` of ``engine``: None (the local engine: each run's own) or Ray tasks."""
+    return ray_map_units(address, threads) if engine == "ray" else None

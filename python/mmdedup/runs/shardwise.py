@@ -6,6 +6,7 @@ shards not done and reports the same totals; the work directory removed on succe
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -16,9 +17,10 @@ from typing import Any
 
 from ..io import Shard, atomic_write
 from ..storage import Location
+from .components import MapUnits
 from .dirs import Run, claim_work_dir, finish_work_dir, local_work_dir, open_run
 from .progress import Progress
-from .workdir import WorkDir, check_manifest, default_work_dir
+from .workdir import WorkDir, check_manifest, default_work_dir, map_local
 
 __all__ = ["ShardRun", "finish", "run_shards", "shard_run"]
 
@@ -39,26 +41,30 @@ class ShardRun:
         self,
         fn: Callable[[int, Shard], dict[str, Any]],
         tick: Callable[[int], Any] | None = None,
+        map_units: MapUnits | None = None,
     ) -> list[dict[str, Any]]:
-        """``fn(i, shard)`` for each shard in order, skipping those a resumed run finished;
-        returns every shard's record (what ``fn`` returned, JSON-able), read back for the
-        skipped ones. A shard's record is saved and its marker set only once ``fn`` returns,
-        after its outputs are in place."""
-        records = []
-        for i, shard in enumerate(self.shards):
-            unit = f"shard-{i:06d}"
-            path = self.work.path(f"records/{unit}.json")
-            if self.work.done(unit):
-                records.append(json.loads(path.read_text()))
-            else:
-                record = fn(i, shard)
-                with atomic_write(path) as f:
-                    f.write(json.dumps(record).encode())
-                self.work.mark(unit)
-                records.append(record)
-            if tick:
-                tick(1)
-        return records
+        """``fn(i, shard)`` for each shard through the engine (``map_units``; default: in order
+        here), skipping those a resumed run finished; returns every shard's record (what ``fn``
+        returned, JSON-able) in order. A shard's record is saved and its marker set only once
+        ``fn`` returns, after its outputs are in place."""
+        unit = functools.partial(_shard_unit, self.work, self.shards, fn)
+        (map_units or map_local)("shards", unit, len(self.shards), tick)
+        return [
+            json.loads(self.work.local(f"records/shard-{i:06d}.json").read_text())
+            for i in range(len(self.shards))
+        ]
+
+
+def _shard_unit(
+    work: WorkDir, shards: list[Shard], fn: Callable[[int, Shard], dict[str, Any]], i: int
+) -> None:
+    unit = f"shard-{i:06d}"
+    if work.done(unit):
+        return
+    record = fn(i, shards[i])
+    with atomic_write(work.path(f"records/{unit}.json")) as f:
+        f.write(json.dumps(record).encode())
+    work.mark(unit)
 
 
 @contextmanager
@@ -109,11 +115,14 @@ def run_shards(
     resume: bool,
     overwrite: bool,
     progress: bool | Progress,
-    fn: Callable[[int, Shard, Run], dict[str, Any]],
+    fn: Callable[[int, Shard], dict[str, Any]],
+    map_units: MapUnits | None = None,
+    after: Callable[[list[dict[str, Any]], Run], None] | None = None,
 ) -> list[dict[str, Any]]:
     """A whole shard-wise run: OUTDIR and the work directory opened (see :func:`shard_run`),
-    ``names`` declared, ``fn(i, shard, outputs)`` for each shard not done, with progress; the
-    records of every shard."""
+    ``names`` declared, ``fn(i, shard)`` for each shard not done (a picklable function for
+    Ray tasks), with progress, then ``after(records, outputs)`` on the driver while OUTDIR is
+    held (for outputs that depend on the records); the records of every shard."""
     bars = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
     try:
         with shard_run(
@@ -126,7 +135,10 @@ def run_shards(
             overwrite=overwrite,
         ) as run:
             run.out.declare(names)
-            return run.each(lambda i, shard: fn(i, shard, run.out), bars(stage, len(shards)))
+            records = run.each(fn, bars(stage, len(shards)), map_units)
+            if after is not None:
+                after(records, run.out)
+            return records
     finally:
         bars.close()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,7 @@ from ..formats import read_documents
 from ..formats.model import Problem
 from ..io import Shard, discover, read_columns, write_table
 from ..tokens import TemplateLike, Tokenizer, count_documents
+from .engine import engine_map_units
 from .progress import Progress
 from .shardwise import finish, run_shards
 
@@ -111,10 +113,13 @@ def tokenize_files(
     work_dir: str | os.PathLike[str] | None = None,
     keep_work_dir: bool = False,
     threads: int | None = None,
+    engine: Literal["local", "ray"] = "local",
+    address: str | None = None,
 ) -> TokenizeSummary:
     """Writes ``outdir/<shard>.parquet`` per input shard: ``doc_id``, ``tokens``,
     ``segment_tokens``, and ``ids`` / ``text`` when asked for. See ``mmdedup tokenize --help``.
-    Each shard is a unit of work: ``resume`` goes on after an interruption (see
+    Each shard is a unit of work: ``resume`` goes on after an interruption, and ``engine``
+    ``ray`` runs each as a Ray task, the tokenizer loaded there from its file (see
     :func:`mmdedup.runs.convert.convert_files`).
 
     >>> import tempfile, base64
@@ -131,6 +136,7 @@ def tokenize_files(
     t0 = time.perf_counter()
     if threads is not None:
         _core.set_num_threads(threads)
+    map_units = engine_map_units(engine, address, threads)
     mode = on_error_mode(on_error)
     shards = discover(inputs)
     names = [_output_name(shard.name) for shard in shards]
@@ -157,9 +163,17 @@ def tokenize_files(
         resume=resume,
         overwrite=overwrite,
         progress=progress,
-        fn=lambda i, shard, _: _tokenize_shard(
-            shard, outdir / names[i], tokenizer, template, format, column, mode, kw
+        fn=functools.partial(
+            _tokenize_shard,
+            targets=[outdir / n for n in names],
+            tokenizer=tokenizer,
+            template=template,
+            format=format,
+            column=column,
+            on_error=mode,
+            kw=kw,
         ),
+        map_units=map_units,
     )
     summary = TokenizeSummary()
     for r in records:
@@ -173,8 +187,10 @@ def tokenize_files(
 
 
 def _tokenize_shard(
+    i: int,
     shard: Shard,
-    target: Path,
+    *,
+    targets: list[Path],
     tokenizer: Tokenizer,
     template: TemplateLike,
     format: str | None,
@@ -182,7 +198,8 @@ def _tokenize_shard(
     on_error: str,
     kw: dict[str, bool],
 ) -> dict[str, Any]:
-    """Tokenizes one shard into ``target``; its record for the run's summary."""
+    """Tokenizes shard ``i`` into its target; its record for the run's summary."""
+    target = targets[i]
     errors: list[Problem] = []
     if column is not None:
         table = _plain_table(shard, column)
