@@ -284,7 +284,7 @@ def load_tokenizer(
             _wrap(lambda: _core.LlmTokenizer.from_json(data), where),
             where,
             "tokenizer.json",
-            (where, None, None),
+            (str(p.absolute()), None, None),
         )
     name = p.name.split(".")[0]
     if pattern is None:
@@ -302,7 +302,7 @@ def load_tokenizer(
     core = _wrap(
         lambda: _core.LlmTokenizer.from_ranks(data, pattern=pattern, special_tokens=specials), where
     )
-    return Tokenizer(core, where, "ranks", (where, pattern, dict(specials)))
+    return Tokenizer(core, where, "ranks", (str(p.absolute()), pattern, dict(specials)))
 
 
 def _reload(path: str, pattern: str | None, special_tokens: dict[str, int] | None) -> Tokenizer:
