@@ -207,14 +207,41 @@ def test_remote_work_dir_resumes_after_kill(
         assert not list(tmp.glob("mmdedup-cache-*")), unit
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["images", "{src}", "-o", "{out}"],
-        ["convert", "{src}", "--to", "pin", "-o", "{out}"],
-        ["tokenize", "{src}", "-o", "{out}", "--tokenizer", "bytes"],
-    ],
-)
+def test_convert_and_tokenize_with_a_remote_work_dir(
+    tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    """Shard-wise runs keep their records on S3: the local run's files, and a kill -9 after a
+    shard then --resume from the object store alone gives them too."""
+    import base64
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for n in range(3):
+        rows = [
+            {"text_list": [f"shard {n} doc {i} says hello"], "image_info": []} for i in range(4)
+        ]
+        (src / f"s{n}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ranks = tmp_path / "bytes.tiktoken"
+    ranks.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**s3_env, "TMPDIR": str(tmp)}
+    tok = ["--tokenizer", str(ranks), "--pattern", "cl100k_base"]
+    for command, extra in (("convert", ["--to", "obelics"]), ("tokenize", tok)):
+        base = [command, str(src), *extra, "-q"]
+        ref = cli(*base, "-o", str(tmp_path / f"{command}-ref"), env=env)
+        assert ref.returncode == 0, ref.stderr
+        url = f"s3://mmdedup-test/work-{command}"
+        out = ["-o", str(tmp_path / f"{command}-out"), "--work-dir", url]
+        killed = cli(*base, *out, env={**env, "MMDEDUP_CRASH_AFTER": "shard-000001"})
+        assert killed.returncode == -9, killed.stderr
+        done = cli(*base, *out, "--resume", env=env)
+        assert done.returncode == 0, done.stderr
+        assert files(tmp_path / f"{command}-ref") == files(tmp_path / f"{command}-out"), command
+        assert not list(tmp.glob("mmdedup-cache-*"))
+
+
+@pytest.mark.parametrize("command", [["images", "{src}", "-o", "{out}"]])
 def test_local_only_commands_refuse_a_remote_work_dir(
     tmp_path: Path, command: list[str], s3_env: dict[str, str]
 ) -> None:

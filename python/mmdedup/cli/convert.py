@@ -42,7 +42,7 @@ from . import options
 @options.threads
 @options.overwrite
 @options.resume("shards already converted are not read again")
-@options.work_dir("the records of finished shards")
+@options.work_dir("the records of finished shards", remote=True)
 @options.keep_work_dir
 @options.engine(
     "Each shard is a task; image files are copied by the driver. Inputs, OUTDIR and the work directory must be on "

@@ -93,7 +93,7 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
 @options.threads
 @options.overwrite
 @options.resume("shards already tokenized are not read again")
-@options.work_dir("the records of finished shards")
+@options.work_dir("the records of finished shards", remote=True)
 @options.keep_work_dir
 @options.engine(
     "Each shard is a task, the tokenizer loaded there from its file. Inputs, OUTDIR, the work "

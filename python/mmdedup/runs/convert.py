@@ -80,7 +80,8 @@ def convert_files(
     earlier conversion, it is refused unless ``overwrite``, which removes that conversion's files.
     Each shard is a unit of work: after an interruption, ``resume`` converts only the shards
     not done (the work directory, ``OUTDIR/.mmdedup-work`` or ``work_dir``, holds a record per
-    finished shard; removed when the run succeeds unless ``keep_work_dir``). With ``engine``
+    finished shard; removed when the run succeeds unless ``keep_work_dir``; an fsspec URL such
+    as ``s3://bucket/run/`` keeps it on object storage). With ``engine``
     ``ray``, each shard is a Ray task (``address``: the cluster's; inputs, ``outdir`` and the
     work directory on storage every node sees); the image files are copied by the driver.
 

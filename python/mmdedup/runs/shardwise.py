@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ..io import Shard, atomic_write
-from ..storage import Location
+from ..storage import Location, is_url
 from .components import MapUnits
-from .dirs import Run, claim_work_dir, finish_work_dir, local_work_dir, open_run
+from .dirs import (
+    Run,
+    claim_remote_work_dir,
+    claim_work_dir,
+    finish_remote_work_dir,
+    finish_work_dir,
+    open_run,
+)
 from .progress import Progress
 from .workdir import WorkDir, check_manifest, default_work_dir, map_local
 
@@ -78,11 +85,12 @@ def shard_run(
     resume: bool,
     overwrite: bool,
 ) -> Iterator[ShardRun]:
-    """Opens OUTDIR and the work directory (default ``OUTDIR/.mmdedup-work``) for a shard-wise
-    run; with ``resume``, refuses a work directory of other inputs or parameters."""
+    """Opens OUTDIR and the work directory (default ``OUTDIR/.mmdedup-work``; an fsspec URL is a
+    work directory on object storage, see :class:`~mmdedup.runs.workdir.WorkDir`) for a
+    shard-wise run; with ``resume``, refuses a work directory of other inputs or parameters."""
     out = Location(os.fspath(outdir))
-    given = local_work_dir(work_dir, f"mmdedup {manifest.get('command', 'convert')}")
-    root = given if given is not None else default_work_dir(out)
+    remote = os.fspath(work_dir) if work_dir is not None and is_url(os.fspath(work_dir)) else None
+    root = Path(work_dir) if work_dir is not None and remote is None else default_work_dir(out)
     with ExitStack() as held:
         run = held.enter_context(
             open_run(
@@ -91,13 +99,20 @@ def shard_run(
                 shards=[str(s.path) for s in shards],
                 resume=resume,
                 overwrite=overwrite,
-                work_dir=root if work_dir is not None else None,
+                work_dir=remote or (root if work_dir is not None else None),
             )
         )
-        held.enter_context(
-            claim_work_dir(root, resume=resume, manifest=_MANIFEST, default=work_dir is None)
-        )
-        work = WorkDir(root)
+        if remote is not None:
+            name = held.enter_context(
+                claim_remote_work_dir(remote, resume=resume, manifest=_MANIFEST)
+            )
+            work = WorkDir.attach(remote, name)
+            held.callback(work.detach)
+        else:
+            held.enter_context(
+                claim_work_dir(root, resume=resume, manifest=_MANIFEST, default=work_dir is None)
+            )
+            work = WorkDir(root)
         spec = {"version": _VERSION, "shards": [str(s.path) for s in shards], **manifest}
         check_manifest(work, _MANIFEST, spec, resume)
         yield ShardRun(work, run, shards, resume)
@@ -149,5 +164,7 @@ def finish(
     """After a successful shard-wise run: the work directory's account (see
     :func:`~mmdedup.runs.dirs.finish_work_dir`)."""
     out = Location(os.fspath(outdir))
+    if work_dir is not None and is_url(os.fspath(work_dir)):
+        return finish_remote_work_dir(os.fspath(work_dir), keep=keep, out=out)
     root = Path(work_dir) if work_dir is not None else default_work_dir(out)
     return finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
