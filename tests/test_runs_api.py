@@ -226,8 +226,13 @@ def test_ctrl_c_stops_the_shards_in_flight() -> None:
         finished.append(u)
 
     each = map_threads(2, frozenset({"write"}))
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    t = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        each("write", long_unit, 4, None)
+    # Ctrl-C as a command line sees it (an earlier test may have installed another handler).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        t = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            each("write", long_unit, 4, None)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - t < 10 and not finished

@@ -297,3 +297,34 @@ def test_a_full_disk_stops_with_a_message_and_resume_finishes(
     a.pop("summary.json"), b.pop("summary.json")
     a = {k: v for k, v in a.items() if ".mmdedup-work" not in k}
     assert a == b
+
+
+def test_a_write_cut_short_in_outdir_is_cleaned_up_on_resume(tmp_path: Path) -> None:
+    """kill -9 in the middle of writing an output leaves its temporary file beside it: that
+    file is mmdedup's own (refused as an earlier result without --resume or --overwrite, removed
+    with them); a temporary-looking file of an output mmdedup never listed stays foreign."""
+    from mmdedup.errors import InputError
+    from mmdedup.runs.dirs import open_run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text('{"text": "x"}\n')
+    out = tmp_path / "out"
+    with open_run(out, inputs=[str(src)], shards=[str(src / "a.jsonl")]) as run:
+        run.declare(["sub/a.jsonl"])
+    (out / "sub").mkdir()
+    cut = out / "sub" / ".a.jsonl.k3j_x9.tmp"
+    cut.write_bytes(b"half")
+    with (
+        pytest.raises(InputError, match="results of an earlier run"),
+        open_run(out, inputs=[str(src)], shards=[]),
+    ):
+        pass
+    with open_run(out, inputs=[str(src)], shards=[], resume=True):
+        assert not cut.exists()
+    (out / ".b.jsonl.k3j_x9.tmp").write_bytes(b"?")
+    with (
+        pytest.raises(InputError, match="did not write"),
+        open_run(out, inputs=[str(src)], shards=[], resume=True),
+    ):
+        pass

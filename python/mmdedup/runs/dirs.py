@@ -445,7 +445,9 @@ def open_run(
     with holder:
         listed = _listed_outputs(out)
         present = _files(out, {LOCK, OUTPUTS})
-        foreign = [f for f in present if f not in listed]
+        # A write cut short by a kill leaves its temporary file beside the output it was for.
+        temps = [f for f in present if _temporary_of(f, set(listed))]
+        foreign = [f for f in present if f not in listed and f not in temps]
         if foreign:
             shown = ", ".join(foreign[:3]) + (
                 f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
@@ -467,8 +469,20 @@ def open_run(
                 "succeeded: there is nothing to resume. Pass --overwrite to run again (or "
                 "--keep-work-dir, next time, to keep what --resume and --index read)"
             )
+        if overwrite or resume:
+            _remove(out, temps)
         if overwrite and not resume:
             _remove(out, listed)
             _remove(out, [OUTPUTS])
             listed = []
         yield Run(out, listed)
+
+
+def _temporary_of(name: str, listed: set[str]) -> bool:
+    """Whether ``name`` is the temporary file of an atomic write of a listed output
+    (``dir/.part.parquet.<random>.tmp`` for ``dir/part.parquet``), left by a killed run."""
+    folder, _, base = name.rpartition("/")
+    if not (base.startswith(".") and base.endswith(".tmp")):
+        return False
+    target = base[1:-4].rpartition(".")[0]
+    return (f"{folder}/{target}" if folder else target) in listed
