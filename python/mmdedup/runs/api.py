@@ -22,11 +22,11 @@ from typing import Any, Literal
 from .. import _core
 from ..dedup import DedupConfig
 from ..errors import OnError, ParameterError, on_error_mode
-from ..storage import Location, is_url
+from ..storage import Location
 from .budget import parse_size
-from .dirs import finish_remote_work_dir, finish_work_dir, local_work_dir
+from .dirs import local_work_dir
 from .progress import Progress
-from .workdir import default_work_dir
+from .workdir import finish_run_work_dir, remote_url
 
 __all__ = ["dedup_files", "images_files"]
 
@@ -48,11 +48,7 @@ def _finish(
     """Records the work directory (where, how large, kept or not) in the summary, removing it
     unless ``keep``: a finished run needs it only as a later run's ``--index``."""
     out = Location(os.fspath(outdir))
-    if work_dir is not None and is_url(os.fspath(work_dir)):
-        summary["work_dir"] = finish_remote_work_dir(os.fspath(work_dir), keep=keep, out=out)
-    else:
-        root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-        summary["work_dir"] = finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
+    summary["work_dir"] = finish_run_work_dir(work_dir, out, keep=keep)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
@@ -211,11 +207,7 @@ def _dedup(
             on_error=on_error_mode(on_error),
             memory=_budget(memory),
             components=components,
-            work_dir=(
-                os.fspath(work_dir)
-                if work_dir is not None and is_url(os.fspath(work_dir))
-                else local_work_dir(work_dir, "the text run")
-            ),
+            work_dir=remote_url(work_dir) or local_work_dir(work_dir, "the text run"),
             resume=resume,
             overwrite=overwrite,
             progress=bars,

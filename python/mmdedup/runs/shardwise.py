@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from ..io import Shard, atomic_write
-from ..storage import Location, is_url
+from ..storage import Location
 from .components import MapUnits
-from .dirs import (
-    Run,
-    claim_remote_work_dir,
-    claim_work_dir,
-    finish_remote_work_dir,
-    finish_work_dir,
-    open_run,
-)
+from .dirs import Run, open_run
 from .progress import Progress
-from .workdir import WorkDir, check_manifest, default_work_dir, map_local
+from .workdir import (
+    WorkDir,
+    check_manifest,
+    default_work_dir,
+    finish_run_work_dir,
+    map_local,
+    open_work_dir,
+    remote_url,
+)
 
 __all__ = ["ShardRun", "finish", "run_shards", "shard_run"]
 
@@ -89,7 +90,7 @@ def shard_run(
     work directory on object storage, see :class:`~mmdedup.runs.workdir.WorkDir`) for a
     shard-wise run; with ``resume``, refuses a work directory of other inputs or parameters."""
     out = Location(os.fspath(outdir))
-    remote = os.fspath(work_dir) if work_dir is not None and is_url(os.fspath(work_dir)) else None
+    remote = remote_url(work_dir)
     root = Path(work_dir) if work_dir is not None and remote is None else default_work_dir(out)
     with ExitStack() as held:
         run = held.enter_context(
@@ -102,17 +103,7 @@ def shard_run(
                 work_dir=remote or (root if work_dir is not None else None),
             )
         )
-        if remote is not None:
-            name = held.enter_context(
-                claim_remote_work_dir(remote, resume=resume, manifest=_MANIFEST)
-            )
-            work = WorkDir.attach(remote, name)
-            held.callback(work.detach)
-        else:
-            held.enter_context(
-                claim_work_dir(root, resume=resume, manifest=_MANIFEST, default=work_dir is None)
-            )
-            work = WorkDir(root)
+        work = held.enter_context(open_work_dir(work_dir, out, resume=resume, manifest=_MANIFEST))
         spec = {"version": _VERSION, "shards": [str(s.path) for s in shards], **manifest}
         check_manifest(work, _MANIFEST, spec, resume)
         yield ShardRun(work, run, shards, resume)
@@ -162,9 +153,5 @@ def finish(
     outdir: str | os.PathLike[str], work_dir: str | os.PathLike[str] | None, keep: bool
 ) -> dict[str, Any]:
     """After a successful shard-wise run: the work directory's account (see
-    :func:`~mmdedup.runs.dirs.finish_work_dir`)."""
-    out = Location(os.fspath(outdir))
-    if work_dir is not None and is_url(os.fspath(work_dir)):
-        return finish_remote_work_dir(os.fspath(work_dir), keep=keep, out=out)
-    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    return finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
+    :func:`~mmdedup.runs.workdir.finish_run_work_dir`)."""
+    return finish_run_work_dir(work_dir, Location(os.fspath(outdir)), keep=keep)

@@ -20,7 +20,13 @@ from ..errors import InputError
 from ..io import (
     atomic_write,
 )
-from ..storage import Location
+from ..storage import Location, is_url
+from .dirs import (
+    claim_remote_work_dir,
+    claim_work_dir,
+    finish_remote_work_dir,
+    finish_work_dir,
+)
 
 
 class WorkDir:
@@ -295,6 +301,44 @@ def default_work_dir(out: Location) -> Path:
 
     digest = hashlib.sha1(str(out).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"mmdedup-work-{digest}"
+
+
+def remote_url(work_dir: str | os.PathLike[str] | None) -> str | None:
+    """``work_dir`` when it is an fsspec URL (a work directory on object storage)."""
+    return os.fspath(work_dir) if work_dir is not None and is_url(os.fspath(work_dir)) else None
+
+
+@contextmanager
+def open_work_dir(
+    work_dir: str | os.PathLike[str] | None, out: Location, *, resume: bool, manifest: str
+) -> Iterator[WorkDir]:
+    """A run's work directory, claimed for the run (see :func:`~mmdedup.runs.dirs.claim_work_dir`
+    and :func:`~mmdedup.runs.dirs.claim_remote_work_dir`): ``work_dir`` as given, an fsspec URL
+    (with this process's cache, removed when the run ends), or the default beside OUTDIR."""
+    remote = remote_url(work_dir)
+    if remote is not None:
+        with claim_remote_work_dir(remote, resume=resume, manifest=manifest) as name:
+            work = WorkDir.attach(remote, name)
+            try:
+                yield work
+            finally:
+                work.detach()
+        return
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    with claim_work_dir(root, resume=resume, manifest=manifest, default=work_dir is None):
+        yield WorkDir(root)
+
+
+def finish_run_work_dir(
+    work_dir: str | os.PathLike[str] | None, out: Location, *, keep: bool
+) -> dict[str, Any]:
+    """After a successful run: its work directory's account, removed unless ``keep`` (see
+    :func:`~mmdedup.runs.dirs.finish_work_dir`)."""
+    remote = remote_url(work_dir)
+    if remote is not None:
+        return finish_remote_work_dir(remote, keep=keep, out=out)
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    return finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
 
 
 def map_local(

@@ -48,11 +48,19 @@ from ...dedup import DedupConfig, parse_keep
 from ...errors import InputError, OnError, ParameterError, on_error_mode
 from ...runs.budget import parse_size
 from ...runs.dirs import Run as OutputRun
-from ...runs.dirs import claim_remote_work_dir, claim_work_dir, open_run
-from ...storage import Location, is_url
+from ...runs.dirs import open_run
+from ...storage import Location
 from ..components import MapUnits
 from ..lsh_partitions import stage_candidates
-from ..workdir import Stages, WorkDir, check_manifest, default_work_dir, map_threads
+from ..workdir import (
+    Stages,
+    WorkDir,
+    check_manifest,
+    default_work_dir,
+    map_threads,
+    open_work_dir,
+    remote_url,
+)
 from .clusters import components_plan, stage_clusters, stage_components
 from .plan import Plan, dedup_config, make_plan
 from .signatures import create_signature_file, stage_index, stage_signatures, stage_simhash
@@ -102,7 +110,7 @@ def run(
     parse_keep(keep_rule)
     inputs = list(inputs)
     out = Location(outdir)
-    remote = str(work_dir) if work_dir is not None and is_url(str(work_dir)) else None
+    remote = remote_url(work_dir)
     if remote is not None and index is not None:
         raise ParameterError(
             "--index reads a local work directory; a run with a remote --work-dir has no --index"
@@ -133,19 +141,9 @@ def run(
                 work_dir=remote or (root if work_dir is not None else None),
             )
         )
-        if remote is not None:
-            name = held.enter_context(
-                claim_remote_work_dir(remote, resume=resume, manifest="manifest.json")
-            )
-            work = WorkDir.attach(remote, name)
-            held.callback(work.detach)
-        else:
-            held.enter_context(
-                claim_work_dir(
-                    root, resume=resume, manifest="manifest.json", default=work_dir is None
-                )
-            )
-            work = WorkDir(root)
+        work = held.enter_context(
+            open_work_dir(work_dir, out, resume=resume, manifest="manifest.json")
+        )
         if map_units is None:
             # On a remote work directory, units of one process share its upload list.
             threads = 1 if remote else _core.get_num_threads()
