@@ -25,6 +25,7 @@ from ..errors import OnError, ParameterError, on_error_mode
 from ..storage import Location
 from .budget import parse_size
 from .dirs import local_work_dir
+from .engine import engine_map_units
 from .progress import Progress
 from .workdir import finish_run_work_dir, remote_url
 
@@ -159,11 +160,7 @@ def _dedup(
         _core.set_num_threads(threads)
     bars = _progress(progress)
     try:
-        map_units = None
-        if engine == "ray":
-            from .engine import ray_map_units
-
-            map_units = ray_map_units(address, threads)
+        map_units = engine_map_units(engine, address, threads)
         if layout is not None or interleaved:
             if index is not None or components == "distributed":
                 raise ParameterError(
@@ -259,11 +256,7 @@ def images_files(
         _core.set_num_threads(threads)
     bars = _progress(progress)
     try:
-        map_units = None
-        if engine == "ray":
-            from .engine import ray_map_units
-
-            map_units = ray_map_units(address, threads)
+        map_units = engine_map_units(engine, address, threads)
         summary = run_images.run_images(
             [os.fspath(x) for x in inputs],
             Path(outdir),

@@ -14,7 +14,7 @@ from ..formats import FORMATS, read_documents, write_documents
 from ..formats.markdown_layouts import MarkdownLayout
 from ..formats.model import Problem
 from ..io import Shard, discover
-from .copies import copy_images, image_copies
+from .copies import declare_and_copy, image_copies
 from .dirs import Run
 from .engine import engine_map_units
 from .progress import Progress
@@ -171,5 +171,4 @@ def _copy_images(outdir: Path, records: list[dict[str, Any]], out: Run) -> None:
     """Declares, then copies, the image files each shard's record lists (those already there
     from an earlier attempt are left)."""
     for r in records:
-        out.declare(dst for _, dst in r["copies"])
-        copy_images([(Path(src), outdir / dst) for src, dst in r["copies"]])
+        declare_and_copy(out, outdir, r["copies"])

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .dirs import Run
 
 __all__ = ["copy_images", "image_copies"]
 
@@ -46,3 +50,10 @@ def copy_images(pairs: list[tuple[Path, Path]]) -> int:
                 raise
             copied += 1
     return copied
+
+
+def declare_and_copy(out: Run, outdir: Path, listed: list[list[str]]) -> None:
+    """Declares as outputs of run ``out``, then copies, the image files ``listed`` as
+    ``[source, destination relative to outdir]`` (a unit's list, made where it ran)."""
+    out.declare(dst for _, dst in listed)
+    copy_images([(Path(src), outdir / dst) for src, dst in listed])

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from ...formats import write_documents
 from ...io import Shard, write_table
-from ...runs.copies import copy_images, image_copies
+from ...runs.copies import declare_and_copy, image_copies
 from ...runs.dirs import Run as OutputRun
 from ...storage import atomic_write
 from ..workdir import WorkDir
@@ -233,8 +233,7 @@ def copy_shard_images(work: WorkDir, m: Manifest, outdir: Path, outputs: OutputR
     """Declares, then copies, the image files listed by each shard's write unit."""
     for i in range(len(m.shards)):
         listed = json.loads(work.local(f"copies/{i:06d}.json").read_text())
-        outputs.declare(dst for _, dst in listed)
-        copy_images([(Path(src), outdir / dst) for src, dst in listed])
+        declare_and_copy(outputs, outdir, listed)
 
 
 def merge_records(work: WorkDir, m: Manifest, kind: str, schema: pa.Schema, target: Path) -> None:
