@@ -238,6 +238,9 @@ def read_u64_ranges(
 def set_jaccard(
     values: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint64], edges: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.float64]: ...
+def edge_documents(
+    edges: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
 def exact_duplicate_edges(
     hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.uint32]: ...

@@ -106,17 +106,39 @@ pub fn candidate_pairs(
 /// apart) by the staged engine; both give the same pairs.
 pub fn bucket_pairs(mut keyed: Vec<(u64, u32)>, window: usize) -> Vec<(u32, u32)> {
     let window = window.max(1);
-    keyed.sort_unstable();
-    let mut pairs = Vec::new();
-    for run in keyed.chunk_by(|x, y| x.0 == y.0) {
-        for (i, &(_, d)) in run.iter().enumerate().skip(1) {
-            for &(_, p) in &run[i.saturating_sub(window)..i] {
-                pairs.push((p, d));
+    // Whole (key, doc) tuples: equal elements are identical, so the order is the same however
+    // the sort is split over threads.
+    crate::parallel::install(keyed.len(), || keyed.par_sort_unstable());
+    // Pieces of whole runs, whose pairs the threads emit side by side and which are joined in
+    // order: the same pairs in the same order as one pass.
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < keyed.len() {
+        let mut end = (start + PIECE).min(keyed.len());
+        while end < keyed.len() && keyed[end].0 == keyed[end - 1].0 {
+            end += 1;
+        }
+        pieces.push(&keyed[start..end]);
+        start = end;
+    }
+    let emit = |piece: &&[(u64, u32)]| {
+        let mut pairs = Vec::new();
+        for run in piece.chunk_by(|x, y| x.0 == y.0) {
+            for (i, &(_, d)) in run.iter().enumerate().skip(1) {
+                for &(_, p) in &run[i.saturating_sub(window)..i] {
+                    pairs.push((p, d));
+                }
             }
         }
-    }
-    pairs
+        pairs
+    };
+    let parts: Vec<Vec<(u32, u32)>> =
+        crate::parallel::install(keyed.len(), || pieces.par_iter().map(emit).collect());
+    parts.concat()
 }
+
+/// Sorted `(key, doc)` entries per piece of [`bucket_pairs`]'s parallel pass.
+const PIECE: usize = 1 << 16;
 
 /// Band keys of `n` signatures, row-major `(n, bands)`.
 pub fn band_keys(sigs: &[u32], num_perm: usize, geometry: Bands) -> Vec<u64> {
@@ -161,6 +183,35 @@ mod tests {
         assert_eq!(pairs, vec![(0, 1), (0, 2)]);
         let pairs = candidate_pairs(&sigs, 4, g, &[true, false, false, false], 1);
         assert!(pairs.is_empty());
+    }
+
+    #[test]
+    fn bucket_pairs_in_pieces_equal_one_pass() {
+        // Several pieces' worth of entries, with runs of equal keys (some longer than the
+        // window, some across a piece's nominal end): the same pairs, in the same order, as
+        // one sequential pass over the sorted entries.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let keyed: Vec<(u64, u32)> = (0..3 * PIECE as u32 + 777)
+            .map(|d| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                ((state >> 33) % 40_000, d)
+            })
+            .collect();
+        for window in [1, 3, 50] {
+            let mut sorted = keyed.clone();
+            sorted.sort_unstable();
+            let mut want = Vec::new();
+            for run in sorted.chunk_by(|x, y| x.0 == y.0) {
+                for i in 1..run.len() {
+                    for j in i.saturating_sub(window)..i {
+                        want.push((run[j].1, run[i].1));
+                    }
+                }
+            }
+            assert_eq!(bucket_pairs(keyed.clone(), window), want, "window {window}");
+        }
     }
 
     #[test]

@@ -134,6 +134,18 @@ fn set_jaccard<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// The distinct documents of `edges` (sorted) and the edges by position in them (see
+/// `sets::edge_documents`).
+#[pyfunction]
+fn edge_documents<'py>(
+    py: Python<'py>,
+    edges: PyReadonlyArray2<'py, u32>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray2<u32>>)> {
+    let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
+    let (docs, local) = py.detach(|| sets::edge_documents(&edges));
+    Ok((PyArray1::from_vec(py, docs), edges_out(py, local)?))
+}
+
 /// Little-endian u64 values of a file: for each `i`, `lengths[i]` values starting at value
 /// `starts[i]` after the first `header` bytes, concatenated, into `out` when given (its length
 /// the lengths' sum; it is returned) or a new array. Plain reads (no mapping), so a caller's
@@ -250,6 +262,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(shingle_sets, m)?)?;
     m.add_function(wrap_pyfunction!(set_jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_documents, m)?)?;
     m.add_function(wrap_pyfunction!(token_sets, m)?)?;
     m.add_function(wrap_pyfunction!(read_u64_ranges, m)?)?;
     m.add_function(wrap_pyfunction!(exact_duplicate_edges, m)?)?;

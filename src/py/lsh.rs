@@ -111,9 +111,12 @@ fn bucket_pairs<'py>(
         ));
     }
     let keyed: Vec<(u64, u32)> = keys.iter().copied().zip(docs.iter().copied()).collect();
-    let mut edges = py.detach(|| lsh::bucket_pairs(keyed, window));
-    edges.sort_unstable();
-    edges.dedup();
+    let edges = py.detach(|| {
+        let mut edges = lsh::bucket_pairs(keyed, window);
+        crate::parallel::install(edges.len(), || edges.par_sort_unstable());
+        edges.dedup();
+        edges
+    });
     edges_out(py, edges)
 }
 

@@ -246,17 +246,18 @@ class SetStore:
         out = np.zeros(len(edges), dtype=np.float64)
         if len(edges) == 0:
             return out
-        docs, inverse = np.unique(edges.astype(np.int64), return_inverse=True)
-        cost = self.sizes(docs)[inverse.reshape(-1, 2)].sum(axis=1)
-        del docs, inverse
+        edges = np.ascontiguousarray(edges, dtype=np.uint32)
+        # Distinct documents and the edges by position in them: sorted by the kernel's threads.
+        docs, local = _core.edge_documents(edges)
+        cost = self.sizes(docs.astype(np.int64))[local].sum(axis=1)
         cap = max(1 << 14, memory // 4 // 32)
         group = (np.cumsum(cost) - 1) // cap
         bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(edges)]
+        del cost, group
         for s, e in itertools.pairwise(bounds):
-            chunk = edges[s:e].astype(np.int64)
-            docs = np.unique(chunk)
-            values, offsets = self.gather(docs)
-            local = np.searchsorted(docs, chunk).astype(np.uint32)
+            if (s, e) != (0, len(edges)):  # one chunk of several: its own documents
+                docs, local = _core.edge_documents(edges[s:e])
+            values, offsets = self.gather(docs.astype(np.int64))
             out[s:e] = _core.set_jaccard(values, offsets, local)
-            del values, offsets, local, chunk
+            del values, offsets, docs, local
         return out
