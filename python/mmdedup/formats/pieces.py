@@ -115,8 +115,8 @@ def _lengths(array: pa.Array) -> npt.NDArray[np.int64]:
         inner = _lengths(array.values)
         offsets = np.asarray(array.offsets, np.int64)
         sums = np.concatenate([[0], np.cumsum(inner)])
-        out: npt.NDArray[np.int64] = sums[offsets[1:]] - sums[offsets[:-1]]
-        return out
+        sums_of: npt.NDArray[np.int64] = sums[offsets[1:]] - sums[offsets[:-1]]
+        return sums_of
     return np.zeros(len(array), np.int64)
 
 
