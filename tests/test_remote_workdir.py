@@ -316,3 +316,53 @@ def test_ray_cluster_with_work_dir_on_s3(
     # The units ran in the workers, each in a cache of its own temporary directory.
     for t in worker_tmps:
         assert list(t.glob("mmdedup-cache-*")), f"no unit ran in {t}"
+
+
+def test_convert_and_tokenize_to_a_remote_outdir(
+    tmp_path: Path, s3_env: dict[str, str], s3: object
+) -> None:
+    """-o s3://...: the files of a local OUTDIR, PIN image files included, each listed before it
+    is written; a kill -9 after a shard then --resume gives them too."""
+    import base64
+
+    src = tmp_path / "in"
+    (src / "content_image").mkdir(parents=True)
+    for n in range(3):
+        rows = [
+            {
+                "md": f"Shard {n} doc {i}.\n\n![](content_image/{i}.png)",
+                "content_image": [f"content_image/{i}.png"],
+                "id": f"{n}-{i}",
+            }
+            for i in range(4)
+        ]
+        (src / f"s{n}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for i in range(4):
+        (src / "content_image" / f"{i}.png").write_bytes(b"png %d" % i)
+    ranks = tmp_path / "bytes.tiktoken"
+    ranks.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    tok = ["--tokenizer", str(ranks), "--pattern", "cl100k_base"]
+    for command, extra in (("convert", ["--to", "pin"]), ("tokenize", tok)):
+        base = [command, str(src), *extra, "-q", "--memory", "1MB"]
+        ref = cli(*base, "-o", str(tmp_path / f"{command}-ref"), env=s3_env)
+        assert ref.returncode == 0, ref.stderr
+        url = f"s3://mmdedup-test/out-{command}"
+        killed = cli(*base, "-o", url, env={**s3_env, "MMDEDUP_CRASH_AFTER": "shard-000001"})
+        assert killed.returncode == -9, killed.stderr
+        s3.invalidate_cache()  # type: ignore[attr-defined]
+        listed = json.loads(s3.cat_file(f"{url}/.mmdedup-outputs.json"))  # type: ignore[attr-defined]
+        assert sorted(listed["outputs"])[:3] == sorted(
+            f"s{n}.{'jsonl' if command == 'convert' else 'parquet'}" for n in range(3)
+        )
+        again = cli(*base, "-o", url, env=s3_env)
+        assert again.returncode == 1 and "--resume" in again.stderr
+        done = cli(*base, "-o", url, "--resume", env=s3_env)
+        assert done.returncode == 0, done.stderr
+        s3.invalidate_cache()  # type: ignore[attr-defined]
+        assert remote_files(s3, url) == files(tmp_path / f"{command}-ref"), command
+        if command == "convert":
+            assert "content_image/3.png" in remote_files(s3, url)
+        over = cli(*base, "-o", url, "--overwrite", env=s3_env)
+        assert over.returncode == 0, over.stderr
+        s3.invalidate_cache()  # type: ignore[attr-defined]
+        assert remote_files(s3, url) == files(tmp_path / f"{command}-ref"), command

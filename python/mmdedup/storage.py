@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import pyarrow.fs as pafs
 
-__all__ = ["Location", "allocate", "atomic_write", "create_npy", "is_url"]
+__all__ = ["Location", "allocate", "atomic_write", "create_npy", "is_url", "staged_write"]
 
 
 def _umask() -> int:
@@ -53,6 +53,27 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_write(target: Location) -> Iterator[IO[bytes]]:
+    """Writes ``target`` whole or not at all, however long the writing takes: a local file
+    through :func:`atomic_write`; on a remote file system, into a local temporary file that is
+    then uploaded (an object appears only once its upload is complete)."""
+    if target.is_local:
+        with atomic_write(target.local()) as f:
+            yield f
+        return
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="mmdedup-upload-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        target.fs.makedirs(target.parent_path(), exist_ok=True)
+        target.fs.put_file(tmp, target.path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def allocate(path: Path, size: int) -> None:

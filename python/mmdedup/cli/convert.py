@@ -28,8 +28,7 @@ from . import options
     "--output",
     "outdir",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for the converted shards (same relative names).",
+    help="Directory for the converted shards (same relative names): a local path or an fsspec URL (s3://bucket/out/).",
 )
 @click.option(
     "--format",
@@ -39,6 +38,13 @@ from . import options
     help="Layout of the inputs (default: detected from each file's columns or keys).",
 )
 @options.on_error("the row is not written; the summary lists it")
+@click.option(
+    "--memory",
+    default="4GB",
+    show_default=True,
+    help="Memory budget of one unit of work (one shard): each shard is read, converted and "
+    "written a piece of documents at a time within it. The results are the same.",
+)
 @options.threads
 @options.overwrite
 @options.resume("shards already converted are not read again")
@@ -54,9 +60,10 @@ def convert(
     ctx: click.Context,
     inputs: tuple[str, ...],
     to: str,
-    outdir: Path,
+    outdir: str,
     from_format: str | None,
     on_error: str,
+    memory: str,
     threads: int | None,
     overwrite: bool,
     resume: bool,
@@ -100,6 +107,7 @@ def convert(
             resume=resume,
             work_dir=work_dir,
             keep_work_dir=keep_work_dir,
+            memory=memory,
             threads=threads,
             progress=Progress(quiet=quiet),
             engine=cast(Any, engine),

@@ -35,8 +35,7 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
     "--output",
     "outdir",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for one Parquet file per input shard (same relative names).",
+    help="Directory for one Parquet file per input shard (same relative names): a local path or an fsspec URL (s3://bucket/out/).",
 )
 @click.option(
     "--tokenizer",
@@ -90,6 +89,13 @@ def _parse_specials(items: tuple[str, ...]) -> dict[str, int] | None:
     help="Rank files: a special token and its id (repeat the option for more).",
 )
 @options.on_error("the row is not counted; the summary lists it")
+@click.option(
+    "--memory",
+    default="4GB",
+    show_default=True,
+    help="Memory budget of one unit of work (one shard): each shard is read, tokenized and "
+    "written a piece of documents at a time within it. The results are the same.",
+)
 @options.threads
 @options.overwrite
 @options.resume("shards already tokenized are not read again")
@@ -107,7 +113,7 @@ def tokenize(
     work_dir: Path | None,
     keep_work_dir: bool,
     inputs: tuple[str, ...],
-    outdir: Path,
+    outdir: str,
     tokenizer_path: Path,
     from_format: str,
     template: str,
@@ -118,6 +124,7 @@ def tokenize(
     pattern: str | None,
     special_tokens: tuple[str, ...],
     on_error: str,
+    memory: str,
     threads: int | None,
     overwrite: bool,
     quiet: bool,
@@ -179,6 +186,7 @@ def tokenize(
             resume=resume,
             work_dir=work_dir,
             keep_work_dir=keep_work_dir,
+            memory=memory,
             engine=cast(Any, engine),
             address=address,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,14 +20,29 @@ import pyarrow.parquet as pq
 
 from ..compression import Compressor, compression_of
 from ..errors import InputError, OnError, ParameterError, on_error_mode
-from ..io import Shard, atomic_write, discover, jsonl_lines, read_columns
+from ..io import Shard, atomic_write, discover, jsonl_lines, open_lines, read_columns
 from .aligned import INFIMM, OBELICS, OMNICORPUS
 from .base import Layout, RowError, RowResult
 from .markdown_layouts import PIN, WANJUAN
 from .mmc4 import MMC4
 from .model import SEGMENTS, Documents, Problem, make_table
+from .parquet_out import json_default, parquet_table, plan_block
 
-__all__ = ["FORMATS", "detect_format", "jsonl_rows", "read_documents", "write_documents"]
+__all__ = [
+    "FORMATS",
+    "check_fields",
+    "core_rows",
+    "detect_format",
+    "documents_of",
+    "jsonl_objects",
+    "jsonl_rows",
+    "jsonl_text",
+    "layout_of",
+    "parquet_fields",
+    "read_documents",
+    "source_schema",
+    "write_documents",
+]
 
 FORMATS: dict[str, Layout] = {f.name: f for f in (OBELICS, MMC4, OMNICORPUS, PIN, WANJUAN, INFIMM)}
 """Every layout by name."""
@@ -47,8 +63,13 @@ _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 def jsonl_rows(shard: Shard) -> list[dict[str, Any] | str]:
     """Each non-blank line as an object, or the reason it is not one."""
+    return jsonl_objects(jsonl_lines(shard))
+
+
+def jsonl_objects(lines: Iterable[bytes]) -> list[dict[str, Any] | str]:
+    """Each line as an object, or the reason it is not one."""
     out: list[dict[str, Any] | str] = []
-    for line in jsonl_lines(shard):
+    for line in lines:
         try:
             value = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as e:
@@ -98,8 +119,15 @@ def detect_format(path: str | Path | Shard) -> str:
     if shard.format == "parquet":
         schema = _schema(shard)
         return _detect(shard, set(schema.names), {f.name: f.type for f in schema})
-    first = next((r for r in jsonl_rows(shard) if isinstance(r, dict)), {})
+    with open_lines(shard) as lines:
+        objs = (jsonl_objects([line])[0] for line in lines)
+        first = next((r for r in objs if isinstance(r, dict)), {})
     return _detect(shard, set(first), {})
+
+
+def layout_of(shard: Shard, format: str | None) -> Layout:
+    """The layout ``format`` names, or the one detected from the shard's columns or keys."""
+    return FORMATS[_check_format(format)] if format else FORMATS[detect_format(shard)]
 
 
 def read_documents(
@@ -127,20 +155,44 @@ def read_documents(
     """
     on_error = on_error_mode(on_error)
     shard = _shard(path)
-    layout = FORMATS[_check_format(format)] if format else FORMATS[detect_format(shard)]
-    where = str(shard.path)
+    layout = layout_of(shard, format)
     if shard.format == "parquet":
-        table = read_columns(shard, _schema(shard).names)
-        _check_fields(layout, table.column_names, shard, "columns")
-        present = [c for c in layout.core if c in table.column_names]
-        rows: list[dict[str, Any] | str] = list(table.select(present).to_pylist())
-        carried = table.drop_columns(present)
-        schema = table.schema
+        table = read_columns(shard, parquet_fields(layout, shard))
+        return documents_of(layout, shard, table, on_error=on_error)
+    rows = jsonl_rows(shard)
+    keys = {k: None for r in rows if isinstance(r, dict) for k in r}
+    if keys:
+        check_fields(layout, list(keys), shard, "keys")
+    return documents_of(layout, shard, rows, on_error=on_error)
+
+
+def parquet_fields(layout: Layout, shard: Shard) -> list[str]:
+    """The columns of a Parquet shard, checked to hold the fields ``layout`` needs."""
+    names = _schema(shard).names
+    check_fields(layout, names, shard, "columns")
+    return list(names)
+
+
+def documents_of(
+    layout: Layout,
+    shard: Shard,
+    source: pa.Table | list[dict[str, Any] | str],
+    *,
+    on_error: OnError,
+    start: int = 0,
+) -> Documents:
+    """The documents of rows of ``shard`` read as ``layout``, the first being the shard's row
+    ``start``: a table of its Parquet columns, or its JSON Lines rows (each an object, or the
+    reason it is not one)."""
+    where = str(shard.path)
+    schema: pa.Schema | None = None
+    if isinstance(source, pa.Table):
+        present = [c for c in layout.core if c in source.column_names]
+        rows: list[dict[str, Any] | str] = list(source.select(present).to_pylist())
+        carried = source.drop_columns(present)
+        schema = source.schema
     else:
-        rows = jsonl_rows(shard)
-        keys = {k: None for r in rows if isinstance(r, dict) for k in r}
-        if keys:
-            _check_fields(layout, list(keys), shard, "keys")
+        rows = source
         extra = [
             json.dumps({k: v for k, v in r.items() if k not in layout.core}, ensure_ascii=False)
             if isinstance(r, dict)
@@ -148,7 +200,6 @@ def read_documents(
             for r in rows
         ]
         carried = pa.table({"extra": pa.array(extra, pa.string())})
-        schema = None
     good = [r for r in rows if isinstance(r, dict)]
     results = iter(layout.read_rows(good))
     docs = Documents(pa.table({}), layout.name)
@@ -159,19 +210,20 @@ def read_documents(
         if isinstance(res, RowResult):
             keep.append(i)
             segments.append(res.segments)
-            docs.repairs += [Problem(where, i, m) for m in res.repairs]
+            docs.repairs += [Problem(where, start + i, m) for m in res.repairs]
             continue
-        problem = Problem(where, i, str(res))
+        problem = Problem(where, start + i, str(res))
         if on_error == "raise":
-            raise InputError(problem.message, path=where, row=i)
+            raise InputError(problem.message, path=where, row=start + i)
         docs.errors.append(problem)
-    ids = [f"{shard.name}:{i}" for i in keep]
     try:
-        out = make_table(ids, segments, carried.take(pa.array(keep, pa.int64())))
+        out = make_table(
+            _ids(shard, keep, start), segments, carried.take(pa.array(keep, pa.int64()))
+        )
     except (pa.ArrowException, ValueError, TypeError):
         # A row whose segments Arrow cannot hold, which the layout let through: find it.
-        keep, segments = _representable(keep, segments, docs, where, on_error)
-        ids = [f"{shard.name}:{i}" for i in keep]
+        keep, segments = _representable(keep, segments, docs, where, on_error, start)
+        ids = _ids(shard, keep, start)
         out = make_table(ids, segments, carried.take(pa.array(keep, pa.int64())))
     meta = {b"mmdedup.format": layout.name.encode()}
     if schema is not None:
@@ -180,7 +232,11 @@ def read_documents(
     return docs
 
 
-def _check_fields(layout: Layout, names: list[str], shard: Shard, what: str) -> None:
+def _ids(shard: Shard, keep: list[int], start: int) -> list[str]:
+    return [f"{shard.name}:{start + i}" for i in keep]
+
+
+def check_fields(layout: Layout, names: list[str], shard: Shard, what: str) -> None:
     """A layout given (or detected) must find its fields: reading an (id, text) file as OBELICS
     would give nothing but empty documents."""
     missing = ", ".join(repr(f) for f in layout.required if f not in names)
@@ -191,16 +247,21 @@ def _check_fields(layout: Layout, names: list[str], shard: Shard, what: str) -> 
 
 
 def _representable(
-    keep: list[int], segments: list[Any], docs: Documents, where: str, on_error: OnError
+    keep: list[int],
+    segments: list[Any],
+    docs: Documents,
+    where: str,
+    on_error: OnError,
+    start: int,
 ) -> tuple[list[int], list[Any]]:
     good_rows, good_segments = [], []
     for i, segs in zip(keep, segments, strict=True):
         try:
             pa.array([segs], SEGMENTS)
         except (pa.ArrowException, ValueError, TypeError) as e:
-            problem = Problem(where, i, f"segments cannot be stored: {e}")
+            problem = Problem(where, start + i, f"segments cannot be stored: {e}")
             if on_error == "raise":
-                raise InputError(problem.message, path=where, row=i) from e
+                raise InputError(problem.message, path=where, row=start + i) from e
             docs.errors.append(problem)
             continue
         good_rows.append(i)
@@ -217,17 +278,13 @@ def _check_format(name: str) -> str:
     return name
 
 
-def _source_schema(table: pa.Table, layout: Layout) -> pa.Schema | None:
+def source_schema(table: pa.Table, layout: Layout) -> pa.Schema | None:
+    """The schema of the source the documents of ``table`` were read from, when it was a
+    Parquet shard of ``layout``: the file written keeps its column types and order."""
     meta = table.schema.metadata or {}
     if meta.get(b"mmdedup.format") != layout.name.encode() or b"mmdedup.schema" not in meta:
         return None
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta[b"mmdedup.schema"])))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    return str(value)
 
 
 def write_documents(
@@ -261,43 +318,33 @@ def write_documents(
     if not isinstance(table, pa.Table):  # a pl.DataFrame or another Arrow stream
         table = pa.table(table)
     path = Path(path)
-    core = [layout.write_row(s or []) for s in table.column("segments").to_pylist()]
+    core = core_rows(layout, table)
     carried = table.drop_columns(["doc_id", "segments"])
-    if (container or layout.container) == "jsonl":
-        _write_jsonl(layout, core, carried, path)
-    else:
-        _write_parquet(layout, core, carried, _source_schema(table, layout), path)
+    with atomic_write(path) as f:
+        if (container or layout.container) == "jsonl":
+            data = jsonl_text(layout, core, carried)
+            kind = compression_of(path.name)
+            if kind is None:
+                f.write(data)
+            else:
+                pack = Compressor(f, kind)
+                pack.write(data)
+                pack.finish()
+        else:
+            source = source_schema(table, layout)
+            plan = plan_block(layout, core, carried, source)
+            pq.write_table(parquet_table(layout, core, carried, source, plan), f)
     return int(table.num_rows)
 
 
-def _core_column(values: list[Any], kind: pa.DataType | None) -> pa.Array:
-    """A layout's column: of the source's type, else of the values' own (the source's did not
-    fit what was read, say a column of nulls typed as strings), else, when Parquet cannot store
-    the values as they are (objects without keys, or keys holding several types), each value
-    as its JSON text."""
-    for attempt in (kind, None) if kind is not None else (None,):
-        try:
-            column = pa.array(values, attempt)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            continue
-        if _storable(column.type):
-            return column
-    text = [None if v is None else json.dumps(v, default=_json_default) for v in values]
-    return pa.array(text, pa.string())
+def core_rows(layout: Layout, table: pa.Table) -> list[dict[str, Any]]:
+    """The layout's fields of each document of the canonical ``table``."""
+    return [layout.write_row(s or []) for s in table.column("segments").to_pylist()]
 
 
-def _storable(kind: pa.DataType) -> bool:
-    """Whether Parquet can store a type: not a struct without fields, nor one inside another."""
-    if pa.types.is_struct(kind):
-        return kind.num_fields > 0 and all(
-            _storable(kind.field(i).type) for i in range(kind.num_fields)
-        )
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _storable(kind.value_type)
-    return True
-
-
-def _write_jsonl(layout: Layout, core: list[dict[str, Any]], carried: pa.Table, path: Path) -> None:
+def jsonl_text(layout: Layout, core: list[dict[str, Any]], carried: pa.Table) -> bytes:
+    """The JSON Lines of documents: ``core`` their layout's fields, ``carried`` the other
+    columns of the canonical table."""
     extras = carried.column("extra").to_pylist() if "extra" in carried.column_names else None
     natives = carried.drop_columns(["extra"]) if extras is not None else carried
     lines = []
@@ -311,51 +358,5 @@ def _write_jsonl(layout: Layout, core: list[dict[str, Any]], carried: pa.Table, 
             if k in fields or k in rest
         }
         obj.update({k: v for k, v in {**rest, **fields}.items() if k not in obj})
-        lines.append(json.dumps(obj, ensure_ascii=False, default=_json_default))
-    data = "".join(line + "\n" for line in lines).encode()
-    kind = compression_of(path.name)
-    with atomic_write(path) as f:
-        if kind is None:
-            f.write(data)
-        else:
-            pack = Compressor(f, kind)
-            pack.write(data)
-            pack.finish()
-
-
-def _write_parquet(
-    layout: Layout,
-    core: list[dict[str, Any]],
-    carried: pa.Table,
-    source: pa.Schema | None,
-    path: Path,
-) -> None:
-    columns: dict[str, pa.Array] = {}
-    for name in layout.core:
-        if core and name not in core[0]:
-            continue
-        kind = source.field(name).type if source is not None and name in source.names else None
-        columns[name] = _core_column([c[name] for c in core], kind)
-    out = pa.table(columns) if columns else pa.table({})
-    if "extra" in carried.column_names:
-        # A JSON Lines source's keys become columns, when each key holds one type.
-        objs = [json.loads(e) if e else {} for e in carried.column("extra").to_pylist()]
-        try:
-            expanded = pa.Table.from_pylist(
-                [{k: v for k, v in o.items() if k not in columns} for o in objs]
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            expanded = None
-        if expanded is not None and not all(_storable(f.type) for f in expanded.schema):
-            expanded = None  # `"meta": {}` in every row: Parquet has no struct without fields
-        if expanded is not None:
-            carried = carried.drop_columns(["extra"])
-            for name in expanded.column_names:
-                carried = carried.append_column(expanded.field(name), expanded.column(name))
-    for name in carried.column_names:
-        if name not in columns:
-            out = out.append_column(carried.field(name), carried.column(name))
-    if source is not None and set(source.names) == set(out.column_names):
-        out = out.select(source.names).replace_schema_metadata(source.metadata)
-    with atomic_write(path) as f:
-        pq.write_table(out, f)
+        lines.append(json.dumps(obj, ensure_ascii=False, default=json_default))
+    return "".join(line + "\n" for line in lines).encode()

@@ -9,28 +9,37 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from ..storage import Location
+
 if TYPE_CHECKING:
     from .dirs import Run
 
-__all__ = ["copy_images", "image_copies"]
+__all__ = ["copy_images", "declare_and_copy", "image_copies", "relative_images"]
 
 
-def image_copies(table: pa.Table, src_dir: Path, dst_dir: Path) -> list[tuple[Path, Path]]:
-    """``(source, destination)`` of each relative image file the documents of ``table`` name
-    that exists beside the input shard; none when the output lies beside the input itself.
-    Absolute paths, URLs and paths that climb out (``..``) are never followed."""
-    if src_dir.resolve() == dst_dir.resolve():
-        return []
-    pairs: dict[Path, Path] = {}
+def relative_images(table: pa.Table, src_dir: Path) -> dict[str, Path]:
+    """Each relative image file the documents of ``table`` name that exists in ``src_dir``
+    (beside the input shard): its path relative to it, and the file. Absolute paths, URLs and
+    paths that climb out (``..``) are never followed."""
+    found: dict[str, Path] = {}
     for segs in table.column("segments").to_pylist():
         for seg in segs or []:
             rel = seg["image_path"]
             if not rel or "://" in rel or PurePosixPath(rel).is_absolute() or ".." in rel:
                 continue
-            src = src_dir / rel
-            if src.is_file():
-                pairs.setdefault(dst_dir / rel, src)
-    return [(src, dst) for dst, src in pairs.items()]
+            key = PurePosixPath(rel).as_posix()
+            if key not in found and (src_dir / rel).is_file():
+                found[key] = src_dir / rel
+    return found
+
+
+def image_copies(table: pa.Table, src_dir: Path, dst_dir: Path) -> list[tuple[Path, Path]]:
+    """``(source, destination)`` of each relative image file the documents of ``table`` name
+    that exists beside the input shard (see :func:`relative_images`); none when the output lies
+    beside the input itself."""
+    if src_dir.resolve() == dst_dir.resolve():
+        return []
+    return [(src, dst_dir / rel) for rel, src in relative_images(table, src_dir).items()]
 
 
 def copy_images(pairs: list[tuple[Path, Path]]) -> int:
@@ -52,8 +61,16 @@ def copy_images(pairs: list[tuple[Path, Path]]) -> int:
     return copied
 
 
-def declare_and_copy(out: Run, outdir: Path, listed: list[list[str]]) -> None:
+def declare_and_copy(out: Run, outdir: Path | Location, listed: list[list[str]]) -> None:
     """Declares as outputs of run ``out``, then copies, the image files ``listed`` as
-    ``[source, destination relative to outdir]`` (a unit's list, made where it ran)."""
+    ``[source, destination relative to outdir]`` (a unit's list, made where it ran). On a
+    remote ``outdir`` each is uploaded, unless there already (an object appears whole)."""
     out.declare(dst for _, dst in listed)
-    copy_images([(Path(src), outdir / dst) for src, dst in listed])
+    if isinstance(outdir, Location) and not outdir.is_local:
+        for src, dst in listed:
+            target = outdir / dst
+            if not target.exists():
+                target.fs.put_file(src, target.path)
+        return
+    root = outdir.local() if isinstance(outdir, Location) else outdir
+    copy_images([(Path(src), root / dst) for src, dst in listed])
