@@ -16,6 +16,7 @@ from mmdedup.runs.images.clusters import cluster_images as _clusters
 from mmdedup.runs.images.disk import in_memory_bytes
 from mmdedup.runs.images.plan import Plan as _Plan
 from mmdedup.runs.workdir import WorkDir
+from mmdedup.storage import Location
 from test_hamming_disk import planted
 
 
@@ -73,7 +74,7 @@ def test_on_disk_clusters_equal_in_memory(
     work = WorkDir(tmp_path / "work")
     units = _units(work, rng, 2000, 333)
     plan = _plan(keep, k)
-    _clusters(work, plan, units, tmp_path / "memory.parquet", 2**30)
+    _clusters(work, plan, units, Location(tmp_path / "memory.parquet"), 2**30)
     want = json.loads(work.path("counts.json").read_text())
     paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
     assert in_memory_bytes(paths) < 2**30
@@ -84,7 +85,7 @@ def test_on_disk_clusters_equal_in_memory(
     ):
         work.path("done/clusters").unlink()
         target = tmp_path / f"disk-{budget}.parquet"
-        _clusters(work, plan, units, target, budget)
+        _clusters(work, plan, units, Location(target), budget)
         got = json.loads(work.path("counts.json").read_text())
         assert got.pop("search")["components"] == components
         assert got == want
@@ -100,7 +101,7 @@ def test_on_disk_clusters_equal_in_memory(
 def test_search_files_stay_until_the_clusters_are_written(tmp_path: Path) -> None:
     work = WorkDir(tmp_path / "work")
     units = _units(work, np.random.default_rng(0), 300, 100)
-    _clusters(work, _plan("largest", 8), units, tmp_path / "a.parquet", 10_000)
+    _clusters(work, _plan("largest", 8), units, Location(tmp_path / "a.parquet"), 10_000)
     assert (work.root / "search" / "plan.json").exists()
     assert work.done("search") and work.done("clusters")
     info = json.loads(work.path("counts.json").read_text())["search"]

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mmdedup
 import pyarrow as pa
@@ -241,17 +242,167 @@ def test_convert_and_tokenize_with_a_remote_work_dir(
         assert not list(tmp.glob("mmdedup-cache-*"))
 
 
-@pytest.mark.parametrize("command", [["images", "{src}", "-o", "{out}"]])
-def test_local_only_commands_refuse_a_remote_work_dir(
-    tmp_path: Path, command: list[str], s3_env: dict[str, str]
-) -> None:
-    src = tmp_path / "in"
+# -------------------------------------------------------------------------------------------
+# mmdedup images with its work directory, or its OUTDIR, on S3.
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Image files (one broken), a Parquet shard of two row groups and a tar shard, with
+    near-duplicates across them (as in ``test_images_resume``)."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+
+    def picture(w: int, h: int) -> Image.Image:
+        small = rng.integers(0, 256, size=(h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+        return Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR)
+
+    def encode(img: Image.Image, fmt: str) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+        return buf.getvalue()
+
+    rng = np.random.default_rng(21)
+    pics = [picture(160, 120) for _ in range(4)]
+    src = tmp_path_factory.mktemp("images") / "in"
     src.mkdir()
-    (src / "a.jsonl").write_text('{"text": "x"}\n')
-    args = [a.format(src=src, out=tmp_path / "out") for a in command]
-    r = cli(*args, "--work-dir", "s3://mmdedup-test/w", env=s3_env)
-    assert r.returncode == 2, r.stderr
-    assert "local file system" in r.stderr
+    for i, p in enumerate(pics[:3]):
+        p.save(src / f"p{i}.png")
+    pics[0].resize((80, 60)).save(src / "p0-small.jpg", quality=80)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    blobs = [encode(p, "JPEG") for p in pics] + [encode(pics[1].resize((120, 90)), "PNG")]
+    pq.write_table(
+        pa.table({"key": [f"r{i}" for i in range(5)], "jpg": blobs}),
+        src / "shard.parquet",
+        row_group_size=3,
+    )
+    with tarfile.open(src / "shard.tar", "w") as tf:
+        for i, p in enumerate(pics):
+            blob = encode(p, "JPEG")
+            info = tarfile.TarInfo(f"{i:03d}.jpg")
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+    return src
+
+
+IMAGE_ARGS = ["-k", "6", "--batch-size", "2", "-q"]
+IMAGE_KW: dict[str, Any] = {"max_distance": 6, "batch_size": 2}
+
+
+@pytest.mark.parametrize("options", [{"memory": 1}, {"crops": True}])
+def test_images_with_a_remote_work_dir_equals_local(
+    images: Path,
+    tmp_path: Path,
+    s3: object,
+    options: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--memory 1B``: the on-disk search, over many partitions, and components in rounds of
+    units, each reading what the others wrote from the object store; ``--crops``: the region
+    hashes too."""
+    from mmdedup.runs import images_files
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    kw = {**IMAGE_KW, **options}
+    local = images_files([str(images)], tmp_path / "local", **kw)
+    keep = "memory" in options
+    url = f"s3://mmdedup-test/images-{'-'.join(options)}"
+    summary = images_files(
+        [str(images)], tmp_path / "remote", work_dir=url, keep_work_dir=keep, **kw
+    )
+    assert files(tmp_path / "local") == files(tmp_path / "remote")
+    assert summary["counts"] == local["counts"] and summary["search"] == local["search"]
+    assert summary["counts"]["removed"] > 0
+    assert summary["work_dir"]["path"] == url and summary["work_dir"]["kept"] is keep
+    held = remote_files(s3, url)
+    if keep:
+        assert summary["search"]["components"] == "distributed"
+        assert summary["search"]["partitions"] > 1
+        assert "done/cc-final-00001" in held and "done/search" in held
+        assert any(n.startswith("hashes/hash-tar-") for n in held)
+        assert not any(n.startswith("search/") for n in held)  # removed once written
+    else:
+        assert summary["search"]["region_pairs"] > 0
+        assert list(held) == [".mmdedup-workdir"]  # emptied, still marked
+    assert not list((tmp_path / "tmp").glob("mmdedup-cache-*"))
+
+
+def test_images_resume_after_kill_from_the_object_store(
+    images: Path, tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    """kill -9 right after a unit of each stage is marked done (hashing, the on-disk search,
+    its components), then ``--resume`` in a new process with nothing cached locally."""
+    small = [*IMAGE_ARGS, "--memory", "1B"]
+    ref = cli("images", str(images), "-o", str(tmp_path / "ref"), *small, env=s3_env)
+    assert ref.returncode == 0, ref.stderr
+    url = "s3://mmdedup-test/images-resume"
+    args = ["images", str(images), "-o", str(tmp_path / "out"), "--work-dir", url, *small]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**s3_env, "TMPDIR": str(tmp)}
+    for unit in ("hash-parquet-000000-000001-000000", "search", "cc-large-000-00003", "clusters"):
+        first = cli(*args, "--overwrite", env={**env, "MMDEDUP_CRASH_AFTER": unit})
+        assert first.returncode == -9, first.stderr
+        assert not (tmp_path / "out" / "summary.json").exists()
+        done = cli(*args, "--resume", env=env)
+        assert done.returncode == 0, done.stderr
+        assert files(tmp_path / "ref") == files(tmp_path / "out"), unit
+        assert not list(tmp.glob("mmdedup-cache-*")), unit
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["search"]["components"] == "distributed"
+        assert summary["work_dir"] == {**summary["work_dir"], "path": url, "kept": False}
+
+
+def test_images_outdir_on_s3(
+    images: Path, tmp_path: Path, s3: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUTDIR on S3, the work directory local (the default) or there too: the local OUTDIR's
+    files, listed in its ``.mmdedup-outputs.json``."""
+    from mmdedup.runs import images_files
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    images_files([str(images)], tmp_path / "local", **IMAGE_KW)
+    want = files(tmp_path / "local")
+    for name, work in (("default", None), ("remote", "s3://mmdedup-test/images-out-work")):
+        out = f"s3://mmdedup-test/images-out-{name}"
+        summary = images_files([str(images)], out, work_dir=work, memory=1, **IMAGE_KW)
+        assert remote_files(s3, out) == want, name
+        listed = json.loads(s3.cat_file(f"{out[5:]}/.mmdedup-outputs.json"))  # type: ignore[attr-defined]
+        assert listed == {"outputs": ["clusters.parquet", "summary.json"], "finished": True}
+        stored = json.loads(s3.cat_file(f"{out[5:]}/summary.json"))  # type: ignore[attr-defined]
+        assert stored["counts"] == summary["counts"] and stored["precision"] is None
+        assert stored["work_dir"]["kept"] is False
+    # A second run into the same OUTDIR is refused without --overwrite.
+    with pytest.raises(InputError, match="results of an earlier run"):
+        images_files([str(images)], "s3://mmdedup-test/images-out-default", **IMAGE_KW)
+
+
+def test_images_ray_engine_with_a_remote_work_dir(images: Path, tmp_path: Path, s3: object) -> None:
+    """Hash units and the on-disk components' units as Ray tasks, each worker with a cache of
+    its own: the local run's files."""
+    ray = pytest.importorskip("ray")
+    from mmdedup.runs import images_files
+
+    kw = {**IMAGE_KW, "memory": 700}  # three partitions
+    local = images_files([str(images)], tmp_path / "local", **kw)
+    assert local["search"]["components"] == "distributed"
+    url = "s3://mmdedup-test/images-ray"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = images_files(
+            [str(images)], tmp_path / "ray", work_dir=url, engine="ray", keep_work_dir=True, **kw
+        )
+    finally:
+        ray.shutdown()
+    assert files(tmp_path / "local") == files(tmp_path / "ray")
+    assert summary["counts"] == local["counts"] and summary["search"] == local["search"]
+    held = remote_files(s3, url)
+    assert "done/hash-tar-000000-000001" in held and "done/cc-final-00002" in held
 
 
 # -------------------------------------------------------------------------------------------

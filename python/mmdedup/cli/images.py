@@ -20,8 +20,8 @@ from . import fail_if_nothing_read, options
     "--output",
     "outdir",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for clusters.parquet and summary.json.",
+    help="Directory for clusters.parquet and summary.json: a local path or an fsspec URL "
+    "(s3://bucket/out/).",
 )
 @click.option(
     "-m",
@@ -129,7 +129,7 @@ from . import fail_if_nothing_read, options
     help="Continue an interrupted run (same inputs and options): batches of images already "
     "hashed are not read again; the results are identical to an uninterrupted run.",
 )
-@options.work_dir("the hashes of each batch")
+@options.work_dir("the hashes of each batch", remote=True)
 @options.keep_work_dir
 @options.engine(
     "Each task hashes a batch of image files, a row group of a Parquet file or a tar shard; the "
@@ -157,7 +157,7 @@ from . import fail_if_nothing_read, options
 def images(
     ctx: click.Context,
     inputs: tuple[str, ...],
-    outdir: Path,
+    outdir: str,
     keep_work_dir: bool,
     method: str,
     hash_size: int,
@@ -171,7 +171,7 @@ def images(
     threads: int | None,
     overwrite: bool,
     resume: bool,
-    work_dir: Path | None,
+    work_dir: str | Path | None,
     batch_size: int,
     memory: str,
     quiet: bool,

@@ -243,8 +243,9 @@ def images_files(
     address: str | None = None,
 ) -> dict[str, Any]:
     """Hashes every image of a corpus and clusters near-duplicates: what ``mmdedup images``
-    runs (see :mod:`mmdedup.runs.images`). ``keep_work_dir``: leave the hashes of every batch
-    in the work directory after the run succeeds (removed otherwise). ``crops``: two images
+    runs (see :mod:`mmdedup.runs.images`). ``outdir`` and ``work_dir``: local paths or fsspec
+    URLs (``s3://bucket/run/``). ``keep_work_dir``: leave the hashes of every batch in the work
+    directory after the run succeeds (removed otherwise). ``crops``: two images
     are also near-duplicates when at least ``min_regions`` of their region hashes
     (``region_method``) lie within ``max_distance`` (see :mod:`mmdedup.runs.images.crops`).
     ``engine``: ``local``, or ``ray``: each batch of image files, row group of a Parquet file
@@ -259,7 +260,7 @@ def images_files(
         map_units = engine_map_units(engine, address, threads)
         summary = run_images.run_images(
             [os.fspath(x) for x in inputs],
-            Path(outdir),
+            outdir,
             method=method,
             hash_size=hash_size,
             mode=mode,
@@ -271,7 +272,7 @@ def images_files(
             max_frames=max_frames,
             overwrite=overwrite,
             resume=resume,
-            work_dir=local_work_dir(work_dir, "mmdedup images"),
+            work_dir=remote_url(work_dir) or local_work_dir(work_dir, "mmdedup images"),
             batch_size=batch_size or BATCH,
             memory=_budget(memory),
             progress=bars,

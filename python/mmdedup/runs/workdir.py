@@ -160,6 +160,32 @@ class WorkDir:
                 self._synced[rel] = (st.st_size, st.st_mtime_ns)
         self._written.clear()
 
+    def remove(self, rel: str) -> None:
+        """Deletes the file or directory ``rel`` (the files of a stage that starts again; a
+        marker ``done/<unit>``): for a remote work directory its objects too, and this
+        process's record of them."""
+        import contextlib
+        import shutil
+
+        p = self.root / rel
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        if self.remote is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self._url(rel), recursive=True)
+        self.fs.invalidate_cache(self._url(rel))
+
+        def under(name: str) -> bool:
+            return name == rel or name.startswith(rel + "/")
+
+        self._written = {n for n in self._written if not under(n)}
+        self._synced = {n: s for n, s in self._synced.items() if not under(n)}
+        self._missing = {n for n in self._missing if not under(n)}
+        self._done = {u for u in self._done if not under(f"done/{u}")}
+
     def done(self, unit: str) -> bool:
         if self.remote is None:
             return (self.root / "done" / unit).exists()

@@ -1,7 +1,8 @@
 """``mmdedup images``: hash every image of a corpus and cluster near-duplicates.
 
-Two stages over files in a work directory (``OUTDIR/.mmdedup-work`` or ``--work-dir``), so that
-an interrupted run resumes with ``--resume`` and gives byte-identical results:
+Two stages over files in a work directory (``OUTDIR/.mmdedup-work`` or ``--work-dir``, a local
+path or an fsspec URL: see :class:`mmdedup.runs.workdir.WorkDir`), so that an interrupted run
+resumes with ``--resume`` and gives byte-identical results:
 
 1. ``hash``, one unit per batch of images, in input order: a run of ``batch`` image files,
    ``batch`` rows of a row group of a Parquet file, a run of ``batch`` image members of a tar
@@ -9,10 +10,11 @@ an interrupted run resumes with ``--resume`` and gives byte-identical results:
    renamed), then the unit is marked done; a unit that is done is not read or decoded again.
    The engine (this process, or Ray tasks) runs jobs: a batch of image files, a row group of a
    Parquet file, a whole tar shard (read from its start).
-2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``;
-   ``summary.json`` last. In memory when the hashes and per-row data fit ``--memory``;
-   otherwise over on-disk partitions, with the edges, the connected components and the counts
-   in files (:mod:`mmdedup.runs.images.disk`): the same ``clusters.parquet``, byte for byte.
+2. ``clusters``: the near-duplicate search over all hashes, written to ``clusters.parquet``
+   (OUTDIR, like the work directory, is a local path or an fsspec URL); ``summary.json`` last.
+   In memory when the hashes and per-row data fit ``--memory``; otherwise over on-disk
+   partitions, with the edges, the connected components and the counts in files
+   (:mod:`mmdedup.runs.images.disk`): the same ``clusters.parquet``, byte for byte.
 
 ``manifest.json`` records the parameters and the inputs (path and size of every file);
 ``--resume`` refuses a work directory whose manifest differs.
@@ -21,6 +23,7 @@ an interrupted run resumes with ``--resume`` and gives byte-identical results:
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,19 +34,25 @@ import pyarrow.parquet as pq
 
 from ... import _core
 from ...errors import ParameterError
-from ...io import atomic_write
 from ...runs.dirs import Run as OutputRun
-from ...runs.dirs import claim_work_dir, open_run
+from ...runs.dirs import open_run
+from ...storage import Location
 from ..components import MapUnits
 from ..progress import Progress
-from ..workdir import WorkDir, check_manifest, map_local
+from ..workdir import (
+    WorkDir,
+    check_manifest,
+    map_local,
+    open_work_dir,
+    remote_url,
+)
 from .clusters import cluster_images
 from .crops import MIN_REGIONS, REGION_METHOD, crop_parameters
 from .disk import (
     remove_search,
 )
 from .hasher import Hasher
-from .plan import BATCH, WORK_DIR_NAME, Plan
+from .plan import BATCH, Plan
 from .sources import discover_images
 
 __all__ = ["run_images"]
@@ -51,7 +60,7 @@ __all__ = ["run_images"]
 
 def run_images(
     inputs: tuple[str, ...] | list[str],
-    outdir: Path,
+    outdir: str | os.PathLike[str],
     *,
     method: str = "phash",
     hash_size: int = 8,
@@ -64,7 +73,7 @@ def run_images(
     max_frames: int = 1000,
     overwrite: bool = False,
     resume: bool = False,
-    work_dir: Path | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
     batch_size: int = BATCH,
     memory: int = 4 * 2**30,
     progress: Progress | None = None,
@@ -73,11 +82,12 @@ def run_images(
     region_method: str = REGION_METHOD,
     map_units: MapUnits | None = None,
 ) -> dict[str, Any]:
-    """What ``mmdedup images`` does; returns the summary. ``memory`` is the clusters stage's
-    budget in bytes (see :mod:`mmdedup.runs.images.disk`); ``crops``: images also match by
-    their region hashes (see :mod:`mmdedup.runs.images.crops`)."""
+    """What ``mmdedup images`` does; returns the summary. ``outdir`` and ``work_dir`` are local
+    paths or fsspec URLs (``s3://bucket/run/``); ``memory`` is the clusters stage's budget in
+    bytes (see :mod:`mmdedup.runs.images.disk`); ``crops``: images also match by their region
+    hashes (see :mod:`mmdedup.runs.images.crops`)."""
     t0 = time.perf_counter()
-    outdir = Path(outdir)
+    out = Location(outdir)
     bits = 256 if method == "pdq" else hash_size * hash_size
     if max_distance is None:
         max_distance = 31 if method == "pdq" else 8
@@ -112,7 +122,7 @@ def run_images(
         tars=Plan.listing(tars),
         batch=batch_size,
     )
-    root = Path(work_dir) if work_dir is not None else outdir / WORK_DIR_NAME
+    given = remote_url(work_dir) or (Path(work_dir) if work_dir is not None else None)
     with (
         open_run(
             outdir,
@@ -120,14 +130,12 @@ def run_images(
             shards=[*imgs, *parquets, *tars],
             resume=resume,
             overwrite=overwrite,
-            work_dir=root if work_dir is not None else None,
+            work_dir=given,
         ) as outputs,
-        claim_work_dir(root, resume=resume, manifest="manifest.json", default=work_dir is None),
+        open_work_dir(work_dir, out, resume=resume, manifest="manifest.json") as work,
     ):
         each = map_units or map_local
-        return _run(
-            WorkDir(root), plan, outputs, list(inputs), column, memory, progress, resume, t0, each
-        )
+        return _run(work, plan, outputs, list(inputs), column, memory, progress, resume, t0, each)
 
 
 def _run(
@@ -142,7 +150,7 @@ def _run(
     t0: float,
     each: MapUnits,
 ) -> dict[str, Any]:
-    outdir = outputs.out.local()
+    out = outputs.out
     check_manifest(work, "manifest.json", asdict(plan), resume, describe=plan.differences)
     imgs, parquets, tars = plan.files, plan.parquets, plan.tars
 
@@ -151,11 +159,11 @@ def _run(
     t_hash = time.perf_counter() - t0
     t = time.perf_counter()
     outputs.declare(["clusters.parquet", "summary.json"])
-    if not (work.done("clusters") and (outdir / "clusters.parquet").exists()):
-        cluster_images(work, plan, units, outdir / "clusters.parquet", memory)
+    if not (work.done("clusters") and (out / "clusters.parquet").exists()):
+        cluster_images(work, plan, units, out / "clusters.parquet", memory, each)
     remove_search(work)
     t_cluster = time.perf_counter() - t
-    c = json.loads((work.root / "counts.json").read_text())
+    c = json.loads(work.local("counts.json").read_text())
     search = c.pop("search", {"mode": "memory"})
     summary: dict[str, Any] = {
         "mmdedup_version": _core.__version__,
@@ -172,13 +180,22 @@ def _run(
         "seconds": {"hash": round(t_hash, 3), "clusters": round(t_cluster, 3)},
         "threads": _core.get_num_threads(),
     }
-    from ...inspect import precision_estimate
-
-    summary["precision"] = precision_estimate(outdir, summary=summary, work_dir=work.root)
+    summary["precision"] = _precision(out, summary, None if work.remote else work.root)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 3)
-    with atomic_write(outdir / "summary.json") as f:
+    with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
+
+
+def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dict[str, Any] | None:
+    """The Hamming distance of a sample of the removed images to their kept ones (see
+    :func:`mmdedup.inspect.precision_estimate`); None for a remote OUTDIR. A remote work
+    directory is not read: the summary names the image column."""
+    if not out.is_local:
+        return None
+    from ...inspect import precision_estimate
+
+    return precision_estimate(out.local(), summary=summary, work_dir=work)
 
 
 def _total(plan: Plan) -> int | None:

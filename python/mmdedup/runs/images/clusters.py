@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,9 @@ import pyarrow.parquet as pq
 
 from ...image import hamming_clusters, item_clusters, neighbour_counts
 from ...io import atomic_write, write_table
-from ..workdir import WorkDir
+from ...storage import Location
+from ..components import MapUnits
+from ..workdir import WorkDir, map_local
 from . import disk as images_disk
 from .crops import check_memory, crop_clusters
 from .disk import (
@@ -25,18 +26,27 @@ from .hasher import empty_hashes
 from .plan import Plan
 
 
-def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, memory: int) -> None:
-    """The near-duplicate search over every unit's hashes; writes ``clusters.parquet`` and the
-    counts for the summary. On disk when an earlier run's on-disk search finished, or when the
-    in-memory stage would exceed ``memory`` (64-bit hashes, ``max_distance`` below 64)."""
+def cluster_images(
+    work: WorkDir,
+    plan: Plan,
+    units: list[str],
+    target: Location,
+    memory: int,
+    each: MapUnits = map_local,
+) -> None:
+    """The near-duplicate search over every unit's hashes; writes ``clusters.parquet``
+    (``target``, local or an fsspec URL) and the counts for the summary. On disk when an
+    earlier run's on-disk search finished, or when the in-memory stage would exceed ``memory``
+    (64-bit hashes, ``max_distance`` below 64); its components' units then go through the
+    engine (``each``)."""
     p = plan.parameters
     method, max_distance = p["method"], p["max_distance"]
-    paths = [work.root / "hashes" / f"{u}.parquet" for u in units]
+    paths = [work.local(f"hashes/{u}.parquet") for u in units]
     frames_all = p.get("frames", "first") == "all"
     crops = bool(p.get("crops"))
     on_disk = paths and method != "pdq" and max_distance < 64 and not (frames_all or crops)
     if on_disk and (work.done("search") or in_memory_bytes(paths) > memory):
-        counts_out = clusters_on_disk(work, p, paths, target, memory)
+        counts_out = clusters_on_disk(work, p, paths, target, memory, each)
         with atomic_write(work.path("counts.json")) as f:
             f.write(json.dumps(counts_out).encode())
         work.mark("clusters")
@@ -78,7 +88,6 @@ def cluster_images(work: WorkDir, plan: Plan, units: list[str], target: Path, me
         keep = choose_keep(labels, ("first", None))
     out, failed = cluster_columns(table, method, counts, labels, keep, frame_counts, extra)
     meta = cluster_metadata(p)
-    target.parent.mkdir(parents=True, exist_ok=True)
     write_table(
         pa.table(out).replace_schema_metadata(meta), target, row_group_size=images_disk.ROW_GROUP
     )

@@ -25,12 +25,19 @@ runs, which it does only when they fit the budget with the edges (``local_bytes`
 else is bounded by the budget: one partition of the search, one buffer of edges, one components
 unit. Disk: 17 bytes per row of flat files, the search's partitions (16 bytes per hash, one
 pass at a time), 8 bytes per edge, and the components' files.
+
+Every file a unit writes goes through the work directory (:meth:`WorkDir.path
+<mmdedup.runs.workdir.WorkDir.path>`) and every file it reads of another unit comes from it
+(``local``, ``list``): with a work directory on object storage a unit can run in another
+process (the components' units run through the engine, as Ray tasks with ``--engine ray``),
+and ``--resume`` needs nothing but the object store. Only the search's partitions are local
+scratch files of its one unit.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,8 +50,9 @@ import pyarrow.parquet as pq
 from ... import _core
 from ...errors import ParameterError
 from ...io import atomic_write
-from ..components import Graph, local_bytes, partitions_for
-from ..workdir import WorkDir, npy_out
+from ...storage import Location
+from ..components import Graph, MapUnits, local_bytes, partitions_for
+from ..workdir import WorkDir, map_local, npy_out
 from .hamming_disk import Edges, stream_neighbours
 
 __all__ = [
@@ -62,6 +70,8 @@ IN_MEMORY_BYTES_PER_ROW = 256
 #: at typical key lengths, which the on-disk stage holds while writing it.
 ROW_GROUP = 1 << 17
 _MAX_ROWS = 2**32 - 1
+# The search's folder in the work directory.
+_SEARCH = "search"
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -80,12 +90,11 @@ def in_memory_bytes(paths: list[Path]) -> int:
 
 
 class _EdgeFiles:
-    """Receives the search's edges and writes them as ``(m, 2)`` uint32 files, ``limit`` edges
-    buffered at most."""
+    """Receives the search's edges and writes them as ``(m, 2)`` uint32 files
+    ``search/edges/<kind>-<n>.npy`` of the work directory, ``limit`` edges buffered at most."""
 
-    def __init__(self, root: Path, limit: int) -> None:
-        self.root, self.limit = root, max(limit, 1)
-        root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, work: WorkDir, limit: int) -> None:
+        self.work, self.limit = work, max(limit, 1)
         self.buffer: dict[str, list[npt.NDArray[np.uint32]]] = {"equal": [], "near": []}
         self.files: dict[str, list[str]] = {"equal": [], "near": []}
         self.edges = {"equal": 0, "near": 0}
@@ -106,7 +115,7 @@ class _EdgeFiles:
             edges = np.concatenate(parts)
             parts.clear()
             name = f"{kind}-{len(self.files[kind]):05d}.npy"
-            np.save(self.root / name, edges, allow_pickle=False)
+            self.work.save(f"{_SEARCH}/edges/{name}", edges)
             self.files[kind].append(name)
             self.edges[kind] += len(edges)
         self.held = 0
@@ -116,15 +125,14 @@ def _search(
     work: WorkDir, paths: list[Path], method: str, k: int, rows: int, memory: int
 ) -> dict[str, Any]:
     """Stage 1: the flat files, the edge files and ``plan.json``; marks ``search`` done."""
-    root = work.root / "search"
-    shutil.rmtree(root, ignore_errors=True)  # an interrupted search starts again
-    for mark in (work.root / "done").glob("cc-*"):
-        mark.unlink()  # and so do the components of its edges
-    root.mkdir(parents=True)
+    remove_search(work)  # an interrupted search starts again
+    for mark in work.list("done"):
+        if mark.startswith("cc-"):
+            work.remove(f"done/{mark}")  # and so do the components of its edges
     with (
-        npy_out(root / "hashes.npy", np.dtype(np.uint64), rows) as out_hash,
-        npy_out(root / "skip.npy", np.dtype(np.bool_), rows) as out_skip,
-        npy_out(root / "area.npy", np.dtype(np.float64), rows) as out_area,
+        npy_out(work.path(f"{_SEARCH}/hashes.npy"), np.dtype(np.uint64), rows) as out_hash,
+        npy_out(work.path(f"{_SEARCH}/skip.npy"), np.dtype(np.bool_), rows) as out_skip,
+        npy_out(work.path(f"{_SEARCH}/area.npy"), np.dtype(np.float64), rows) as out_area,
     ):
         for p in paths:
             t = pq.read_table(p, columns=[method, "width", "height"])
@@ -133,12 +141,18 @@ def _search(
             out_hash(np.asarray(col.fill_null(0).cast(pa.uint64()).to_numpy(), dtype=np.uint64))
             width = t["width"].to_numpy().astype(np.float64)
             out_area(width * t["height"].to_numpy().astype(np.float64))
-    hashes = np.load(root / "hashes.npy", mmap_mode="r", allow_pickle=False)
-    skip = np.load(root / "skip.npy", mmap_mode="r", allow_pickle=False)
+    hashes = work.load(f"{_SEARCH}/hashes.npy", mmap=True)
+    skip = work.load(f"{_SEARCH}/skip.npy", mmap=True)
     # Half the budget for one partition's search, a quarter for buffered edges (8 bytes each).
-    sink = _EdgeFiles(root / "edges", memory // 4 // 8)
+    sink = _EdgeFiles(work, memory // 4 // 8)
+    # The search's partitions are this unit's own scratch files: local, never published.
     stream_neighbours(
-        hashes, sink, max_distance=k, memory=max(memory // 2, 1), skip=skip, work_dir=root
+        hashes,
+        sink,
+        max_distance=k,
+        memory=max(memory // 2, 1),
+        skip=skip,
+        work_dir=work.root / _SEARCH,
     )
     sink.flush()
     del hashes, skip
@@ -152,36 +166,35 @@ def _search(
         "components": "local" if local else "distributed",
         "partitions": 1 if local else partitions_for(rows, edges, memory),
     }
-    with atomic_write(root / "plan.json") as f:
+    with atomic_write(work.path(f"{_SEARCH}/plan.json")) as f:
         f.write(json.dumps(plan).encode())
     work.mark("search")
     return plan
 
 
-def _edges(root: Path, name: str) -> npt.NDArray[np.uint32]:
-    edges: npt.NDArray[np.uint32] = np.load(root / "edges" / name, allow_pickle=False)
-    return edges
+def _edges(work: WorkDir, name: str) -> npt.NDArray[np.uint32]:
+    return work.load(f"{_SEARCH}/edges/{name}")
 
 
-def _neighbour_counts(root: Path, plan: dict[str, Any]) -> U64:
+def _neighbour_counts(work: WorkDir, plan: dict[str, Any]) -> U64:
     """Stage 3: for each row, the rows within ``k`` (itself included; 0 for nulls), what
     ``hamming_counts`` gives, from the edge files."""
     n = int(plan["rows"])
     size = np.ones(n, dtype=np.uint32)  # of each group of equal hashes, at its representative
     for name in plan["equal"]:
-        e = _edges(root, name)
+        e = _edges(work, name)
         np.add.at(size, e[:, 0], np.uint32(1))
     count = np.zeros(n, dtype=np.uint64)
     for name in plan["near"]:
-        e = _edges(root, name)
+        e = _edges(work, name)
         a, b = e[:, 0], e[:, 1]
         np.add.at(count, a, size[b].astype(np.uint64))
         np.add.at(count, b, size[a].astype(np.uint64))
     count += size
     del size
-    count[np.load(root / "skip.npy", allow_pickle=False)] = 0
+    count[work.load(f"{_SEARCH}/skip.npy")] = 0
     for name in plan["equal"]:
-        e = _edges(root, name)
+        e = _edges(work, name)
         count[e[:, 1]] = count[e[:, 0]]
     return count
 
@@ -189,18 +202,18 @@ def _neighbour_counts(root: Path, plan: dict[str, Any]) -> U64:
 LabelsOf = Callable[[int, int], tuple[I64, Bools]]
 
 
-def _local(root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
+def _local(work: WorkDir, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
     """Stage 2 by union-find: all edges and labels in memory (they fit the budget)."""
     from ...dedup import choose_keep
 
     n = int(plan["rows"])
-    files = [_edges(root, name) for name in [*plan["equal"], *plan["near"]]]
+    files = [_edges(work, name) for name in [*plan["equal"], *plan["near"]]]
     edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
     del files
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
     del edges
     if keep_rule == "largest":
-        area = np.load(root / "area.npy", allow_pickle=False)
+        area = work.load(f"{_SEARCH}/area.npy")
         keep = choose_keep(labels, ("max", "area"), area)
         del area
     else:
@@ -208,23 +221,21 @@ def _local(root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
     return lambda a, b: (labels[a:b], keep[a:b])
 
 
-def _distributed(work: WorkDir, root: Path, plan: dict[str, Any], keep_rule: str) -> LabelsOf:
-    """Stage 2 by large-star/small-star rounds; each unit is marked done and resumes."""
+def _area_of(work: WorkDir, ids: I64) -> npt.NDArray[np.float64]:
+    """The areas of rows ``ids``, the key of ``--keep largest`` (in the process of the unit)."""
+    area = work.load(f"{_SEARCH}/area.npy", mmap=True)
+    return np.asarray(area[ids], dtype=np.float64)
+
+
+def _distributed(work: WorkDir, plan: dict[str, Any], keep_rule: str, each: MapUnits) -> LabelsOf:
+    """Stage 2 by large-star/small-star rounds, each unit through the engine (``each``); each
+    is marked done and resumes."""
     n, parts = int(plan["rows"]), int(plan["partitions"])
-    graph = Graph(work, str((root / "components").relative_to(work.root)), n, parts)
+    graph = Graph(work, f"{_SEARCH}/components", n, parts)
     names = [*plan["equal"], *plan["near"]]
-    sources = [lambda name=name: _edges(root, name) for name in names]
-    area = np.load(root / "area.npy", mmap_mode="r", allow_pickle=False)
-
-    def area_of(ids: I64) -> npt.NDArray[np.float64]:
-        return np.asarray(area[ids], dtype=np.float64)
-
-    def each(name: str, fn: Callable[[int], None], count: int) -> None:
-        del name
-        for u in range(count):
-            fn(u)
-
-    graph.run(sources, each, key_of=area_of if keep_rule == "largest" else None)
+    sources = [functools.partial(_edges, work, name) for name in names]
+    key_of = functools.partial(_area_of, work) if keep_rule == "largest" else None
+    graph.run(sources, each, key_of=key_of)
 
     def labels_of(a: int, b: int) -> tuple[I64, Bools]:
         start = a - a % parts  # Graph.labels starts at a multiple of the partitions
@@ -290,11 +301,13 @@ def clusters_on_disk(
     work: WorkDir,
     parameters: dict[str, Any],
     paths: list[Path],
-    target: Path,
+    target: Location,
     memory: int,
+    each: MapUnits = map_local,
 ) -> dict[str, Any]:
-    """Writes ``clusters.parquet`` from the hash files ``paths`` (in row order) within about
-    ``memory`` bytes; returns the counts for the summary and, under ``search``, how it ran."""
+    """Writes ``clusters.parquet`` from the hash files ``paths`` (in row order, local copies)
+    within about ``memory`` bytes; returns the counts for the summary and, under ``search``,
+    how it ran. The units of the distributed components go through the engine (``each``)."""
     method, k = parameters["method"], int(parameters["max_distance"])
     if method == "pdq":
         raise ParameterError("the on-disk search takes 64-bit hashes, not PDQ's 256 bits")
@@ -303,20 +316,18 @@ def clusters_on_disk(
     rows = int(offsets[-1])
     if rows > _MAX_ROWS:
         raise ParameterError(f"one run handles up to 2^32 - 1 images, got {rows}")
-    root = work.root / "search"
     if work.done("search"):
-        plan: dict[str, Any] = json.loads((root / "plan.json").read_text())
+        plan: dict[str, Any] = json.loads(work.local(f"{_SEARCH}/plan.json").read_text())
     else:
         plan = _search(work, paths, method, k, rows, memory)
     if plan["components"] == "local":
-        labels_of = _local(root, plan, parameters["keep"])
+        labels_of = _local(work, plan, parameters["keep"])
     else:
-        labels_of = _distributed(work, root, plan, parameters["keep"])
-    count = _neighbour_counts(root, plan)
+        labels_of = _distributed(work, plan, parameters["keep"], each)
+    count = _neighbour_counts(work, plan)
     meta = cluster_metadata(parameters)
     totals = {"images": rows, "kept": 0, "removed": 0, "clusters": 0, "errors": 0}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(target) as f:
+    with target.write() as f:
         writer: pq.ParquetWriter | None = None
         for a in range(0, rows, ROW_GROUP):
             b = min(a + ROW_GROUP, rows)
@@ -361,5 +372,6 @@ def _rows(paths: list[Path], offsets: I64, a: int, b: int) -> pa.Table:
 
 
 def remove_search(work: WorkDir) -> None:
-    """Deletes the search's files once ``clusters.parquet`` is written."""
-    shutil.rmtree(work.root / "search", ignore_errors=True)
+    """Deletes the search's files (once ``clusters.parquet`` is written, or before the search
+    starts again)."""
+    work.remove(_SEARCH)
