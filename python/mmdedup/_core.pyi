@@ -16,6 +16,7 @@ __all__ = [
     "band_keys",
     "bucket_pairs",
     "components",
+    "edge_documents",
     "exact_duplicate_edges",
     "exact_hash",
     "get_num_threads",
