@@ -84,7 +84,7 @@ def test_progress_logs_when_not_at_a_terminal() -> None:
 
 
 def test_stages_of_shards_count_their_documents() -> None:
-    from mmdedup.runs.workdir import Stages
+    from mmdedup.runs.engine import Stages
 
     got: list[tuple[str, int | None, str | None]] = []
     ticks: list[int] = []
@@ -152,7 +152,7 @@ def test_a_run_where_every_input_failed_exits_1(tmp_path: Path) -> None:
 def test_local_engine_runs_two_shards_at_once_and_in_order_elsewhere() -> None:
     import threading
 
-    from mmdedup.runs.workdir import map_threads
+    from mmdedup.runs.engine import map_threads
 
     each = map_threads(2, frozenset({"signatures"}))
     both = threading.Barrier(2, timeout=10)  # passes only if two units run at the same time
@@ -215,7 +215,7 @@ def test_ctrl_c_stops_the_shards_in_flight() -> None:
     import threading
     import time
 
-    from mmdedup.runs.workdir import map_threads
+    from mmdedup.runs.engine import map_threads
 
     finished: list[int] = []
 

@@ -19,13 +19,13 @@ from ..io import Shard, atomic_write
 from ..storage import Location
 from .components import MapUnits
 from .dirs import Run, open_run
+from .engine import map_local
 from .progress import Progress
 from .workdir import (
     WorkDir,
     check_manifest,
     default_work_dir,
     finish_run_work_dir,
-    map_local,
     open_work_dir,
     remote_url,
 )

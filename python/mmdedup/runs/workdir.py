@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -365,122 +363,6 @@ def finish_run_work_dir(
         return finish_remote_work_dir(remote, keep=keep, out=out)
     root = Path(work_dir) if work_dir is not None else default_work_dir(out)
     return finish_work_dir(root, keep=keep, default=work_dir is None, out=out)
-
-
-def map_local(
-    name: str, fn: Callable[[int], None], count: int, done: Callable[[int], None] | None = None
-) -> None:
-    """The local engine: the units in order, in this process."""
-    for u in range(count):
-        fn(u)
-        if done:
-            done(1)
-
-
-def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
-    """The local engine, running two units of the shard stages ``stages`` at once in threads
-    when it has ``threads`` ≥ 2 (the kernels release the GIL: one unit's reading, sorting and
-    writing overlap the other's hashing), and every other stage's units in order. Each unit
-    reads its shard a piece at a time, a piece sized to a quarter of the budget, so two at once
-    stay within it; what each unit writes does not depend on which runs beside it."""
-    most = min(threads, 2)
-
-    def each(
-        name: str, fn: Callable[[int], None], count: int, done: Callable[[int], None] | None = None
-    ) -> None:
-        if most < 2 or count < 2 or name not in stages:
-            map_local(name, fn, count, done)
-            return
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        running: dict[int, int] = {}  # unit -> the thread running it
-
-        def unit(u: int) -> None:
-            running[u] = threading.get_ident()
-            try:
-                fn(u)
-            finally:
-                del running[u]
-
-        pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
-        try:
-            pending = {pool.submit(unit, u) for u in range(count)}
-            while pending:
-                # With a timeout, so that a signal is seen even if another thread took it.
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    f.result()  # the unit's error, if any, stops the stage
-                    if done:
-                        done(1)
-        except KeyboardInterrupt:
-            # Ctrl-C: the units in flight stop at their next Python step (after the kernel call
-            # they are in) rather than run to their end; unmarked, they run again on --resume.
-            for ident in list(running.values()):
-                _interrupt(ident)
-            raise
-        finally:
-            # Units not started are dropped; one running beside a failed one finishes (a unit
-            # is atomic: it is marked done, or it runs again on --resume).
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    return each
-
-
-def _interrupt(ident: int) -> None:
-    """Raises KeyboardInterrupt in the thread ``ident`` at its next bytecode."""
-    import ctypes
-
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-    )
-
-
-class Stages:
-    """Runs a run's stages: each a number of units through the engine (``map_units``, local or
-    Ray), with a progress bar ticked here as units finish (never shipped to a worker) and the
-    seconds of each stage."""
-
-    def __init__(
-        self,
-        progress: Callable[..., Any] | None = None,
-        map_units: Callable[..., None] | None = None,
-    ) -> None:
-        self.progress = progress
-        self.map_units = map_units or map_local
-        self.seconds: dict[str, float] = {}
-
-    def __call__(
-        self,
-        name: str,
-        count: int,
-        fn: Callable[[int], None],
-        key: str | None = None,
-        docs: Sequence[int] | None = None,
-    ) -> None:
-        """Runs ``fn(u)`` for ``u`` in ``range(count)``. With ``docs`` (the documents of each
-        unit) the progress counts documents, not units: units finish in order on the local
-        engine; under Ray they are counted as if they had."""
-        t = time.perf_counter()
-        tick = None
-        if self.progress and docs is None:
-            tick = self.progress(name, count)
-        elif self.progress and docs is not None:
-            tick = _by_documents(self.progress(name, sum(docs), unit="doc"), list(docs))
-        self.map_units(name, fn, count, tick)
-        key = key or name
-        self.seconds[key] = round(self.seconds.get(key, 0.0) + time.perf_counter() - t, 3)
-
-
-def _by_documents(tick: Callable[[int], Any], docs: list[int]) -> Callable[[int], None]:
-    """A tick of ``n`` finished units that counts their documents."""
-    done = 0
-
-    def count(n: int = 1) -> None:
-        nonlocal done
-        tick(sum(docs[done : done + n]))
-        done += n
-
-    return count
 
 
 def check_manifest(

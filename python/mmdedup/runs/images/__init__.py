@@ -38,11 +38,11 @@ from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import open_run
 from ...storage import Location
 from ..components import MapUnits
+from ..engine import map_local
 from ..progress import Progress
 from ..workdir import (
     WorkDir,
     check_manifest,
-    map_local,
     open_work_dir,
     remote_url,
 )

@@ -13,7 +13,8 @@ from ...image import hamming_clusters, item_clusters, neighbour_counts
 from ...io import atomic_write, write_table
 from ...storage import Location
 from ..components import MapUnits
-from ..workdir import WorkDir, map_local
+from ..engine import map_local
+from ..workdir import WorkDir
 from . import disk as images_disk
 from .crops import check_memory, crop_clusters
 from .disk import (

@@ -52,7 +52,8 @@ from ...errors import ParameterError
 from ...io import atomic_write
 from ...storage import Location
 from ..components import Graph, MapUnits, local_bytes, partitions_for
-from ..workdir import WorkDir, map_local, npy_out
+from ..engine import map_local
+from ..workdir import WorkDir, npy_out
 from .hamming_disk import Edges, stream_neighbours
 
 __all__ = [

@@ -50,9 +50,10 @@ from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import claim_work_dir, open_run
 from ...storage import atomic_write, create_npy
 from ..components import MapUnits
+from ..engine import Stages, map_local
 from ..lsh_partitions import stage_candidates
 from ..shingle_sets import wants_sets, write_parts
-from ..workdir import Stages, WorkDir, check_manifest, map_local
+from ..workdir import WorkDir, check_manifest
 from .config import MultimodalConfig
 from .documents import stage_documents, stage_signatures
 from .images import stage_frequent, stage_image_parts

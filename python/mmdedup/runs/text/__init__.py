@@ -51,13 +51,12 @@ from ...runs.dirs import Run as OutputRun
 from ...runs.dirs import open_run
 from ...storage import Location
 from ..components import MapUnits
+from ..engine import Stages, map_threads
 from ..lsh_partitions import stage_candidates
 from ..workdir import (
-    Stages,
     WorkDir,
     check_manifest,
     default_work_dir,
-    map_threads,
     open_work_dir,
     remote_url,
 )
