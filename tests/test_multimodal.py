@@ -306,7 +306,7 @@ def test_resume_refuses_an_older_work_directory_format(tmp_path: Path) -> None:
     dedup([src], tmp_path / "out", "--keep-work-dir")
     manifest = tmp_path / "out" / ".mmdedup-work" / "manifest-interleaved.json"
     m = json.loads(manifest.read_text())
-    assert m["version"] == 2
+    assert m["version"] == 3
     manifest.write_text(json.dumps({**m, "version": 1}))
     r = CliRunner().invoke(main, ["dedup", str(src), "-o", str(tmp_path / "out"), "--resume"])
     assert r.exit_code != 0

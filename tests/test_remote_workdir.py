@@ -22,7 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import edit, random_doc
 from mmdedup.errors import InputError, ParameterError
+from mmdedup.formats import read_documents, write_documents
 from mmdedup.runs import dedup_files
+from test_multimodal import corpus as interleaved_docs
+from test_multimodal import write_obelics
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -403,6 +406,153 @@ def test_images_ray_engine_with_a_remote_work_dir(images: Path, tmp_path: Path, 
     assert summary["counts"] == local["counts"] and summary["search"] == local["search"]
     held = remote_files(s3, url)
     assert "done/hash-tar-000000-000001" in held and "done/cc-final-00002" in held
+
+
+# -------------------------------------------------------------------------------------------
+# Interleaved documents: the same stages, with their image and paragraph partitions, on S3.
+
+
+@pytest.fixture
+def obelics(tmp_path: Path) -> Path:
+    """Two OBELICS shards of the pages built to trigger each interleaved rule."""
+    src = tmp_path / "obelics"
+    src.mkdir()
+    docs = interleaved_docs()
+    write_obelics(src / "a.parquet", docs[:8])
+    write_obelics(src / "b.parquet", docs[8:])
+    return src
+
+
+@pytest.fixture
+def pin(tmp_path: Path) -> Path:
+    """The same pages as two PIN shards, each page also showing a picture kept beside it
+    (``content_image/...``, copied next to the output shards)."""
+    table = read_documents(write_obelics(tmp_path / "web.parquet", interleaved_docs())).table
+    src = tmp_path / "pin"
+    (src / "content_image").mkdir(parents=True)
+    write_documents(table.slice(0, 10), src / "a.jsonl", format="pin")
+    write_documents(table.slice(10), src / "b.jsonl", format="pin")
+    for shard in ("a.jsonl", "b.jsonl"):
+        lines = []
+        for n, line in enumerate((src / shard).read_text().splitlines()):
+            doc = json.loads(line)
+            name = f"content_image/{shard[0]}{n}.png"
+            doc["md"] += f"\n\n![photo]({name})"
+            (src / name).write_bytes(f"picture {shard[0]}{n}".encode() * 50)
+            lines.append(json.dumps(doc))
+        (src / shard).write_text("\n".join(lines) + "\n")
+    return src
+
+
+_IL = {"memory": "64KB"}  # several partitions of paragraphs, images and band keys
+
+
+@pytest.mark.parametrize("layout", ["obelics", "pin"])
+def test_interleaved_remote_work_dir_equals_local(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    s3: object,
+    layout: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src: Path = request.getfixturevalue(layout)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    kw = {**_IL, "layout": layout}
+    local = dedup_files([str(src)], tmp_path / "local", **kw)  # type: ignore[arg-type]
+    url = f"s3://mmdedup-test/il-work-{layout}"
+    remote = dedup_files([str(src)], tmp_path / "remote", work_dir=url, keep_work_dir=True, **kw)  # type: ignore[arg-type]
+    assert local["partitions"] >= 2
+    want = files(tmp_path / "local")
+    assert files(tmp_path / "remote") == want
+    if layout == "pin":
+        assert sum(n.startswith("content_image/") for n in want) >= 10
+    for key in ("documents", "images", "paragraphs", "pairs"):
+        assert remote[key] == local[key], key
+    assert remote["documents"]["removed"]["near_duplicate"] >= 1
+    assert remote["paragraphs"]["removed"] >= 1
+    assert remote["work_dir"]["path"] == url and remote["work_dir"]["kept"]
+    held = remote_files(s3, url)
+    assert "manifest-interleaved.json" in held and "done/write-000001" in held
+    # Per-shard signature files instead of one shared memory map.
+    assert "signatures/000001.npy" in held and "signatures.npy" not in held
+    assert any(n.startswith("paragraphs/00001/") for n in held)
+    assert not list((tmp_path / "tmp").glob("mmdedup-cache-*"))
+
+
+def test_interleaved_remote_work_dir_resumes_after_kill(
+    pin: Path, tmp_path: Path, s3: object, s3_env: dict[str, str]
+) -> None:
+    """kill -9 right after a unit of each kind of stage, then ``--resume`` in a new process
+    from the object store alone: the clean run's files, image copies included."""
+    common = ["--format", "pin", "--memory", "64KB", "-q"]
+    ref = cli("dedup", str(pin), "-o", str(tmp_path / "ref"), *common, env=s3_env)
+    assert ref.returncode == 0, ref.stderr
+    url = "s3://mmdedup-test/il-resume"
+    args = ["dedup", str(pin), "-o", str(tmp_path / "out"), "--work-dir", url, *common]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**s3_env, "TMPDIR": str(tmp)}
+    for unit in ("scan-000001", "candidates-00001", "paragraphs-00000", "write-000000"):
+        first = cli(*args, "--overwrite", env={**env, "MMDEDUP_CRASH_AFTER": unit})
+        assert first.returncode == -9, first.stderr
+        done = cli(*args, "--resume", env=env)
+        assert done.returncode == 0, done.stderr
+        assert files(tmp_path / "ref") == files(tmp_path / "out"), unit
+        assert not list(tmp.glob("mmdedup-cache-*")), unit
+    # Emptied on success (still marked), and recorded in the summary.
+    assert list(remote_files(s3, url)) == [".mmdedup-workdir"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["work_dir"]["path"] == url and not summary["work_dir"]["kept"]
+
+
+@pytest.mark.parametrize(("layout", "work"), [("pin", "remote"), ("obelics", "default")])
+def test_interleaved_outdir_on_s3(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    s3: object,
+    layout: str,
+    work: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OUTDIR as a URL: the local run's files (PIN's image files uploaded beside the shards),
+    each listed in .mmdedup-outputs.json; --overwrite replaces them."""
+    src: Path = request.getfixturevalue(layout)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    kw = {**_IL, "layout": layout}
+    dedup_files([str(src)], tmp_path / "local", **kw)  # type: ignore[arg-type]
+    want = files(tmp_path / "local")
+    out = f"s3://mmdedup-test/il-out-{layout}"
+    work_dir = f"s3://mmdedup-test/il-out-work-{layout}" if work == "remote" else None
+    for again in (False, True):
+        s = dedup_files([str(src)], out, work_dir=work_dir, overwrite=again, **kw)  # type: ignore[arg-type]
+        assert remote_files(s3, out) == want
+        assert s["precision"] is None and not s["work_dir"]["kept"]
+    listed = json.loads(s3.cat_file(f"{out}/.mmdedup-outputs.json"))["outputs"]  # type: ignore[attr-defined]
+    assert set(want) <= set(listed)
+    if layout == "pin":
+        assert sum(n.startswith("content_image/") for n in want) >= 10
+    written = json.loads(s3.cat_file(f"{out}/summary.json"))  # type: ignore[attr-defined]
+    assert written["documents"] == s["documents"]
+    assert not list((tmp_path / "tmp").iterdir())  # no cache, no default work directory left
+
+
+def test_interleaved_ray_engine_with_remote_work_dir(pin: Path, tmp_path: Path, s3: object) -> None:
+    """Ray tasks (each worker with a cache of its own), the work directory and OUTDIR on S3:
+    the local run's files."""
+    ray = pytest.importorskip("ray")
+    kw = {**_IL, "layout": "pin"}
+    dedup_files([str(pin)], tmp_path / "local", **kw)  # type: ignore[arg-type]
+    url, out = "s3://mmdedup-test/il-ray-work", "s3://mmdedup-test/il-ray-out"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        dedup_files([str(pin)], out, engine="ray", work_dir=url, keep_work_dir=True, **kw)  # type: ignore[arg-type]
+    finally:
+        ray.shutdown()
+    assert remote_files(s3, out) == files(tmp_path / "local")
+    held = remote_files(s3, url)
+    assert "done/write-000001" in held and "signatures/000000.npy" in held
 
 
 # -------------------------------------------------------------------------------------------

@@ -83,8 +83,8 @@ def _work_dir_value(remote: bool) -> Callable[[click.Context, click.Parameter, A
                 return value
             raise click.BadParameter(
                 f"{value}: this command keeps its work directory on a local file system; a work "
-                "directory on object storage (an fsspec URL) is for mmdedup dedup on text, "
-                "convert and tokenize"
+                "directory on object storage (an fsspec URL) is for mmdedup dedup (text and "
+                "interleaved documents), convert and tokenize"
             )
         return Path(value)
 

@@ -184,7 +184,7 @@ def _dedup(
                 image_root=image_root,
                 memory=_budget(memory),
                 on_error=on_error_mode(on_error),
-                work_dir=local_work_dir(work_dir, "the interleaved run"),
+                work_dir=remote_url(work_dir) or local_work_dir(work_dir, "the interleaved run"),
                 resume=resume,
                 overwrite=overwrite,
                 progress=bars,

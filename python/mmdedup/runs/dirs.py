@@ -194,8 +194,7 @@ def local_work_dir(work_dir: str | os.PathLike[str] | None, what: str) -> Path |
     if is_url(text):
         raise ParameterError(
             f"--work-dir {text}: {what} keeps its work directory on a local file system; a work "
-            "directory on object storage (an fsspec URL) is for mmdedup dedup on text, mmdedup "
-            "images, convert and tokenize"
+            "directory on object storage (an fsspec URL) is for every corpus command of mmdedup"
         )
     return Path(text)
 

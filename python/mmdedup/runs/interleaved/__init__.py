@@ -37,23 +37,32 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ... import _core
-from ...errors import OnError, ParameterError, on_error_mode
+from ...errors import OnError, on_error_mode
 from ...runs.dirs import Run as OutputRun
-from ...runs.dirs import claim_work_dir, open_run
-from ...storage import atomic_write, create_npy
+from ...runs.dirs import open_run
+from ...storage import Location, create_npy
 from ..components import MapUnits
 from ..engine import Stages, map_local
 from ..lsh_partitions import stage_candidates
 from ..shingle_sets import wants_sets, write_parts
-from ..workdir import WorkDir, check_manifest
+from ..workdir import (
+    WorkDir,
+    check_manifest,
+    default_work_dir,
+    open_work_dir,
+    remote_url,
+    write_signature_parts,
+)
 from .config import MultimodalConfig
 from .documents import stage_documents, stage_signatures
 from .images import stage_frequent, stage_image_parts
@@ -87,7 +96,7 @@ def run(
     image_root: str | os.PathLike[str] | None = None,
     memory: int = 4 * 2**30,
     on_error: OnError = "record",
-    work_dir: Path | None = None,
+    work_dir: Path | str | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: Callable[[str, int], Any] | None = None,
@@ -97,15 +106,17 @@ def run(
 
     Args:
         inputs: Shards, directories or globs of one or several layouts.
-        outdir: A local directory: the shards (same names and layouts) without what was
-            removed, ``documents.parquet``, ``removals.parquet``, ``problems.parquet`` and
-            ``summary.json``.
+        outdir: A local directory or an fsspec URL (``s3://bucket/out/``): the shards (same
+            names and layouts) without what was removed, ``documents.parquet``,
+            ``removals.parquet``, ``problems.parquet`` and ``summary.json``.
         config: The rules (default: every rule, with its defaults).
         images: A Parquet file of ``url`` and ``bytes`` (as img2dataset writes) to find image
             bytes by URL or path, for ``image_key`` bytes or phash.
         image_root: A directory that relative image paths are resolved against (default: the
             shard's own directory).
         memory: The budget that sizes the on-disk partitions.
+        work_dir: As in :func:`mmdedup.runs.text.run`: a local path or an fsspec URL; default:
+            ``OUTDIR/.mmdedup-work``.
         on_error: A row that cannot be read (lists of different lengths, invalid JSON, ...):
             record it with status ``error`` and go on, or stop with an error naming file and row.
         progress: As in :func:`mmdedup.runs.text.run`.
@@ -124,9 +135,8 @@ def run(
     t0 = time.perf_counter()
     config = config or MultimodalConfig()
     inputs = [os.fspath(x) for x in inputs]
-    out = Path(outdir)
-    if "://" in str(outdir):
-        raise ParameterError("interleaved dedup writes to a local directory")
+    out = Location(outdir)
+    remote = remote_url(work_dir)
     m = make_manifest(
         inputs,
         config,
@@ -135,22 +145,23 @@ def run(
         memory,
         on_error_mode(on_error),
     )
-    root = Path(work_dir) if work_dir is not None else out / ".mmdedup-work"
-    with (
-        open_run(
-            out,
-            inputs=inputs,
-            shards=[s["path"] for s in m.shards],
-            resume=resume,
-            overwrite=overwrite,
-            work_dir=root if work_dir is not None else None,
-        ) as outputs,
-        claim_work_dir(
-            root, resume=resume, manifest="manifest-interleaved.json", default=work_dir is None
-        ),
-    ):
+    root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    with ExitStack() as held:
+        outputs = held.enter_context(
+            open_run(
+                outdir,
+                inputs=inputs,
+                shards=[s["path"] for s in m.shards],
+                resume=resume,
+                overwrite=overwrite,
+                work_dir=remote or (root if work_dir is not None else None),
+            )
+        )
+        work = held.enter_context(
+            open_work_dir(work_dir, out, resume=resume, manifest="manifest-interleaved.json")
+        )
         each = map_units or map_local
-        return _run(WorkDir(root), m, config, outputs, inputs, t0, resume, progress, each)
+        return _run(work, m, config, outputs, inputs, t0, resume, progress, each)
 
 
 def _run(
@@ -164,7 +175,7 @@ def _run(
     progress: Callable[[str, int], Any] | None,
     each: MapUnits,
 ) -> dict[str, Any]:
-    out = outputs.out.local()
+    out = outputs.out
     check_manifest(work, "manifest-interleaved.json", asdict(m), resume)
     stage = Stages(progress, each)
     seconds = stage.seconds
@@ -178,12 +189,17 @@ def _run(
     docs = row_counts(work, m)
     rows = sum(docs)
     if cfg.near_duplicates:
-        path = work.path("signatures.npy")
-        if not path.exists():
-            create_npy(path, np.uint32, (rows, cfg.text.num_perm))
+        starts = np.cumsum([0, *docs])[:-1].tolist()
+        shape = (rows, cfg.text.num_perm)
+        if work.remote is not None:
+            # Each unit writes a file of its own; readers put them together (load_signatures).
+            parts = [(int(s), f"{i:06d}", docs[i]) for i, s in enumerate(starts)]
+            write_signature_parts(work, np.dtype(np.uint32), shape, parts)
+        elif not (path := work.path("signatures.npy")).exists():
+            create_npy(path, np.uint32, shape)
         if wants_sets(cfg.text):
-            starts = np.cumsum([0, *docs])[:-1].tolist()
             write_parts(work, [(int(s), f"{i:06d}") for i, s in enumerate(starts)])
+        work.publish()
     stage("signatures", ns, lambda i: stage_signatures(work, m, i), docs=docs)
     if cfg.near_duplicates:
         stage("candidates", m.partitions, lambda p: stage_candidates(work, cfg.text, m.memory, p))
@@ -201,39 +217,38 @@ def _run(
     merge_records(work, m, "removals", REMOVAL_SCHEMA, out / "removals.parquet")
     merge_records(work, m, "problems", PROBLEM_SCHEMA, out / "problems.parquet")
     summary = _summary(work, m, inputs, out, seconds, time.perf_counter() - t0)
-    from ...inspect import precision_estimate
-
-    summary["precision"] = precision_estimate(out, summary=summary, work_dir=work.root)
-    with atomic_write(out / "summary.json") as f:
+    summary["precision"] = _precision(out, summary, None if work.remote else work.root)
+    with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
+
+
+def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dict[str, Any] | None:
+    """Exact Jaccard of a sample of the removed documents against their kept ones (see
+    :func:`mmdedup.inspect.precision_estimate`; without a local work directory, their token
+    sets are rebuilt from the documents); None for a remote OUTDIR."""
+    if not out.is_local:
+        return None
+    from ...inspect import precision_estimate
+
+    return precision_estimate(out.local(), summary=summary, work_dir=work)
 
 
 def _summary(
     work: WorkDir,
     m: Manifest,
     inputs: list[str],
-    out: Path,
+    out: Location,
     seconds: dict[str, float],
     total: float,
 ) -> dict[str, Any]:
-    docs = pq.read_table(out / "documents.parquet", columns=["status", "keep"])
-    rem = pq.read_table(out / "removals.parquet", columns=["what", "reason"]).to_pylist()
+    docs = _read(out / "documents.parquet", ["status", "keep"])
+    rem = _read(out / "removals.parquet", ["what", "reason"]).to_pylist()
     status = docs.column("status").to_pylist()
-    images = paragraphs = 0
-    image_errors = 0
-    for i in range(len(m.shards)):
-        tag = f"{i:06d}"
-        z = dict(np.load(work.root / "images" / f"{tag}.npz"))
-        images += len(z["key"])
-        image_errors += int((~z["ok"]).sum())
-        for p in range(m.partitions):
-            f = work.root / "paragraphs" / f"{p:05d}" / f"{tag}.npy"
-            if f.exists():
-                paragraphs += len(np.load(f))
-    reads = [
-        json.loads((work.root / "scan" / f"{i:06d}.json").read_text()) for i in range(len(m.shards))
-    ]
+    reads = [json.loads(work.local(f"scan/{i:06d}.json").read_text()) for i in range(len(m.shards))]
+    images = sum(r["images"] for r in reads)
+    image_errors = sum(r["image_errors"] for r in reads)
+    paragraphs = sum(r["paragraphs"] for r in reads)
 
     def count(what: str, reason: str | None = None) -> int:
         return sum(
@@ -262,8 +277,13 @@ def _summary(
             "errors": image_errors,
         },
         "paragraphs": {"in": paragraphs, "removed": count("paragraph")},
-        "pairs": json.loads((work.root / "pairs.json").read_text()),
+        "pairs": json.loads(work.local("pairs.json").read_text()),
         "partitions": m.partitions,
         "seconds": seconds,
         "threads": _core.get_num_threads(),
     }
+
+
+def _read(where: Location, columns: list[str]) -> pa.Table:
+    path, fs = where.arrow()
+    return pq.read_table(path, columns=columns, filesystem=fs)

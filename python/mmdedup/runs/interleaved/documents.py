@@ -40,7 +40,7 @@ def stage_signatures(work: WorkDir, m: Manifest, i: int) -> None:
             setkey[d] = int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "little") | 1
     work.save(f"imagesets/{tag}.npy", setkey)
     if cfg.near_duplicates:
-        texts = pq.read_table(work.root / "texts" / f"{tag}.parquet").column("text")
+        texts = pq.read_table(work.local(f"texts/{tag}.parquet")).column("text")
         shingles = None
         if wants_sets(cfg.text):
             sig, shingles = signatures_and_sets(texts, cfg.text)
@@ -69,10 +69,13 @@ def stage_signatures(work: WorkDir, m: Manifest, i: int) -> None:
         if shingles is not None:
             with set_writer(work, tag, n) as write:
                 write(shingles)
-        sigfile = np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
-        sigfile[off : off + n] = data
-        sigfile.flush()
-        del sigfile
+        if work.remote is None:
+            sigfile = np.lib.format.open_memmap(work.root / "signatures.npy", mode="r+")
+            sigfile[off : off + n] = data
+            sigfile.flush()
+            del sigfile
+        else:  # a file of its own (see write_signature_parts)
+            work.save(f"signatures/{tag}.npy", np.ascontiguousarray(data, dtype=np.uint32))
         work.save(f"empty/{tag}.npy", empty)
         write_partitions(work, m.partitions, cfg.text, data, empty, off, tag)
     work.mark(unit)
@@ -88,7 +91,7 @@ def stage_documents(work: WorkDir, m: Manifest) -> None:
     tags = [f"{i:06d}" for i in range(len(m.shards))]
     rule = parse_keep(cfg.keep)
     key = (
-        np.concatenate([np.load(work.root / "meta" / f"{t}.npz")["key"] for t in tags])
+        np.concatenate([np.load(work.local(f"meta/{t}.npz"))["key"] for t in tags])
         if tags
         else np.zeros(0)
     )
@@ -118,7 +121,7 @@ def stage_documents(work: WorkDir, m: Manifest) -> None:
         edges = np.concatenate(files) if files else np.zeros((0, 2), np.uint32)
         edges = np.unique(edges, axis=0) if len(edges) else edges.reshape(0, 2)
         pairs["candidate_pairs"] = sum(
-            json.loads((work.root / "edges" / f"{p:05d}.json").read_text())["candidates"]
+            json.loads(work.local(f"edges/{p:05d}.json").read_text())["candidates"]
             for p in range(m.partitions)
         )
         live = ~(removed[edges[:, 0]] | removed[edges[:, 1]]) if len(edges) else np.zeros(0, bool)

@@ -121,7 +121,7 @@ def stage_image_parts(work: WorkDir, m: Manifest, i: int) -> None:
     if work.done(unit):
         return
     tag = f"{i:06d}"
-    z = dict(np.load(work.root / "images" / f"{tag}.npz"))
+    z = dict(np.load(work.local(f"images/{tag}.npz")))
     sel = z["ok"] & ~z["repeated"]
     rows = np.empty(int(sel.sum()), dtype=_IMG)
     rows["key"], rows["doc"] = z["key"][sel], _docs_of(i, z["doc"][sel])
@@ -138,7 +138,8 @@ def stage_frequent(work: WorkDir, m: Manifest) -> None:
     frequent: list[npt.NDArray[np.uint64]] = []
     per_key: list[npt.NDArray[Any]] = []
     for p in range(m.partitions):
-        files = sorted((work.root / "imageparts" / f"{p:05d}").glob("*.npy"))
+        where = f"imageparts/{p:05d}"
+        files = [work.local(f"{where}/{name}") for name in work.list(where, ".npy")]
         rows = np.concatenate([np.load(f) for f in files]) if files else np.empty(0, _IMG)
         keys, counts = np.unique(rows["key"], return_counts=True)
         if cfg.image_distance:
@@ -167,7 +168,7 @@ def surviving_images(
 ) -> tuple[Any, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """The shard's image arrays, which are frequent, and which survive rules 1 and 2."""
     cfg = manifest_config(m)
-    z = dict(np.load(work.root / "images" / f"{i:06d}.npz"))
+    z = dict(np.load(work.local(f"images/{i:06d}.npz")))
     frequent = np.zeros(len(z["key"]), dtype=np.bool_)
     if cfg.image_frequency:
         frequent = z["ok"] & np.isin(z["key"], work.load("frequent.npy"))

@@ -185,7 +185,8 @@ def stage_paragraphs(work: WorkDir, m: Manifest, p: int) -> None:
         return
     counts = row_counts(work, m)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    files = sorted((work.root / "paragraphs" / f"{p:05d}").glob("*.npy"))
+    where = f"paragraphs/{p:05d}"
+    files = [work.local(f"{where}/{name}") for name in work.list(where, ".npy")]
     rows = np.concatenate([np.load(f) for f in files]) if files else np.empty(0, PARA_ROW)
     shard = (rows["doc"] >> np.uint64(32)).astype(np.int64)
     local = (rows["doc"] & np.uint64(0xFFFFFFFF)).astype(np.int64)

@@ -17,7 +17,8 @@ from ..workdir import WorkDir
 from .config import MultimodalConfig
 
 # 2: MinHash signatures of the native scheme's second definition (see pipeline._VERSION).
-_VERSION = 2
+# 3: each shard's scan record counts its images and paragraphs (the summary reads no more).
+_VERSION = 3
 
 
 DOC_STATUS = ("unique", "kept", "near_duplicate", "identical_images", "empty", "error")
@@ -91,6 +92,6 @@ def partition_rows(
 
 def row_counts(work: WorkDir, m: Manifest) -> list[int]:
     return [
-        json.loads((work.root / "scan" / f"{i:06d}.json").read_text())["rows"]
+        json.loads(work.local(f"scan/{i:06d}.json").read_text())["rows"]
         for i in range(len(m.shards))
     ]

@@ -123,6 +123,9 @@ def stage_scan(work: WorkDir, m: Manifest, i: int) -> None:
             json.dumps(
                 {
                     "rows": n,
+                    "images": len(isegs),
+                    "image_errors": int((~ok).sum()),
+                    "paragraphs": int((~empty).sum()),
                     "read_errors": len(docs.errors),
                     "repairs": len(docs.repairs),
                     "format": docs.format,

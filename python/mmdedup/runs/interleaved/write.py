@@ -4,7 +4,10 @@ tables."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -13,16 +16,16 @@ import pyarrow.parquet as pq
 
 from ...formats import write_documents
 from ...io import Shard, write_table
-from ...runs.copies import declare_and_copy, image_copies
+from ...runs.copies import declare_and_copy, image_copies, relative_images
 from ...runs.dirs import Run as OutputRun
-from ...storage import atomic_write
+from ...storage import Location, atomic_write
 from ..workdir import WorkDir
 from .images import surviving_images
 from .paragraphs import edit_text, text_view
 from .plan import DOC_STATUS, Manifest, manifest_config, manifest_shard, row_counts
 
 
-def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path) -> None:
+def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Location) -> None:
     """Writes shard ``i`` without what was removed, and its part of the records; the image
     files that travel with it (PIN's relative paths) are listed for :func:`copy_shard_images`,
     which the driver runs (it declares them as outputs before copying them)."""
@@ -32,9 +35,9 @@ def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path) -> None:
     cfg, tag, shard = manifest_config(m), f"{i:06d}", manifest_shard(m, i)
     counts = row_counts(work, m)
     off, n = sum(counts[:i]), counts[i]
-    scan = json.loads((work.root / "scan" / f"{tag}.json").read_text())
-    table = pq.read_table(work.root / "docs" / f"{tag}.parquet")
-    meta = np.load(work.root / "meta" / f"{tag}.npz")
+    scan = json.loads(work.local(f"scan/{tag}.json").read_text())
+    table = pq.read_table(work.local(f"docs/{tag}.parquet"))
+    meta = np.load(work.local(f"meta/{tag}.npz"))
     src_rows = meta["src_row"]
     status = work.load("status.npy", mmap=True)[off : off + n]
     cluster = work.load("cluster.npy", mmap=True)[off : off + n]
@@ -47,8 +50,8 @@ def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path) -> None:
         drop_img.setdefault(int(z["doc"][j]), []).append((int(z["seg"][j]), int(z["ref"][j]), why))
     drop_par: dict[int, dict[int, int]] = {}  # doc -> {paragraph: document of its first copy}
     if cfg.paragraphs != "off":
-        for f in sorted((work.root / "dupparas" / tag).glob("*.npy")):
-            r = np.load(f)
+        for name in work.list(f"dupparas/{tag}", ".npy"):
+            r = np.load(work.local(f"dupparas/{tag}/{name}"))
             local = (r["doc"] & np.uint64(0xFFFFFFFF)).tolist()
             for d, par, first in zip(local, r["par"].tolist(), r["first"].tolist(), strict=True):
                 drop_par.setdefault(d, {})[par] = first
@@ -117,12 +120,9 @@ def stage_write(work: WorkDir, m: Manifest, i: int, outdir: Path) -> None:
         pa.array(new_segments, table.schema.field("segments").type),
     ).filter(pa.array(~removed))
     target = outdir / shard.name
-    fmt = scan["format"]
-    write_documents(out_table, target, format=fmt, container=shard.format)  # its own
-    pairs = []
-    if shard.path.is_local:
-        pairs = image_copies(out_table, shard.path.local().parent, target.parent)
-    listed = [[str(src), dst.relative_to(outdir).as_posix()] for src, dst in pairs]
+    with _local_output(target) as path:
+        write_documents(out_table, path, format=scan["format"], container=shard.format)
+    listed = _copies(out_table, shard, outdir)
     with atomic_write(work.path(f"copies/{tag}.json")) as out_file:
         out_file.write(json.dumps(listed).encode())
     # One row per input row: the documents read, then the rows that could not be read.
@@ -229,14 +229,51 @@ def _removal(
     }
 
 
-def copy_shard_images(work: WorkDir, m: Manifest, outdir: Path, outputs: OutputRun) -> None:
+def _copies(table: pa.Table, shard: Shard, outdir: Location) -> list[list[str]]:
+    """``[source, destination relative to outdir]`` of each image file that travels with
+    ``shard`` (PIN's relative paths), written beside it in ``outdir``."""
+    if not shard.path.is_local:
+        return []
+    src_dir = shard.path.local().parent
+    if outdir.is_local:
+        root = outdir.local()
+        pairs = image_copies(table, src_dir, (root / shard.name).parent)
+        return [[str(src), dst.relative_to(root).as_posix()] for src, dst in pairs]
+    sub = PurePosixPath(shard.name).parent
+    return [
+        [str(src), (sub / rel).as_posix()] for rel, src in relative_images(table, src_dir).items()
+    ]
+
+
+@contextmanager
+def _local_output(target: Location) -> Iterator[Path]:
+    """The local path to write the output ``target`` to, whole: the file itself for a local
+    OUTDIR (written atomically by the caller); for a remote one, a file of the same name in a
+    temporary directory, uploaded once written (an object appears only whole)."""
+    if target.is_local:
+        yield target.local()
+        return
+    with tempfile.TemporaryDirectory(prefix="mmdedup-out-") as d:
+        path = Path(d) / target.name()
+        yield path
+        target.fs.makedirs(target.parent_path(), exist_ok=True)
+        target.fs.put_file(str(path), target.path)
+
+
+def copy_shard_images(work: WorkDir, m: Manifest, outdir: Location, outputs: OutputRun) -> None:
     """Declares, then copies, the image files listed by each shard's write unit."""
     for i in range(len(m.shards)):
         listed = json.loads(work.local(f"copies/{i:06d}.json").read_text())
         declare_and_copy(outputs, outdir, listed)
 
 
-def merge_records(work: WorkDir, m: Manifest, kind: str, schema: pa.Schema, target: Path) -> None:
-    with atomic_write(target) as f, pq.ParquetWriter(f, schema) as writer:
+def merge_records(
+    work: WorkDir, m: Manifest, kind: str, schema: pa.Schema, target: Location
+) -> None:
+    with (
+        _local_output(target) as path,
+        atomic_write(path) as f,
+        pq.ParquetWriter(f, schema) as writer,
+    ):
         for i in range(len(m.shards)):
-            writer.write_table(pq.read_table(work.root / "records" / f"{kind}-{i:06d}.parquet"))
+            writer.write_table(pq.read_table(work.local(f"records/{kind}-{i:06d}.parquet")))
