@@ -187,6 +187,13 @@ def documents_of(
     where = str(shard.path)
     schema: pa.Schema | None = None
     if isinstance(source, pa.Table):
+        if own := [c for c in ("doc_id", "segments") if c in source.column_names]:
+            raise InputError(
+                f"the column {own[0]!r} has the name of a column mmdedup gives every document "
+                "it reads (doc_id, segments), so it cannot be carried through: rename it in the "
+                f"source (to 'source_{own[0]}', say)",
+                path=where,
+            )
         present = [c for c in layout.core if c in source.column_names]
         rows: list[dict[str, Any] | str] = list(source.select(present).to_pylist())
         carried = source.drop_columns(present)
