@@ -26,7 +26,7 @@ from .base import Layout, RowError, RowResult
 from .markdown_layouts import PIN, WANJUAN
 from .mmc4 import MMC4
 from .model import SEGMENTS, Documents, Problem, make_table
-from .parquet_out import json_default, parquet_table, plan_block
+from .parquet_out import RESERVED, json_default, key_objects, parquet_table, plan_block
 
 __all__ = [
     "FORMATS",
@@ -187,6 +187,13 @@ def documents_of(
     where = str(shard.path)
     schema: pa.Schema | None = None
     if isinstance(source, pa.Table):
+        if own := [c for c in RESERVED[:2] if c in source.column_names]:
+            raise InputError(
+                f"the column {own[0]!r} has the name of a column mmdedup gives every document "
+                "it reads (doc_id, segments), so it cannot be carried through: rename it in the "
+                f"source (to 'source_{own[0]}', say)",
+                path=where,
+            )
         present = [c for c in layout.core if c in source.column_names]
         rows: list[dict[str, Any] | str] = list(source.select(present).to_pylist())
         carried = source.drop_columns(present)
@@ -302,8 +309,12 @@ def write_documents(
     Parquet layouts get Parquet, the others JSON Lines (compressed when ``path`` ends in ``.gz``
     or ``.zst``), unless ``container`` says which (a shard read as a layout given for it keeps
     its own).
-    Carried columns are kept: a JSON Lines source's keys become columns in Parquet (or one
-    ``extra`` JSON column when they do not fit one type), Parquet columns become keys.
+    Carried columns are kept: a JSON Lines source's keys become columns in Parquet, every key of
+    the table, null where a document lacks it (or all stay in the one JSON column ``extra`` when
+    a key has no one type or is named like another column, see
+    :mod:`~mmdedup.formats.parquet_out`); Parquet columns become keys. A carried column or key
+    named like a field that ``format`` writes is an :class:`~mmdedup.InputError`, except a key
+    going to Parquet (it stays in ``extra``).
 
     >>> import tempfile
     >>> from mmdedup.formats import image, make_table, text
@@ -320,9 +331,10 @@ def write_documents(
     path = Path(path)
     core = core_rows(layout, table)
     carried = table.drop_columns(["doc_id", "segments"])
+    ids = table.column("doc_id")
     with atomic_write(path) as f:
         if (container or layout.container) == "jsonl":
-            data = jsonl_text(layout, core, carried)
+            data = jsonl_text(layout, core, carried, ids=ids)
             kind = compression_of(path.name)
             if kind is None:
                 f.write(data)
@@ -332,7 +344,7 @@ def write_documents(
                 pack.finish()
         else:
             source = source_schema(table, layout)
-            plan = plan_block(layout, core, carried, source)
+            plan = plan_block(layout, core, carried, source, ids=ids)
             pq.write_table(parquet_table(layout, core, carried, source, plan), f)
     return int(table.num_rows)
 
@@ -342,16 +354,49 @@ def core_rows(layout: Layout, table: pa.Table) -> list[dict[str, Any]]:
     return [layout.write_row(s or []) for s in table.column("segments").to_pylist()]
 
 
-def jsonl_text(layout: Layout, core: list[dict[str, Any]], carried: pa.Table) -> bytes:
+def jsonl_text(
+    layout: Layout,
+    core: list[dict[str, Any]],
+    carried: pa.Table,
+    *,
+    ids: pa.ChunkedArray | pa.Array | None = None,
+) -> bytes:
     """The JSON Lines of documents: ``core`` their layout's fields, ``carried`` the other
-    columns of the canonical table."""
-    extras = carried.column("extra").to_pylist() if "extra" in carried.column_names else None
+    columns of the canonical table (``extra``: the JSON object of a document's other keys),
+    ``ids`` their ``doc_id`` (to name one in an error).
+
+    A carried column or key named like a field of the layout, or a key of ``extra`` named like
+    a carried column, is an :class:`~mmdedup.InputError`: an object holds one value per key."""
+    extras = key_objects(carried.column("extra"), ids) if "extra" in carried.column_names else None
     natives = carried.drop_columns(["extra"]) if extras is not None else carried
+    clash = [n for n in natives.column_names if n in layout.core]
+    if clash:
+        raise InputError(
+            f"the column(s) {', '.join(map(repr, clash))} carried from the source are also "
+            f"field(s) that {layout.name} writes from the documents: one of the two would be "
+            "lost; rename them in the source, or convert to another layout"
+        )
+    taken = set(layout.core) | set(natives.column_names)
     lines = []
     for i, (fields, native) in enumerate(
         zip(core, natives.to_pylist() or [{}] * len(core), strict=True)
     ):
-        rest = {**native, **(json.loads(extras[i]) if extras and extras[i] else {})}
+        keys = extras[i] if extras else {}
+        if named := [k for k in keys if k in taken or k in fields]:
+            doc = f"document {ids[i].as_py()}: " if ids is not None else ""
+            if named[0] in native:
+                what = "a column carried from the source"
+                todo = "rename one of them in the source"
+            else:
+                what = f"a field that {layout.name} writes from the documents"
+                todo = (
+                    "rename the key in the source, or convert to a Parquet layout (which keeps "
+                    "such keys in the JSON column 'extra')"
+                )
+            raise InputError(
+                f"{doc}the key {named[0]!r} is also {what}: one of the two would be lost; {todo}"
+            )
+        rest = {**native, **keys}
         obj = {
             k: fields[k] if k in fields else rest[k]
             for k in layout.order

@@ -6,8 +6,9 @@ Columns:
   Lines, among non-blank lines).
 - ``segments`` (list of struct): text and images in reading order, see :data:`SEGMENT`.
 - every other column is a document-level field carried through untouched: a Parquet source's
-  other columns keep their Arrow type; a JSON Lines source's other keys are one column ``extra``
-  holding a JSON object (so keys that differ between rows survive).
+  other columns keep their Arrow type (a column ``doc_id`` or ``segments`` cannot be read); a
+  JSON Lines source's other keys are one column ``extra`` holding a JSON object (so keys that
+  differ between rows survive).
 
 A segment's ``text`` is the text as its layout spells it (markdown for PIN and WanJuan, plain
 for the others). ``meta`` is a JSON value with what the layout keeps per position (OBELICS and

@@ -182,7 +182,8 @@ def write_pieces(
     for block in blocks(read(), ROW_GROUP, ROW_GROUP_BYTES):
         source = source_schema(block, layout)
         carried = block.drop_columns(["doc_id", "segments"])
-        this = plan_block(layout, core_rows(layout, block), carried, source, plan)
+        ids = block.column("doc_id")
+        this = plan_block(layout, core_rows(layout, block), carried, source, plan, ids=ids)
         plan = this if plan is None else plan.merge(this)
         held += block.nbytes
         if kept is not None and held <= keep_bytes:
@@ -214,7 +215,8 @@ def _write_jsonl(tables: Iterator[pa.Table], f: IO[bytes], layout: Layout, name:
     try:
         for table in tables:
             carried = table.drop_columns(["doc_id", "segments"])
-            data = jsonl_text(layout, core_rows(layout, table), carried)
+            ids = table.column("doc_id")
+            data = jsonl_text(layout, core_rows(layout, table), carried, ids=ids)
             if pack is not None:
                 pack.write(data)
             else:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from .. import _core
-from ..errors import OnError, on_error_mode
+from ..errors import InputError, OnError, on_error_mode
 from ..formats import FORMATS
 from ..formats.base import Layout
 from ..formats.markdown_layouts import MarkdownLayout
@@ -207,10 +207,16 @@ def _convert_shard(
             yield docs.table
         first = False
 
-    with staged_write(target) as f:
-        record["documents_out"] = write_pieces(
-            read, f, layout=layout, name=names[i], keep_bytes=memory // 4
-        )
+    try:
+        with staged_write(target) as f:
+            record["documents_out"] = write_pieces(
+                read, f, layout=layout, name=names[i], keep_bytes=memory // 4
+            )
+    except InputError as e:
+        if e.path is not None:
+            raise
+        # What the shard's documents cannot be written as (a key or column that clashes).
+        raise InputError(str(e), path=str(shard.path)) from e
     record["copies"] = [[src, dst] for dst, src in copies.items()]
     return record
 
