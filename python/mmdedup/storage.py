@@ -161,6 +161,13 @@ class Location:
             return bytes(self.fs.cat_file(self.path))
         return Path(self.path).read_bytes()
 
+    def open_read(self) -> IO[bytes]:
+        """The file opened for reading: a local file, or a file object of its file system that
+        reads it a block at a time (seekable)."""
+        if self.fs is None:
+            return open(self.path, "rb")
+        return self.fs.open(self.path, "rb")  # type: ignore[no-any-return]
+
     def arrow(self) -> tuple[str, pafs.FileSystem | None]:
         """``(path, filesystem)`` for PyArrow's readers."""
         if self.fs is None:

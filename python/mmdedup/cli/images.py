@@ -185,7 +185,8 @@ def images(
 
     INPUT is an image file (JPEG, PNG, WebP, GIF, BMP, TIFF), a Parquet file with an image bytes
     column (img2dataset, Hugging Face), a webdataset .tar shard, a directory (searched
-    recursively) or a glob pattern. OUTDIR receives:
+    recursively) or a glob pattern: a local path or an fsspec URL (s3://bucket/photos/).
+    OUTDIR receives:
 
     \b
       clusters.parquet  one row per image: shard, row, key, width, height, hash (uint64 for
@@ -215,6 +216,7 @@ def images(
       mmdedup images stickers/ -o out/ --frames all
       mmdedup images photos/ -o out/ --crops
       mmdedup images 'shards/*.parquet' -o out/ --engine ray
+      mmdedup images s3://bucket/photos/ -o s3://bucket/out/
     """
     if frames != "all":
         options.refuse(ctx, ["max_frames"], "without --frames all")

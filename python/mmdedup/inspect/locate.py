@@ -186,7 +186,7 @@ def image_bytes(
     for source, rows in by_source.items():
         try:
             out.update(_source_bytes(source, rows, column))
-        except (OSError, ValueError, tarfile.TarError, pa.ArrowException) as e:
+        except (OSError, ValueError, ImportError, tarfile.TarError, pa.ArrowException) as e:
             for r in rows:
                 out[(source, r)] = f"cannot read {source}: {e}"
     return out
@@ -195,18 +195,22 @@ def image_bytes(
 def _source_bytes(
     source: str, rows: list[int | None], column: str | None
 ) -> dict[tuple[str, int | None], bytes | str]:
+    """The images of one input of an images run, a local path or a URL (read through its file
+    system: only the rows' row groups of a Parquet file, a tar shard up to its last wanted
+    member)."""
     out: dict[tuple[str, int | None], bytes | str] = {}
-    path = Path(source)
-    name = path.name.lower()
+    loc = Location(source)
+    name = loc.name().lower()
     if rows == [None] * len(rows):
-        size = path.stat().st_size
+        size = loc.size()
         out[(source, None)] = (
-            path.read_bytes() if size <= _MAX_IMAGE_BYTES else f"{size:,} bytes: too large"
+            loc.read_bytes() if size <= _MAX_IMAGE_BYTES else f"{size:,} bytes: too large"
         )
         return out
     real = [r for r in rows if r is not None]
     if name.endswith((".parquet", ".pq")):
-        pf = pq.ParquetFile(path)
+        path, fs = loc.arrow()
+        pf = pq.ParquetFile(path, filesystem=fs)
         col = _image_column(pf, column, source)
         for r, rec in read_positions(pf, real, [col]).items():
             v = rec.get(col)
@@ -215,7 +219,7 @@ def _source_bytes(
             out[(source, r)] = bytes(v) if v else "no image bytes in this row"
         return out
     left = set(real)
-    with tarfile.open(path, "r:*") as tf:
+    with loc.open_read() as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         idx = -1
         while left and (m := tf.next()) is not None:
             idx += 1

@@ -43,6 +43,7 @@ from typing import Any
 
 from ..errors import InputError, ParameterError
 from ..storage import Location, is_url
+from .overlap import check_no_overlap
 
 __all__ = [
     "LOCK",
@@ -279,38 +280,6 @@ def _empty(root: Path) -> None:
             shutil.rmtree(child)
         else:
             child.unlink()
-
-
-def _real(path: str) -> str:
-    return path if is_url(path) else os.path.realpath(path)
-
-
-def _inside(child: str, parent: str) -> bool:
-    """Whether ``child`` is ``parent`` or lies under it (both real paths or URLs)."""
-    parent = parent.rstrip("/")
-    return child == parent or child.startswith(parent + "/")
-
-
-def check_no_overlap(
-    target: str, what: str, inputs: Sequence[str], shards: Iterable[str | os.PathLike[str]]
-) -> None:
-    """Refuses a ``target`` directory that is an input directory, lies inside one, or holds an
-    input file (the next run would read the results as inputs, or they would replace them)."""
-    t = _real(target)
-    for given in inputs:
-        if not is_url(given) and os.path.isdir(given) and _inside(t, _real(given)):
-            where = "is" if t == _real(given) else "lies inside"
-            raise InputError(
-                f"{what} {target} {where} the input directory {given}: results would replace "
-                "or mix with the inputs. Choose a directory outside the inputs"
-            )
-    for shard in shards:
-        s = _real(os.fspath(shard))
-        if _inside(s, t):
-            raise InputError(
-                f"{what} {target} holds the input {os.fspath(shard)}: results would replace or "
-                "mix with the inputs. Choose a directory outside the inputs"
-            )
 
 
 class Run:

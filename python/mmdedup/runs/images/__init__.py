@@ -16,8 +16,10 @@ resumes with ``--resume`` and gives byte-identical results:
    partitions, with the edges, the connected components and the counts in files
    (:mod:`mmdedup.runs.images.disk`): the same ``clusters.parquet``, byte for byte.
 
-``manifest.json`` records the parameters and the inputs (path and size of every file);
-``--resume`` refuses a work directory whose manifest differs.
+Inputs are local paths or fsspec URLs (:func:`mmdedup.runs.images.sources.discover_images`),
+each read by the unit that hashes it, in whichever process runs it. ``manifest.json`` records
+the parameters and the inputs (path or URL, and size, of every file); ``--resume`` refuses a
+work directory whose manifest differs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ... import _core
 from ...errors import ParameterError
@@ -53,7 +54,7 @@ from .disk import (
 )
 from .hasher import Hasher
 from .plan import BATCH, Plan
-from .sources import discover_images
+from .sources import discover_images, parquet_file
 
 __all__ = ["run_images"]
 
@@ -127,7 +128,7 @@ def run_images(
         open_run(
             outdir,
             inputs=list(inputs),
-            shards=[*imgs, *parquets, *tars],
+            shards=[p for p, _ in (*imgs, *parquets, *tars)],
             resume=resume,
             overwrite=overwrite,
             work_dir=given,
@@ -207,7 +208,7 @@ def _total(plan: Plan) -> int | None:
     n = len(plan.files)
     for path, _ in plan.parquets:
         try:
-            n += pq.ParquetFile(path).metadata.num_rows
+            n += parquet_file(path).metadata.num_rows
         except (OSError, pa.ArrowException):
             return None
     return n

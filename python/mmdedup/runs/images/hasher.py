@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ... import _core
 from ...errors import InputError
 from ...image import image_hashes
 from ...image_columns import check_image_type, resolve_images
 from ...io import atomic_write, write_table
+from ...storage import is_url
 from ..components import MapUnits
 from ..workdir import WorkDir
 from .crops import region_options
@@ -26,6 +29,8 @@ from .sources import (
     image_column,
     member_bytes,
     open_tar,
+    parquet_file,
+    read_file,
     tar_step,
 )
 
@@ -81,7 +86,7 @@ class Hasher:
         jobs = [Job("files", b, rows=min(size, n - i)) for b, i in enumerate(range(0, n, size))]
         for f, (path, _) in enumerate(self.plan.parquets):
             try:
-                pf = pq.ParquetFile(path)
+                pf = parquet_file(path)
             except (pa.ArrowInvalid, OSError) as e:
                 raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from e
             col = image_column(pf, self.column, str(path))
@@ -129,33 +134,43 @@ def _run_job(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], jobs: list[Job]
     job = jobs[j]
     if job.kind == "files":
         size = plan.batch
-        chunk = [str(p) for p, _ in plan.files[job.index * size : (job.index + 1) * size]]
-        _unit(work, hash_kw, f"hash-files-{job.index:06d}", "", [None] * len(chunk), chunk, chunk)
+        files = plan.files[job.index * size : (job.index + 1) * size]
+        chunk = [str(p) for p, _ in files]
+        if any(is_url(p) for p in chunk):
+            hashed = functools.partial(_read_and_hash, hash_kw, files)
+        else:  # local files: the hasher reads them itself, in parallel
+            hashed = functools.partial(_hash_paths, hash_kw, chunk)
+        _unit(work, f"hash-files-{job.index:06d}", "", [None] * len(chunk), chunk, hashed)
     elif job.kind == "parquet":
         _parquet(work, plan, hash_kw, job)
     else:
         _tar(work, plan, hash_kw, job.index)
 
 
+Hashed = Callable[[dict[int, str]], pa.Table]
+"""The hashes of a unit's images, read only for a unit not yet done; an image that could not be
+read is recorded (its index -> the message) in the dict given."""
+
+
 def _unit(
     work: WorkDir,
-    hash_kw: dict[str, Any],
     unit: str,
     source: str,
     rows: list[int | None],
     keys: list[str],
-    images: Any,
+    hashed: Hashed,
 ) -> None:
     if work.done(unit):
         return
     missing: dict[int, str] = {}
-    if callable(images):  # read only for a unit not yet done
-        images = images(missing)
-    t = image_hashes(images, **hash_kw)
-    if missing:  # files named by an image column that could not be read
+    t = hashed(missing)
+    if missing:  # files that could not be read
         messages = t["error"].to_pylist()
-        for i, message in missing.items():
-            messages[i] = message
+        # With --frames all a row per frame: each names its image in `item`.
+        items = t["item"].to_pylist() if "item" in t.column_names else range(len(messages))
+        for r, i in enumerate(items):
+            if i in missing:
+                messages[r] = missing[i]
         t = t.set_column(t.column_names.index("error"), "error", pa.array(messages, pa.string()))
     cols: dict[str, Any] = {
         "shard": pa.array([source or k for k in keys], pa.string()),
@@ -177,16 +192,16 @@ def _parquet(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], job: Job) -> No
     if all(work.done(u) for u in units):
         return
     path = plan.parquets[job.index][0]
-    pf = pq.ParquetFile(path)
+    pf = parquet_file(path)
     columns = [job.column] + ([job.key_column] if job.key_column else [])
     start = job.first
     batches = pf.iter_batches(batch_size=plan.batch, row_groups=[job.group], columns=columns)
     for unit, rb in zip(units, batches, strict=True):
         keys = [str(k) for k in rb.column(1).to_pylist()] if job.key_column else [""] * rb.num_rows
-        images = functools.partial(
-            _resolved, rb.column(0), str(path), first_row=start, name=job.column
+        hashed = functools.partial(
+            _hash_column, hash_kw, rb.column(0), str(path), first_row=start, name=job.column
         )
-        _unit(work, hash_kw, unit, str(path), list(range(start, start + rb.num_rows)), keys, images)
+        _unit(work, unit, str(path), list(range(start, start + rb.num_rows)), keys, hashed)
         start += rb.num_rows
 
 
@@ -196,7 +211,7 @@ def _tar(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], f: int) -> None:
     name = f"tar-{f:06d}"
     if work.done(name):
         return
-    path = Path(plan.tars[f][0])
+    path = str(plan.tars[f][0])
     units: list[str] = []
     rows: list[int | None] = []
     keys: list[str] = []
@@ -204,7 +219,8 @@ def _tar(work: WorkDir, plan: Plan, hash_kw: dict[str, Any], f: int) -> None:
 
     def flush() -> None:
         unit = f"hash-{name}-{len(units):06d}"
-        _unit(work, hash_kw, unit, str(path), list(rows), list(keys), pa.array(data, pa.binary()))
+        hashed = functools.partial(_hash_bytes, hash_kw, pa.array(data, pa.binary()))
+        _unit(work, unit, path, list(rows), list(keys), hashed)
         units.append(unit)
         rows.clear()
         keys.clear()
@@ -253,10 +269,60 @@ def empty_hashes(method: str) -> pa.Table:
     return pa.table(cols)
 
 
-def _resolved(
-    column: pa.Array, shard: str, missing: dict[int, str], *, first_row: int, name: str
-) -> Any:
-    """The images of a batch as the hasher takes them: a Hugging Face ``Image`` struct's bytes,
-    or the files its paths (or a string column's) name, relative to the shard; a file that
-    cannot be read leaves its row null and its message in ``missing``."""
-    return resolve_images(column, shard, first_row=first_row, name=name, errors=missing)
+def _hash_paths(hash_kw: dict[str, Any], paths: list[str], missing: dict[int, str]) -> pa.Table:
+    return image_hashes(paths, **hash_kw)
+
+
+def _hash_bytes(hash_kw: dict[str, Any], data: pa.Array, missing: dict[int, str]) -> pa.Table:
+    return image_hashes(data, **hash_kw)
+
+
+def _hash_column(
+    hash_kw: dict[str, Any],
+    column: pa.Array,
+    shard: str,
+    missing: dict[int, str],
+    *,
+    first_row: int,
+    name: str,
+) -> pa.Table:
+    """The hashes of a batch of an image column: a Hugging Face ``Image`` struct's bytes, or
+    the files its paths (or a string column's) name, relative to the shard; a file that cannot
+    be read leaves its row null and its message in ``missing``."""
+    images = resolve_images(column, shard, first_row=first_row, name=name, errors=missing)
+    return image_hashes(images, **hash_kw)
+
+
+def _read_and_hash(
+    hash_kw: dict[str, Any], files: list[list[Any]], missing: dict[int, str]
+) -> pa.Table:
+    """The hashes of image files that are not all local (``[path or URL, size]``), read through
+    their file systems one file at a time, in pieces whose encoded bytes take at most a quarter
+    of the decode memory (a larger file alone): a piece is read, then hashed within the decode
+    memory like any column of bytes. A file that cannot be read is a null image, its message
+    in ``missing``."""
+    decode = hash_kw.get("memory") or _core.DEFAULT_DECODE_MEMORY
+    budget = max(int(decode) // 4, 1)
+    pieces: list[pa.Table] = []
+    start = 0
+    while start < len(files) or not pieces:
+        end, held = start, 0
+        while end < len(files) and (end == start or held + int(files[end][1]) <= budget):
+            held += int(files[end][1])
+            end += 1
+        data: list[bytes | None] = []
+        for i in range(start, end):
+            where = str(files[i][0])
+            try:
+                data.append(read_file(where))
+            except (OSError, ValueError) as e:
+                missing[i] = f"cannot read {where}: {e}"
+                data.append(None)
+        t = image_hashes(pa.array(data, pa.large_binary()), **hash_kw)
+        if "item" in t.column_names and start:  # --frames all: `item` counts from the piece
+            at = t.column_names.index("item")
+            item = pc.add(t["item"], pa.scalar(start, pa.uint32()))
+            t = t.set_column(at, "item", item)
+        pieces.append(t)
+        start = end
+    return pa.concat_tables(pieces)

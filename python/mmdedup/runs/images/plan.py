@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 BATCH = 2048
@@ -29,8 +28,9 @@ class Plan:
     version: int = _VERSION
 
     @staticmethod
-    def listing(paths: list[Path]) -> list[list[Any]]:
-        return [[str(p), p.stat().st_size] for p in paths]
+    def listing(files: list[tuple[str, int]]) -> list[list[Any]]:
+        """``[path or URL, size]`` of each input file."""
+        return [[path, size] for path, size in files]
 
     def differences(self, old: dict[str, Any]) -> list[str]:
         """What differs from an earlier run's manifest, in words (empty: the same work)."""
