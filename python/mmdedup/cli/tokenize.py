@@ -187,6 +187,7 @@ def tokenize(
             work_dir=work_dir,
             keep_work_dir=keep_work_dir,
             memory=memory,
+            threads=threads,
             engine=cast(Any, engine),
             address=address,
         )
