@@ -195,6 +195,15 @@ class Location:
     def is_dir(self) -> bool:
         return bool(self.fs.isdir(self.path)) if self.fs is not None else Path(self.path).is_dir()
 
+    def is_file(self) -> bool:
+        return bool(self.fs.isfile(self.path)) if self.fs is not None else Path(self.path).is_file()
+
+    def parent(self) -> Location:
+        """The directory this file or directory is in."""
+        if self.fs is None:
+            return Location(Path(self.path).parent)
+        return Location(f"{self.protocol}://{self.parent_path()}")
+
     def glob(self) -> list[Location]:
         """The files matching this location as a glob pattern."""
         if self.fs is None:

@@ -179,11 +179,11 @@ def _convert_shard(
         "output": shown,
     }
     folder = PurePosixPath(names[i]).parent
-    src_dir = shard.path.local().parent if shard.path.is_local else None
+    src_dir: Location | None = shard.path.parent()  # local, or remote: image files are copied
     if (
-        src_dir is not None
+        shard.path.is_local
         and out.is_local
-        and src_dir.resolve() == (out.local() / folder).resolve()
+        and shard.path.local().parent.resolve() == (out.local() / folder).resolve()
     ):
         src_dir = None  # the output lies beside the input: its image files are there
     copies: dict[str, str] = {}
@@ -202,7 +202,7 @@ def _convert_shard(
                 _note(record, docs, layout, shown, written)
                 if src_dir is not None:
                     for rel, src in relative_images(docs.table, src_dir).items():
-                        copies.setdefault((folder / rel).as_posix(), str(src))
+                        copies.setdefault((folder / rel).as_posix(), src)
             written += docs.table.num_rows
             yield docs.table
         first = False

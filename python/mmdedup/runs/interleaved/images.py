@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ... import _core
 from ...errors import InputError
+from ...storage import Location
 from ..workdir import WorkDir
 from .config import MultimodalConfig
 from .plan import Manifest, manifest_config, partition_rows
@@ -45,7 +46,7 @@ class _ImageSource:
             self.index = {u: i for i, u in enumerate(t.column("url").to_pylist()) if u}
             self.blobs = t.column("bytes")
 
-    def get(self, seg: dict[str, Any], base: Path | None) -> bytes | str:
+    def get(self, seg: dict[str, Any], base: Path | Location | None) -> bytes | str:
         """The bytes, or why there are none."""
         if seg.get("image_bytes"):
             return bytes(seg["image_bytes"])
@@ -56,7 +57,8 @@ class _ImageSource:
                     return bytes(blob)
         rel = seg.get("image_path")
         if rel and "://" not in rel:
-            for root in (self.root, base):
+            roots: tuple[Path | Location | None, ...] = (self.root, base)
+            for root in roots:
                 if root is None:
                     continue
                 p = root / rel
@@ -70,7 +72,7 @@ def image_keys(
     segs: list[tuple[int, int, dict[str, Any]]],
     cfg: MultimodalConfig,
     source: _ImageSource,
-    base: Path | None,
+    base: Path | Location | None,
 ) -> tuple[npt.NDArray[np.uint64], list[str | None]]:
     """A 64-bit key per image segment, or an error message."""
     n = len(segs)

@@ -70,7 +70,7 @@ def stage_scan(work: WorkDir, m: Manifest, i: int) -> None:
     # Images, in reading order: image segments and references left in markdown text.
     isegs = [(d, k, r, ref) for d, v in enumerate(views) for k, r, ref, _ in v.images]
     source = image_source(m.images, m.image_root)
-    base = shard.path.local().parent if shard.path.is_local else None
+    base = shard.path.local().parent if shard.path.is_local else shard.path.parent()
     ikeys, ierrs = image_keys([(d, k, ref) for d, k, _, ref in isegs], cfg, source, base)
     idoc = np.array([d for d, _, _, _ in isegs], dtype=np.int64)
     iseg = np.array([k for _, k, _, _ in isegs], dtype=np.uint32)

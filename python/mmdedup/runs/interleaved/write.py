@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from ...formats import write_documents
 from ...io import Shard, write_table
-from ...runs.copies import declare_and_copy, image_copies, relative_images
+from ...runs.copies import declare_and_copy, relative_images
 from ...runs.dirs import Run as OutputRun
 from ...storage import Location, atomic_write
 from ..workdir import WorkDir
@@ -231,17 +231,16 @@ def _removal(
 
 def _copies(table: pa.Table, shard: Shard, outdir: Location) -> list[list[str]]:
     """``[source, destination relative to outdir]`` of each image file that travels with
-    ``shard`` (PIN's relative paths), written beside it in ``outdir``."""
-    if not shard.path.is_local:
-        return []
-    src_dir = shard.path.local().parent
-    if outdir.is_local:
-        root = outdir.local()
-        pairs = image_copies(table, src_dir, (root / shard.name).parent)
-        return [[str(src), dst.relative_to(root).as_posix()] for src, dst in pairs]
+    ``shard`` (PIN's relative paths, beside a local or a remote shard), written beside it in
+    ``outdir``; none when the output lies beside the input itself."""
     sub = PurePosixPath(shard.name).parent
+    if shard.path.is_local and outdir.is_local:
+        src_dir = shard.path.local().parent
+        if src_dir.resolve() == (outdir.local() / sub).resolve():
+            return []
     return [
-        [str(src), (sub / rel).as_posix()] for rel, src in relative_images(table, src_dir).items()
+        [src, (sub / rel).as_posix()]
+        for rel, src in relative_images(table, shard.path.parent()).items()
     ]
 
 
