@@ -73,6 +73,7 @@ import importlib
 import io
 import json
 import random
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,6 +388,26 @@ def test_no_output_into_a_remote_input_directory(
     assert remote_tree(mem, url, results=False) == before
     # A directory beside the inputs is fine.
     ok(run(*remote, "-o", f"memory://{mem[1]}/in-out", "-q"))
+
+
+def test_one_input_directory_under_any_spelling(
+    sources: dict[str, Path], tmp_path: Path, mem: tuple[Any, str]
+) -> None:
+    """A ``file://`` URL is the local directory it names, and ``memory://x`` and
+    ``memory:///x/`` are one directory: OUTDIR inside the inputs is refused under each."""
+    local = tmp_path / "in"
+    shutil.copytree(sources["text"], local)
+    for given, out in (
+        (f"file://{local}", local / "out"),
+        (str(local), f"file://{local}/out"),
+    ):
+        refused(run("dedup", given, "-o", out, "-q"), "input directory")
+        assert not (local / "out").exists()
+    url = upload(mem, sources["text"], "in")
+    spelled = url.replace("memory:///", "memory://").replace("memory://", "memory:///") + "/"
+    assert spelled != url
+    refused(run("dedup", spelled, "-o", f"{url}/out", "-q"), "input directory")
+    refused(run("dedup", url, "-o", f"{spelled}out", "-q"), "input directory")
 
 
 # -------------------------------------------------------------------------------------------

@@ -13,8 +13,12 @@ __all__ = ["check_no_overlap"]
 
 
 def _real(path: str) -> str:
-    """A local path with its symlinks resolved; a URL without its trailing slash."""
-    return path.rstrip("/") if is_url(path) else os.path.realpath(path)
+    """A local path (``file://`` URLs included) with its symlinks resolved; a URL as its file
+    system's protocol and path, whatever the spelling (``memory://in``, ``memory:///in/``)."""
+    if is_url(path):
+        loc = Location(path)
+        return f"{loc.protocol}://{loc.path.strip('/')}"
+    return os.path.realpath(path.removeprefix("file://"))
 
 
 def _inside(child: str, parent: str) -> bool:
@@ -27,7 +31,7 @@ def _input_directory(given: str, target: str) -> bool:
     """Whether the input ``given`` is a directory that could hold ``target``: a local directory,
     or (for a target on object storage) a prefix of the same file system holding objects."""
     if not is_url(given):
-        return os.path.isdir(given)
+        return os.path.isdir(given.removeprefix("file://"))
     if not is_url(target) or any(c in given for c in "*?["):
         return False
     loc = Location(given)
