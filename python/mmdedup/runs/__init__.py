@@ -9,7 +9,8 @@
 What they share lives here too: :mod:`~mmdedup.runs.dirs` (the output and work directories:
 never over, into or inside an input; locks; listed outputs), :mod:`~mmdedup.runs.workdir`
 (units written atomically and marked done, so ``resume`` continues where a run stopped),
-:mod:`~mmdedup.runs.budget` (``--memory``), :mod:`~mmdedup.runs.engine` (Ray tasks),
+:mod:`~mmdedup.runs.budget` (``--memory``), :mod:`~mmdedup.runs.engine` (the local engine and
+Ray tasks), :mod:`~mmdedup.runs.overlap` (outputs never on inputs),
 :mod:`~mmdedup.runs.components` (connected components on disk) and
 :mod:`~mmdedup.runs.progress` (bars at a terminal, log lines in batch jobs).
 """
