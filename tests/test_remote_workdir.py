@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,13 @@ def s3_env() -> Iterator[dict[str, str]]:
     os.environ.update(env)
     import fsspec
 
+    # moto keeps its buckets in this process, whichever server made them, and s3fs its file
+    # systems (with the endpoint they were made with): each module that uses a server starts
+    # from no bucket and no file system of an earlier module's server.
+    reset = f"http://127.0.0.1:{port}/moto-api/reset"
+    urllib.request.urlopen(urllib.request.Request(reset, method="POST"), timeout=30).close()
+    s3fs_class = type(fsspec.filesystem("s3", skip_instance_cache=True))
+    s3fs_class.clear_instance_cache()
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     fs.mkdir("mmdedup-test")
     try:
@@ -67,6 +75,7 @@ def s3_env() -> Iterator[dict[str, str]]:
             else:
                 os.environ[k] = v
         server.stop()
+        s3fs_class.clear_instance_cache()
 
 
 @pytest.fixture
