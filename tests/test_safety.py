@@ -328,3 +328,27 @@ def test_a_write_cut_short_in_outdir_is_cleaned_up_on_resume(tmp_path: Path) -> 
         open_run(out, inputs=[str(src)], shards=[], resume=True),
     ):
         pass
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_write_that_raises_leaves_no_file(where: str, tmp_path: Path) -> None:
+    """Every output is written whole or not at all: a writer that raises midway leaves neither a
+    file nor, on object storage, an object cut short (nor a temporary file beside it)."""
+    import uuid
+
+    import fsspec
+    from mmdedup.storage import Location
+
+    root = str(tmp_path) if where == "local" else f"memory://safety-{uuid.uuid4().hex[:8]}"
+    target = Location(root) / "out.parquet"
+    with pytest.raises(RuntimeError), target.write() as f:
+        f.write(b"PAR1" * 1000)
+        raise RuntimeError("cut short")
+    assert not target.exists()
+    if where == "local":
+        assert list(tmp_path.iterdir()) == []
+    with target.write() as f:
+        f.write(b"whole")
+    assert target.read_bytes() == b"whole"
+    if where == "memory":
+        fsspec.filesystem("memory").rm(target.parent_path(), recursive=True)

@@ -176,14 +176,9 @@ class Location:
 
     @contextmanager
     def write(self) -> Iterator[IO[bytes]]:
-        if self.fs is None:
-            with atomic_write(Path(self.path)) as f:
-                yield f
-            return
-        parent = self.path.rsplit("/", 1)[0]
-        if parent:
-            self.fs.makedirs(parent, exist_ok=True)
-        with self.fs.open(self.path, "wb") as f:
+        """Writes this file whole or not at all (see :func:`staged_write`): a writer that
+        raises leaves no file, and no object cut short on object storage."""
+        with staged_write(self) as f:
             yield f
 
     def files(self) -> list[Location]:
