@@ -67,6 +67,7 @@ def test_every_key_of_the_shard_becomes_a_column(tmp_path: Path, layout: str, to
     # A piece of 4 KiB holds a few dozen documents: the late keys come in a later piece.
     tiny = convert_files([str(src)], tmp_path / "tiny", to=to, memory=64 * 1024)
     assert whole.documents_out == tiny.documents_out == N
+    assert whole.keys_in_extra == tiny.keys_in_extra == []
     assert files(tmp_path / "tiny") == files(tmp_path / "whole")  # the README's promise
     out = tmp_path / "whole" / "docs.parquet"
     schema = pq.read_schema(out)
@@ -120,6 +121,11 @@ def test_keys_that_cannot_be_columns_all_stay_in_extra(
     assert not tiny.errors
     assert files(tmp_path / "tiny") == files(tmp_path / "whole")
     out = tmp_path / "whole" / "docs.parquet"
+    # The summary says which output keeps the keys in `extra`, and why.
+    ((output, why),) = tiny.keys_in_extra
+    assert Path(output) == tmp_path / "tiny" / "docs.parquet"
+    name = next(iter(conflict))
+    assert repr(name) in why and ("no one type" in why) == (name == "score")
     assert pq.read_schema(out).names == ["images", "texts", "metadata", "extra"]
     table = pq.read_table(out)
     extra = [json.loads(e) for e in table.column("extra").to_pylist()]
@@ -285,3 +291,17 @@ def test_keys_clashing_with_carried_columns(tmp_path: Path) -> None:
     convert_files([str(src)], tmp_path / "mmc4", to="mmc4")
     lines = [json.loads(x) for x in (tmp_path / "mmc4" / "web.jsonl").read_text().splitlines()]
     assert [(r["url"], r["k"]) for r in lines] == [(f"u{i}", i) for i in range(4)]
+
+
+def test_the_cli_says_when_keys_stay_in_extra(tmp_path: Path) -> None:
+    rows = [mmc4_row(i, score=i if i else "zero") for i in range(20)]
+    src = write_jsonl(tmp_path / "in" / "docs.jsonl", rows)
+    r = mmdedup_cli("convert", src, "--to", "obelics", "-o", tmp_path / "out")
+    ok(r)
+    assert "docs.parquet: the source's keys are in the JSON column `extra`" in r.stderr
+    assert "the key 'score' has no one type" in r.stderr
+    rows = [mmc4_row(i, score=i) for i in range(20)]
+    src = write_jsonl(tmp_path / "in2" / "docs.jsonl", rows)
+    r = mmdedup_cli("convert", src, "--to", "obelics", "-o", tmp_path / "out2")
+    ok(r)
+    assert "extra" not in r.stderr

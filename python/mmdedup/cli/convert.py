@@ -127,5 +127,7 @@ def convert(
         f"file(s); {len(s.errors):,} rows with errors (left out), {len(s.repairs):,} repairs, "
         f"{len(s.warnings):,} with images inside code, {s.images_copied:,} image files copied"
     )
+    for output, why in s.keys_in_extra:
+        click.echo(f"{output}: the source's keys are in the JSON column `extra` ({why})", err=True)
     if line := options.work_dir_line({"work_dir": s.work_dir}):
         click.echo(line)

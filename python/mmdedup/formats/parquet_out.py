@@ -135,6 +135,16 @@ class Plan:
                 keys = {}  # their types no longer matter
         return Plan(core, keys, stay)
 
+    def why_extra(self) -> str | None:
+        """Why a JSON Lines source's keys are written as the one JSON column ``extra`` rather
+        than as columns; None when they become columns (or there are none)."""
+        if self.keys is None:
+            return None
+        if self.stay is not None:
+            return self.stay
+        mixed = [k for k, t in self.keys.items() if t is None]
+        return f"the key {mixed[0]!r} has no one type" if mixed else None
+
     def key_types(self) -> dict[str, pa.DataType] | None:
         """The keys that become columns, with their types; None when they stay in ``extra``
         (or there are none to make columns of)."""

@@ -167,15 +167,17 @@ def write_pieces(
     layout: Layout,
     name: str,
     keep_bytes: int,
-) -> int:
+) -> tuple[int, str | None]:
     """Writes the canonical tables ``read()`` gives into ``f`` as ``layout`` (JSON Lines
-    compressed as ``name`` ends, ``.gz`` or ``.zst``); returns the number of documents.
+    compressed as ``name`` ends, ``.gz`` or ``.zst``); returns the number of documents, and why
+    a JSON Lines source's keys were written as the one JSON column ``extra`` (None when they
+    became columns, or there were none).
 
     JSON Lines are written as they come. A Parquet file needs its column types before its first
     row group: the documents are read once to decide them and again to write, unless they took
     at most ``keep_bytes`` bytes (they are then kept from the first reading)."""
     if layout.container == "jsonl":
-        return _write_jsonl(read(), f, layout, name)
+        return _write_jsonl(read(), f, layout, name), None
     plan: Plan | None = None
     kept: list[pa.Table] | None = []
     held = 0
@@ -205,7 +207,7 @@ def write_pieces(
     finally:
         if writer is not None:
             writer.close()
-    return count
+    return count, plan.why_extra()
 
 
 def _write_jsonl(tables: Iterator[pa.Table], f: IO[bytes], layout: Layout, name: str) -> int:

@@ -40,6 +40,10 @@ class ConvertSummary:
         warnings: Documents whose images land inside a code block of the markdown written
             (PIN, WanJuan): a code fence split over several texts around an image, as MMC4
             sentences can be. They are written, but read back as code, not images.
+        keys_in_extra: Outputs (Parquet, from JSON Lines) whose source keys are written as
+            the one JSON column ``extra`` instead of columns, each with why (a key without one
+            type, a key named like a column the layout writes, too many keys). Nothing is lost;
+            a JSON Lines output gets the keys back.
         images_copied: Image files copied beside the output.
         outputs: The files written (an fsspec URL for a remote OUTDIR).
         work_dir: The work directory: where, how large, whether it was kept.
@@ -50,6 +54,7 @@ class ConvertSummary:
     errors: list[Problem] = field(default_factory=list)
     repairs: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    keys_in_extra: list[tuple[str, str]] = field(default_factory=list)
     images_copied: int = 0
     outputs: list[Path | str] = field(default_factory=list)
     work_dir: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +149,8 @@ def convert_files(
         summary.errors += [Problem(*p) for p in r["errors"]]
         summary.repairs += [Problem(*p) for p in r["repairs"]]
         summary.warnings += [Problem(*p) for p in r["warnings"]]
+        if r.get("keys_in_extra"):
+            summary.keys_in_extra.append((r["output"], r["keys_in_extra"]))
         summary.outputs.append(r["output"] if is_url(r["output"]) else Path(r["output"]))
     # Image files that travel with the shards, each once (shards may share one).
     summary.images_copied = len({dst for r in records for _, dst in r["copies"]})
@@ -209,7 +216,7 @@ def _convert_shard(
 
     try:
         with staged_write(target) as f:
-            record["documents_out"] = write_pieces(
+            record["documents_out"], record["keys_in_extra"] = write_pieces(
                 read, f, layout=layout, name=names[i], keep_bytes=memory // 4
             )
     except InputError as e:
