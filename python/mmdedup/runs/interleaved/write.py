@@ -269,10 +269,6 @@ def copy_shard_images(work: WorkDir, m: Manifest, outdir: Location, outputs: Out
 def merge_records(
     work: WorkDir, m: Manifest, kind: str, schema: pa.Schema, target: Location
 ) -> None:
-    with (
-        _local_output(target) as path,
-        atomic_write(path) as f,
-        pq.ParquetWriter(f, schema) as writer,
-    ):
+    with target.write() as f, pq.ParquetWriter(f, schema) as writer:
         for i in range(len(m.shards)):
             writer.write_table(pq.read_table(work.local(f"records/{kind}-{i:06d}.parquet")))
