@@ -86,10 +86,10 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import edit, random_doc
 from mmdedup.cli import main
-from mmdedup.formats import read_documents, write_documents
+from mmdedup.formats import read_documents
 from PIL import Image
 from test_multimodal import corpus as pages
-from test_multimodal import write_obelics
+from test_multimodal import write_obelics, write_pin_with_pictures
 
 KINDS = ["text", "interleaved", "images", "convert", "tokenize"]
 # Image inputs on fsspec URLs have their tests in test_images_remote_inputs (on S3).
@@ -114,18 +114,7 @@ def _pin(src: Path, scratch: Path) -> None:
     """The pages of ``test_multimodal`` (built to trigger each interleaved rule) as two PIN
     shards, every page also showing a picture kept beside it (``content_image/...``)."""
     table = read_documents(write_obelics(scratch / "web.parquet", pages())).table
-    (src / "content_image").mkdir(parents=True)
-    write_documents(table.slice(0, 10), src / "a.jsonl", format="pin")
-    write_documents(table.slice(10), src / "b.jsonl", format="pin")
-    for shard in ("a.jsonl", "b.jsonl"):
-        lines = []
-        for n, line in enumerate((src / shard).read_text().splitlines()):
-            doc = json.loads(line)
-            name = f"content_image/{shard[0]}{n}.png"
-            doc["md"] += f"\n\n![photo]({name})"
-            (src / name).write_bytes(f"picture {shard[0]}{n}".encode() * 50)
-            lines.append(json.dumps(doc))
-        (src / shard).write_text("\n".join(lines) + "\n")
+    write_pin_with_pictures(table, src)
 
 
 def _photos(src: Path) -> None:

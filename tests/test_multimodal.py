@@ -419,3 +419,21 @@ def test_ray_engine_matches_local(tmp_path: Path) -> None:
     assert sum(name.startswith("content_image/") for name in got) >= 10
     listed = json.loads((tmp_path / "ray" / ".mmdedup-outputs.json").read_text())["outputs"]
     assert {n for n in got if n.startswith("content_image/")} <= set(listed)
+
+
+def write_pin_with_pictures(table: pa.Table, src: Path) -> Path:
+    """``table``'s documents as two PIN shards in ``src`` (the first 10, the rest), each page
+    also showing a picture kept beside it (``content_image/...``)."""
+    (src / "content_image").mkdir(parents=True)
+    write_documents(table.slice(0, 10), src / "a.jsonl", format="pin")
+    write_documents(table.slice(10), src / "b.jsonl", format="pin")
+    for shard in ("a.jsonl", "b.jsonl"):
+        lines = []
+        for n, line in enumerate((src / shard).read_text().splitlines()):
+            doc = json.loads(line)
+            name = f"content_image/{shard[0]}{n}.png"
+            doc["md"] += f"\n\n![photo]({name})"
+            (src / name).write_bytes(f"picture {shard[0]}{n}".encode() * 50)
+            lines.append(json.dumps(doc))
+        (src / shard).write_text("\n".join(lines) + "\n")
+    return src

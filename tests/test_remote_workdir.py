@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import edit, random_doc
 from mmdedup.errors import InputError, ParameterError
-from mmdedup.formats import read_documents, write_documents
+from mmdedup.formats import read_documents
 from mmdedup.runs import dedup_files
 from test_multimodal import corpus as interleaved_docs
-from test_multimodal import write_obelics
+from test_multimodal import write_obelics, write_pin_with_pictures
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -437,20 +437,7 @@ def pin(tmp_path: Path) -> Path:
     """The same pages as two PIN shards, each page also showing a picture kept beside it
     (``content_image/...``, copied next to the output shards)."""
     table = read_documents(write_obelics(tmp_path / "web.parquet", interleaved_docs())).table
-    src = tmp_path / "pin"
-    (src / "content_image").mkdir(parents=True)
-    write_documents(table.slice(0, 10), src / "a.jsonl", format="pin")
-    write_documents(table.slice(10), src / "b.jsonl", format="pin")
-    for shard in ("a.jsonl", "b.jsonl"):
-        lines = []
-        for n, line in enumerate((src / shard).read_text().splitlines()):
-            doc = json.loads(line)
-            name = f"content_image/{shard[0]}{n}.png"
-            doc["md"] += f"\n\n![photo]({name})"
-            (src / name).write_bytes(f"picture {shard[0]}{n}".encode() * 50)
-            lines.append(json.dumps(doc))
-        (src / shard).write_text("\n".join(lines) + "\n")
-    return src
+    return write_pin_with_pictures(table, tmp_path / "pin")
 
 
 _IL = {"memory": "64KB"}  # several partitions of paragraphs, images and band keys
