@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import mmdedup
 import numpy as np
 import pytest
@@ -60,3 +62,42 @@ def test_hamming_neighbours_match_brute_force() -> None:
     # Same component as brute-force connectivity.
     brute = _core.components(len(hashes), np.argwhere(np.triu(dist <= 4, 1)).astype(np.uint32))
     assert (labels == brute).all()
+
+
+_ROW = np.dtype([("key", "<u8"), ("doc", "<u4")])
+
+
+@pytest.mark.parametrize("window", [1, 8])
+def test_partition_pairs_reads_the_row_files_as_bucket_pairs_sees_them(
+    tmp_path: Path, window: int
+) -> None:
+    # Several files of (key, doc) rows, keys drawn from few values so that buckets are large
+    # and cross the files; one file empty.
+    rng = np.random.default_rng(3)
+    files, parts = [], []
+    for i, n in enumerate([5_000, 0, 1, 20_000]):
+        rows = np.empty(n, dtype=_ROW)
+        rows["key"] = rng.integers(0, 300, n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        rows["doc"] = rng.integers(0, 2**32 - 1, n, dtype=np.uint32)
+        path = tmp_path / f"{i}.rows"
+        rows.tofile(path)
+        files.append(path)
+        parts.append(rows)
+    rows = np.concatenate(parts)
+    want = _core.bucket_pairs(
+        np.ascontiguousarray(rows["key"]), np.ascontiguousarray(rows["doc"]), window=window
+    )
+    for threads in (1, 2):
+        mmdedup.set_num_threads(threads)
+        got = _core.partition_pairs([str(f) for f in files], window=window)
+        assert got.dtype == np.uint32 and got.shape == want.shape
+        assert np.array_equal(got, want)
+
+
+def test_partition_pairs_names_a_torn_or_missing_file(tmp_path: Path) -> None:
+    torn = tmp_path / "torn.rows"
+    torn.write_bytes(b"\0" * 25)
+    with pytest.raises(mmdedup.InputError, match=r"torn\.rows.*25 bytes"):
+        _core.partition_pairs([torn])
+    with pytest.raises(mmdedup.InputError, match=r"gone\.rows"):
+        _core.partition_pairs([tmp_path / "gone.rows"])

@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension. The public API is in the Python modules that wrap it."""
 
 import os
+from collections.abc import Sequence
 from typing import Any, final
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "minhash_with_sets",
     "normalize",
     "parse_markdown",
+    "partition_pairs",
     "read_u64_ranges",
     "region_pairs",
     "set_jaccard",
@@ -171,6 +173,11 @@ def band_keys(
 def bucket_pairs(
     keys: npt.NDArray[np.uint64],
     docs: npt.NDArray[np.uint32],
+    *,
+    window: int = ...,  # 1
+) -> npt.NDArray[np.uint32]: ...
+def partition_pairs(
+    paths: Sequence[str | os.PathLike[str]],
     *,
     window: int = ...,  # 1
 ) -> npt.NDArray[np.uint32]: ...

@@ -55,6 +55,16 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
+def sync_file(path: Path) -> None:
+    """Makes what was written to ``path`` (also through a memory map) durable, like
+    :func:`atomic_write` does for its files; the GIL is released while the disk catches up."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def staged_write(target: Location) -> Iterator[IO[bytes]]:
     """Writes ``target`` whole or not at all, however long the writing takes: a local file

@@ -6,6 +6,7 @@
 //! `1 − (1 − s^r)^b` for Jaccard similarity `s`.
 
 mod params;
+pub mod rows;
 
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;

@@ -1,6 +1,8 @@
 //! Bindings for LSH banding: band geometry, band keys, candidate pairs from shared buckets, and
 //! the signature agreement of candidate pairs.
 
+use std::path::PathBuf;
+
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use rayon::prelude::*;
@@ -120,6 +122,25 @@ fn bucket_pairs<'py>(
     edges_out(py, edges)
 }
 
+/// Candidate pairs of one on-disk partition (see `lsh::bucket_pairs`), from the (key, doc) rows
+/// of its files (see `lsh::rows`), read in parallel in the order given.
+#[pyfunction]
+#[pyo3(signature = (paths, *, window = Int(1)))]
+fn partition_pairs<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    window: Int,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let window: usize = window.py(py, "window")?;
+    let edges = run(py, || {
+        let mut edges = lsh::bucket_pairs(lsh::rows::read_rows(&paths)?, window);
+        crate::parallel::install(edges.len(), || edges.par_sort_unstable());
+        edges.dedup();
+        Ok(edges)
+    })?;
+    edges_out(py, edges)
+}
+
 /// The fraction of equal slots for each edge.
 #[pyfunction]
 fn signature_agreement<'py>(
@@ -150,6 +171,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lsh_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(bucket_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(partition_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(signature_agreement, m)?)?;
     Ok(())
 }

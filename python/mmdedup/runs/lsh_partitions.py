@@ -119,20 +119,11 @@ def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> No
         return
     where = f"partitions/{p:05d}"
     files = [work.local(f"{where}/{name}") for name in work.list(where, ".rows")]
-    rows = np.empty(sum(f.stat().st_size for f in files) // _ROW.itemsize, dtype=_ROW)
-    at = 0
-    for path in files:
-        piece = np.fromfile(path, dtype=_ROW)
-        rows[at : at + len(piece)] = piece
-        at += len(piece)
-        del piece
     # Exact dedup buckets by the first 64 bits of the 128-bit hash: the window makes a chain of
     # true duplicates survive even if an unrelated document shares those 64 bits.
     window = _WINDOW[str(cfg.verify)] if cfg.method == "minhash" else 8
-    keys, docs = np.ascontiguousarray(rows["key"]), np.ascontiguousarray(rows["doc"])
-    del rows  # only one copy of the partition at a time, beside the kernel's sorted pairs
-    edges = _core.bucket_pairs(keys, docs, window=window)
-    del keys, docs
+    # The kernel reads the partition's row files side by side, straight into its sort.
+    edges = _core.partition_pairs(files, window=window)
     with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
         f.write(json.dumps({"candidates": len(edges)}).encode())
     work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))

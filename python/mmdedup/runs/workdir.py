@@ -307,7 +307,7 @@ def npy_out(path: Path, dtype: np.dtype[Any], length: int) -> Iterator[Callable[
 
         def write(arr: npt.NDArray[Any]) -> None:
             nonlocal written
-            f.write(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+            f.write(np.ascontiguousarray(arr, dtype=dtype).data)  # no copy
             written += len(arr)
 
         yield write

@@ -48,6 +48,21 @@ def _candidate_count(work: WorkDir, plan: Plan) -> int:
     )
 
 
+def unique_edges(edges: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The distinct rows of ``edges`` in ascending order, as ``np.unique(edges, axis=0)`` gives
+    them: sorted as one 64-bit key per edge, which is several times faster; edges of one
+    partition come sorted and distinct already, and are not sorted again."""
+    if len(edges) == 0:
+        return edges
+    keys = (edges[:, 0].astype(np.uint64) << np.uint64(32)) | edges[:, 1]
+    if not (keys[1:] > keys[:-1]).all():
+        keys = np.unique(keys)
+    out = np.empty((len(keys), 2), dtype=np.uint32)
+    out[:, 0] = keys >> np.uint64(32)
+    out[:, 1] = keys & np.uint64(0xFFFFFFFF)
+    return out
+
+
 def stage_clusters(work: WorkDir, plan: Plan) -> None:
     """Connected components of all edges on one node (union-find), and the kept members."""
     if work.done("clusters"):
@@ -61,7 +76,7 @@ def stage_clusters(work: WorkDir, plan: Plan) -> None:
     del files
     if cfg.method != "simhash":
         # A pair sharing bands whose keys fall in two partitions is found twice.
-        edges = np.unique(edges, axis=0) if len(edges) else edges
+        edges = unique_edges(edges)
     labels = _core.components(n, np.ascontiguousarray(edges, dtype=np.uint32))
     accepted = len(edges)
     del edges

@@ -153,8 +153,8 @@ def make_plan(
         raise ParameterError(f"{offset:,} documents exceed one run's limit of 2^32 - 1")
     bands = config.band_geometry()[0] if config.method == "minhash" else 1
     # A partition's (key, doc) rows, sorted with a copy, should use at most half the budget.
-    # Per (key, doc) row: the 12-byte row read from disk, its key and doc columns (12 bytes)
-    # and the kernel's sorted 16-byte pairs, with room for the edges it emits.
+    # Per (key, doc) row: the kernel's 16-byte pair, read from the partition's files and
+    # sorted in place, with ample room for the edges it emits.
     per_row = 64
     partitions = budget_partitions(offset * bands * per_row, memory, most=offset)
     cfg = asdict(config)

@@ -20,7 +20,7 @@ from ...io import (
     iter_columns,
     write_table,
 )
-from ...storage import create_npy
+from ...storage import create_npy, sync_file
 from ..lsh_partitions import PartitionRows, add_partition_rows
 from ..shingle_sets import (
     SetStore,
@@ -123,10 +123,10 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
                 sigs = signatures_writing_sets(texts, cfg, out_sets, _set_slice(plan))
             else:
                 sigs = compute_signatures(texts, cfg)
-            # A fresh mapping per piece: its pages leave the process with it.
+            # A fresh mapping per piece: its pages leave the process with it (and are written
+            # back by the kernel; the unit's one sync below makes them durable).
             mm = np.lib.format.open_memmap(target, mode="r+")
             mm[base + start : base + start + n] = sigs.data
-            mm.flush()
             del mm
             out_empty(sigs.empty)
             key = sort_key(rule, table, texts, shard)
@@ -144,6 +144,7 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
         if start != rows:
             raise changed
         parts.close()
+    sync_file(target)
     if plan.id_column:
         _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
     if errors:

@@ -49,7 +49,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
             status = np.asarray(work.load("status.npy", mmap=True)[off + a : off + b])
             cols: dict[str, Any] = {
                 # A plain string (Parquet stores it as a dictionary): joins on it need no cast.
-                "shard": pa.array([shard.name] * (b - a), pa.string()),
+                "shard": pa.repeat(pa.scalar(shard.name, pa.string()), b - a),
                 "row": pa.array(np.arange(a, b), pa.int64()),
             }
             if plan.id_column:
@@ -62,7 +62,7 @@ def stage_write(work: WorkDir, plan: Plan, i: int, outdir: Location) -> None:
                     cols[plan.id_column] = cols[plan.id_column].column(0)
             cols["cluster"] = pa.array(labels, mask=labels < 0, type=pa.int64())
             cols["keep"] = pa.array(keep)
-            cols["status"] = pa.array(np.array(STATUSES, dtype=object)[status], pa.string())
+            cols["status"] = pa.array(STATUSES, pa.string()).take(pa.array(status))
             err = [errors.get(off + r) for r in range(a, b)] if errors else None
             cols["error"] = pa.array(err, pa.string()) if err else pa.nulls(b - a, pa.string())
             table = pa.table(cols)
