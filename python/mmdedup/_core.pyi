@@ -40,6 +40,7 @@ __all__ = [
     "normalize",
     "parse_markdown",
     "partition_pairs",
+    "partition_rows",
     "read_u64_ranges",
     "region_pairs",
     "set_jaccard",
@@ -181,6 +182,13 @@ def partition_pairs(
     *,
     window: int = ...,  # 1
 ) -> npt.NDArray[np.uint32]: ...
+def partition_rows(
+    keys: npt.NDArray[np.uint64],
+    skip: npt.NDArray[np.bool_],
+    *,
+    first: int,
+    partitions: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
 def signature_agreement(
     signatures: npt.NDArray[np.uint32], edges: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.float64]: ...

@@ -19,6 +19,58 @@ const PIECE_ROWS: usize = 1 << 20;
 /// A piece of a file to read: the file, its first record, and where its records go.
 type Piece<'a> = (&'a Path, usize, &'a mut [(u64, u32)]);
 
+/// The records of documents `first..` with keys `keys` (`m` per document, row-major), each in
+/// the partition `key % partitions`: one buffer of records, partition after partition, and the
+/// `partitions + 1` bounds (in records) of each partition's run. Inside a partition the records
+/// keep document order, then key order; documents marked in `skip` have none.
+pub fn partition_rows(
+    keys: &[u64],
+    m: usize,
+    skip: &[bool],
+    first: u32,
+    partitions: usize,
+) -> Result<(Vec<u8>, Vec<u64>)> {
+    if partitions == 0 {
+        return Err(Error::param("partitions", "must be at least 1"));
+    }
+    if keys.len() != skip.len() * m {
+        return Err(Error::param("skip", "must have one entry per row of keys"));
+    }
+    if u32::try_from(skip.len())
+        .ok()
+        .and_then(|n| first.checked_add(n))
+        .is_none()
+    {
+        return Err(Error::param("first", "documents beyond 2^32 - 1"));
+    }
+    let part = |k: u64| (k % partitions as u64) as usize;
+    let live = || {
+        keys.chunks_exact(m.max(1))
+            .zip(skip)
+            .enumerate()
+            .filter(|(_, (_, &s))| !s)
+            .flat_map(|(d, (ks, _))| ks.iter().map(move |&k| (k, first + d as u32)))
+    };
+    let mut bounds = vec![0u64; partitions + 1];
+    for (k, _) in live() {
+        bounds[part(k) + 1] += 1;
+    }
+    for p in 0..partitions {
+        bounds[p + 1] += bounds[p];
+    }
+    let total = bounds[partitions] as usize;
+    let mut out = vec![0u8; total * ROW_BYTES];
+    let mut at: Vec<usize> = bounds[..partitions].iter().map(|&b| b as usize).collect();
+    for (k, d) in live() {
+        let slot = &mut at[part(k)];
+        let rec = &mut out[*slot * ROW_BYTES..(*slot + 1) * ROW_BYTES];
+        rec[..8].copy_from_slice(&k.to_le_bytes());
+        rec[8..].copy_from_slice(&d.to_le_bytes());
+        *slot += 1;
+    }
+    Ok((out, bounds))
+}
+
 /// The `(key, doc)` records of `paths`, in the order of the files and of the records in each.
 /// Pieces of the files are read and decoded in parallel into fixed positions of the output, so
 /// the result does not depend on the thread count. A file whose size is not a whole number of
@@ -117,6 +169,26 @@ mod tests {
         let want: Vec<(u64, u32)> = big.iter().chain(&small).copied().collect();
         assert_eq!(got, want);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn partition_rows_are_grouped_by_partition_in_document_order() {
+        // Three documents of two keys; the second is skipped.
+        let keys = [7, 4, 9, 10, 5, 6];
+        let (bytes, bounds) = partition_rows(&keys, 2, &[false, true, false], 100, 3).unwrap();
+        let recs: Vec<(u64, u32)> = bytes
+            .chunks_exact(ROW_BYTES)
+            .map(|r| {
+                let k = u64::from_le_bytes(r[..8].try_into().unwrap());
+                (k, u32::from_le_bytes(r[8..].try_into().unwrap()))
+            })
+            .collect();
+        // Partition 0: 6 (doc 102); 1: 7, 4 (doc 100); 2: 5 (doc 102).
+        assert_eq!(recs, [(6, 102), (7, 100), (4, 100), (5, 102)]);
+        assert_eq!(bounds, [0, 1, 3, 4]);
+        assert!(partition_rows(&keys, 2, &[false], 0, 1).is_err());
+        assert!(partition_rows(&keys, 2, &[false; 3], 0, 0).is_err());
+        assert!(partition_rows(&keys, 2, &[false; 3], u32::MAX - 1, 1).is_err());
     }
 
     #[test]

@@ -141,6 +141,31 @@ fn partition_pairs<'py>(
     edges_out(py, edges)
 }
 
+/// The records of [`partition_rows`], and the bounds of each partition's.
+type RowsOut<'py> = (Bound<'py, PyArray1<u8>>, Bound<'py, PyArray1<u64>>);
+
+/// The (key, doc) records of documents `first..` in each partition (see `lsh::rows`): one uint8
+/// array of 12-byte records, partition after partition, and the bounds (in records) of each.
+#[pyfunction]
+#[pyo3(signature = (keys, skip, *, first, partitions))]
+fn partition_rows<'py>(
+    py: Python<'py>,
+    keys: PyReadonlyArray2<'py, u64>,
+    skip: PyReadonlyArray1<'py, bool>,
+    first: Int,
+    partitions: Int,
+) -> PyResult<RowsOut<'py>> {
+    let first: u32 = first.py(py, "first")?;
+    let partitions: usize = partitions.py(py, "partitions")?;
+    let m = keys.as_array().ncols();
+    let skip = skip.as_array().to_vec();
+    let keys = contiguous(&keys, "keys").map_err(|e| to_pyerr(py, e))?;
+    let (rows, bounds) = run(py, || {
+        lsh::rows::partition_rows(keys, m, &skip, first, partitions)
+    })?;
+    Ok((PyArray1::from_vec(py, rows), PyArray1::from_vec(py, bounds)))
+}
+
 /// The fraction of equal slots for each edge.
 #[pyfunction]
 fn signature_agreement<'py>(
@@ -172,6 +197,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(bucket_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(partition_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(partition_rows, m)?)?;
     m.add_function(wrap_pyfunction!(signature_agreement, m)?)?;
     Ok(())
 }

@@ -45,10 +45,11 @@ class PartitionRows:
             t.unlink(missing_ok=True)
         self.used = [False] * partitions
 
-    def add(self, p: int, rows: npt.NDArray[Any]) -> None:
+    def add(self, p: int, rows: npt.NDArray[np.uint8]) -> None:
+        """Appends ``rows`` (the bytes of whole records) to partition ``p``'s file."""
         if len(rows):
             with open(self.tmp[p], "ab") as f:
-                f.write(rows.tobytes())
+                f.write(rows.data)
             self.used[p] = True
 
     def close(self) -> None:
@@ -83,32 +84,18 @@ def add_partition_rows(
     skip: npt.NDArray[np.bool_],
     off: int,
 ) -> None:
+    """The (key, doc) rows of documents ``off ..`` (signatures ``data``; those in ``skip`` have
+    none), each in the partition of its key: grouped by the kernel, in document order."""
     if cfg.method == "simhash":
         return  # searched in one piece: 8 bytes per document
-    keys = _partition_keys(cfg, data)
-    docs = np.arange(off, off + len(data), dtype=np.uint32)
-    live = ~skip
-    add_key_rows(out, partitions, keys[live], docs[live])
-
-
-def add_key_rows(
-    out: PartitionRows,
-    partitions: int,
-    keys: npt.NDArray[np.uint64],
-    docs: npt.NDArray[np.uint32],
-) -> None:
-    """The (key, doc) rows of documents ``docs`` with (n, m) keys ``keys``, each in the
-    partition of its key."""
-    docs = np.repeat(docs, keys.shape[1])
-    keys = keys.ravel()
-    part = (keys % np.uint64(partitions)).astype(np.int64)
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    rows, bounds = _core.partition_rows(
+        _partition_keys(cfg, data),
+        np.ascontiguousarray(skip, dtype=np.bool_),
+        first=off,
+        partitions=partitions,
+    )
     for p in range(partitions):
-        sel = order[bounds[p] : bounds[p + 1]]
-        rows = np.empty(len(sel), dtype=_ROW)
-        rows["key"], rows["doc"] = keys[sel], docs[sel]
-        out.add(p, rows)
+        out.add(p, rows[int(bounds[p]) * _ROW.itemsize : int(bounds[p + 1]) * _ROW.itemsize])
 
 
 def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> None:
