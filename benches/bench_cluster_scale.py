@@ -98,7 +98,7 @@ def gen(args: argparse.Namespace) -> None:
         )
         tag = f"{i:06d}"
         out = PartitionRows(wd, parts, tag)
-        add_key_rows(out, parts, keys, np.arange(off, off + m, dtype=np.uint32))
+        add_key_rows(out, parts, keys, np.zeros(m, dtype=np.bool_), off)
         out.close()
         np.save(work / "empty" / f"{tag}.npy", np.zeros(m, dtype=np.bool_))
         shards.append(

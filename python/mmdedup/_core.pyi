@@ -15,7 +15,6 @@ __all__ = [
     "__version__",
     "_jpeg_reduced",
     "band_keys",
-    "bucket_pairs",
     "components",
     "edge_documents",
     "exact_duplicate_edges",
@@ -171,12 +170,6 @@ def lsh_candidates(
 def band_keys(
     signatures: npt.NDArray[np.uint32], *, bands: int, rows: int
 ) -> npt.NDArray[np.uint64]: ...
-def bucket_pairs(
-    keys: npt.NDArray[np.uint64],
-    docs: npt.NDArray[np.uint32],
-    *,
-    window: int = ...,  # 1
-) -> npt.NDArray[np.uint32]: ...
 def partition_pairs(
     paths: Sequence[str | os.PathLike[str]],
     *,

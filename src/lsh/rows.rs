@@ -1,5 +1,6 @@
 //! The row files of the staged engine's on-disk partitions: each a run of 12-byte little-endian
-//! records, a `u64` band key then a `u32` document, read back side by side into one vector.
+//! records, a `u64` band key then a `u32` document; grouped by partition for writing, and read
+//! back side by side into one vector.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};

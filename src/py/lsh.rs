@@ -95,33 +95,6 @@ fn band_keys<'py>(
     PyArray1::from_vec(py, keys).reshape([n, bands])
 }
 
-/// Candidate pairs from equal keys (see `lsh::bucket_pairs`); `docs` are row indices.
-#[pyfunction]
-#[pyo3(signature = (keys, docs, *, window = Int(1)))]
-fn bucket_pairs<'py>(
-    py: Python<'py>,
-    keys: PyReadonlyArray1<'py, u64>,
-    docs: PyReadonlyArray1<'py, u32>,
-    window: Int,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
-    let window: usize = window.py(py, "window")?;
-    let (keys, docs) = (keys.as_array(), docs.as_array());
-    if keys.len() != docs.len() {
-        return Err(to_pyerr(
-            py,
-            Error::param("docs", "must have one entry per key"),
-        ));
-    }
-    let keyed: Vec<(u64, u32)> = keys.iter().copied().zip(docs.iter().copied()).collect();
-    let edges = py.detach(|| {
-        let mut edges = lsh::bucket_pairs(keyed, window);
-        crate::parallel::install(edges.len(), || edges.par_sort_unstable());
-        edges.dedup();
-        edges
-    });
-    edges_out(py, edges)
-}
-
 /// Candidate pairs of one on-disk partition (see `lsh::bucket_pairs`), from the (key, doc) rows
 /// of its files (see `lsh::rows`), read in parallel in the order given.
 #[pyfunction]
@@ -195,7 +168,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lsh_recall_params, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(band_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(bucket_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(partition_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(partition_rows, m)?)?;
     m.add_function(wrap_pyfunction!(signature_agreement, m)?)?;

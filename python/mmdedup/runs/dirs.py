@@ -37,10 +37,12 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .. import _core
 from ..errors import InputError, ParameterError
 from ..storage import Location, is_url
 from .overlap import check_no_overlap
@@ -275,9 +277,6 @@ def _empty(root: Path) -> None:
     """Removes everything in an owned work directory but its marker and lock: its entries side
     by side on the pool's threads (freeing a large file's pages is the kernel's work, done
     without the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .. import _core
 
     def remove(child: Path) -> None:
         if child.is_dir() and not child.is_symlink():

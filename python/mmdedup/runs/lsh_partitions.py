@@ -85,11 +85,23 @@ def add_partition_rows(
     off: int,
 ) -> None:
     """The (key, doc) rows of documents ``off ..`` (signatures ``data``; those in ``skip`` have
-    none), each in the partition of its key: grouped by the kernel, in document order."""
+    none), each in the partition of its key."""
     if cfg.method == "simhash":
         return  # searched in one piece: 8 bytes per document
+    add_key_rows(out, partitions, _partition_keys(cfg, data), skip, off)
+
+
+def add_key_rows(
+    out: PartitionRows,
+    partitions: int,
+    keys: npt.NDArray[np.uint64],
+    skip: npt.NDArray[np.bool_],
+    off: int,
+) -> None:
+    """The (key, doc) rows of documents ``off ..`` with (n, m) keys ``keys`` (those in ``skip``
+    have none), each in the partition of its key: grouped by the kernel, in document order."""
     rows, bounds = _core.partition_rows(
-        _partition_keys(cfg, data),
+        np.ascontiguousarray(keys, dtype=np.uint64),
         np.ascontiguousarray(skip, dtype=np.bool_),
         first=off,
         partitions=partitions,
