@@ -15,6 +15,7 @@ from ..dedup import DedupConfig
 from ..io import (
     atomic_write,
 )
+from ..storage import sync_file
 from .shingle_sets import SetStore
 from .workdir import WorkDir, load_signatures
 
@@ -30,7 +31,8 @@ def _partition_keys(cfg: DedupConfig, data: npt.NDArray[Any]) -> npt.NDArray[np.
     return np.ascontiguousarray(data[:, :8]).view(">u8").astype(np.uint64)
 
 
-_ROW = np.dtype([("key", "<u8"), ("doc", "<u4")])
+# Bytes of a (key, doc) row in a partition file: a little-endian u64 key, then a u32 document.
+_ROW_BYTES = 12
 
 
 class PartitionRows:
@@ -55,8 +57,7 @@ class PartitionRows:
     def close(self) -> None:
         for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
             if used:
-                with open(tmp, "rb+") as f:
-                    os.fsync(f.fileno())
+                sync_file(tmp)
                 os.replace(tmp, final)
 
 
@@ -107,7 +108,7 @@ def add_key_rows(
         partitions=partitions,
     )
     for p in range(partitions):
-        out.add(p, rows[int(bounds[p]) * _ROW.itemsize : int(bounds[p + 1]) * _ROW.itemsize])
+        out.add(p, rows[int(bounds[p]) * _ROW_BYTES : int(bounds[p + 1]) * _ROW_BYTES])
 
 
 def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> None:
