@@ -109,8 +109,17 @@ pub fn check_offsets(values: &[u64], offsets: &[u64]) -> Result<()> {
 /// them in that order reads nearly every set from memory again. The results are written back
 /// in the given order.
 pub fn pair_jaccard(values: &[u64], offsets: &[u64], edges: &[(u32, u32)]) -> Vec<f64> {
-    let set = |i: u32| &values[offsets[i as usize] as usize..offsets[i as usize + 1] as usize];
-    let group = groups(offsets.len().saturating_sub(1), edges);
+    let sets: Vec<&[u64]> = offsets
+        .windows(2)
+        .map(|w| &values[w[0] as usize..w[1] as usize])
+        .collect();
+    pair_jaccard_of(&sets, edges)
+}
+
+/// [`pair_jaccard`] of sets given one slice each (wherever they lie: read into one column, or
+/// in mapped files); edges must be in range.
+pub fn pair_jaccard_of(sets: &[&[u64]], edges: &[(u32, u32)]) -> Vec<f64> {
+    let group = groups(sets.len(), edges);
     crate::parallel::install(edges.len(), || {
         let mut order: Vec<u32> = (0..edges.len() as u32).collect();
         order.par_sort_unstable_by_key(|&e| {
@@ -122,7 +131,7 @@ pub fn pair_jaccard(values: &[u64], offsets: &[u64], edges: &[(u32, u32)]) -> Ve
             .with_min_len(64)
             .map(|&e| {
                 let (a, b) = edges[e as usize];
-                sorted_jaccard(set(a), set(b))
+                sorted_jaccard(sets[a as usize], sets[b as usize])
             })
             .collect();
         let mut out = vec![0.0; edges.len()];
@@ -169,6 +178,56 @@ pub fn edge_documents(edges: &[(u32, u32)]) -> (Vec<u32>, Vec<(u32, u32)>) {
             .collect();
         (docs, local)
     })
+}
+
+/// Consecutive chunks of `edges` (given by position in a list of documents whose set sizes are
+/// `sizes`) such that the distinct documents of each chunk hold at most `cap` values: what one
+/// gather of their sets costs, however many edges share a document. Greedy, in order; an edge
+/// whose two sets alone pass `cap` is a chunk of its own. Returns the bounds
+/// `[0, .., edges.len()]` (`[0]` for no edges).
+pub fn edge_chunks(edges: &[(u32, u32)], sizes: &[u64], cap: u64) -> Result<Vec<usize>> {
+    if let Some(&(a, b)) = edges
+        .iter()
+        .find(|&&(a, b)| a.max(b) as usize >= sizes.len())
+    {
+        return Err(Error::param(
+            "edges",
+            format!(
+                "({a}, {b}) names a document beyond the {} sizes",
+                sizes.len()
+            ),
+        ));
+    }
+    // The chunk (counted from 1) that last took each document's set.
+    let mut taken = vec![0u32; sizes.len()];
+    let mut bounds = vec![0];
+    let (mut chunk, mut held) = (1u32, 0u64);
+    for (i, &(a, b)) in edges.iter().enumerate() {
+        let cost = |chunk: u32| {
+            let mut c = 0u64;
+            if taken[a as usize] != chunk {
+                c += sizes[a as usize];
+            }
+            if b != a && taken[b as usize] != chunk {
+                c += sizes[b as usize];
+            }
+            c
+        };
+        let mut add = cost(chunk);
+        if i > bounds[bounds.len() - 1] && held.saturating_add(add) > cap {
+            bounds.push(i);
+            chunk += 1;
+            held = 0;
+            add = cost(chunk);
+        }
+        held = held.saturating_add(add);
+        taken[a as usize] = chunk;
+        taken[b as usize] = chunk;
+    }
+    if !edges.is_empty() {
+        bounds.push(edges.len());
+    }
+    Ok(bounds)
 }
 
 /// Checks that there is one length per start and that each range (`lengths[i]` values from
@@ -235,13 +294,17 @@ pub fn read_ranges(
             .into_par_iter()
             .zip(starts.par_iter())
             .with_min_len(16)
-            .try_for_each_init(Vec::new, |buf: &mut Vec<u8>, (dst, &s)| {
+            .try_for_each(|(dst, &s)| {
                 let at = header + s * 8; // within the file: checked above
-                buf.resize(dst.len() * 8, 0);
-                file.read_exact_at(buf, at)
+                                         // Straight into `dst`, no buffer between: its bytes, then their byte order.
+                                         // SAFETY: a u64 slice is valid as bytes (align 1) and any bytes are a valid u64.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 8)
+                };
+                file.read_exact_at(bytes, at)
                     .map_err(|e| Error::param("starts", format!("value {s}: {e}")))?;
-                for (d, c) in dst.iter_mut().zip(buf.chunks_exact(8)) {
-                    *d = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                for d in dst.iter_mut() {
+                    *d = u64::from_le(*d); // nothing on little-endian machines
                 }
                 Ok(())
             })
@@ -337,6 +400,53 @@ mod tests {
                 x.intersection(y).count() as f64 / union as f64
             };
             assert_eq!(j, want, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn edge_chunks_count_each_document_once_per_chunk() {
+        // Documents 0..4 of sizes 5, 1, 1, 1, 9; a cap of 8 values.
+        let sizes = [5, 1, 1, 1, 9];
+        let edges = [(0, 1), (0, 2), (0, 3), (1, 2), (2, 4), (3, 4), (0, 1)];
+        // Documents 0, 1, 2, 3 hold 8: the first chunk. (2, 4) alone holds 10, past the cap:
+        // a chunk of its own; then (3, 4) and (0, 1) each start one, after a full chunk.
+        assert_eq!(edge_chunks(&edges, &sizes, 8).unwrap(), vec![0, 4, 5, 6, 7]);
+        assert_eq!(edge_chunks(&edges, &sizes, 100).unwrap(), vec![0, 7]);
+        assert_eq!(edge_chunks(&[], &sizes, 8).unwrap(), vec![0]);
+        assert_eq!(edge_chunks(&[(3, 3)], &sizes, 0).unwrap(), vec![0, 1]);
+        // A chunk holding nothing so far still ends before an edge that would pass the cap.
+        assert_eq!(edge_chunks(&[(1, 1), (0, 0)], &[2, 0], 0).unwrap(), vec![0, 1, 2]);
+        assert!(edge_chunks(&[(0, 5)], &sizes, 8).is_err());
+    }
+
+    fn distinct_cost(edges: &[(u32, u32)], sizes: &[u64]) -> u64 {
+        let docs: HashSet<u32> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        docs.iter().map(|&d| sizes[d as usize]).sum()
+    }
+
+    proptest::proptest! {
+        // Every chunk holds at most `cap` values of distinct documents (or is one edge), and
+        // none could have taken the next edge too: the greedy chunks, counted from scratch.
+        #[test]
+        fn edge_chunks_are_full_and_within_the_cap(
+            sizes in proptest::collection::vec(0u64..20, 1..12),
+            raw in proptest::collection::vec((0u32..100, 0u32..100), 0..60),
+            cap in 0u64..80,
+        ) {
+            let n = sizes.len() as u32;
+            let edges: Vec<(u32, u32)> = raw.iter().map(|&(a, b)| (a % n, b % n)).collect();
+            let bounds = edge_chunks(&edges, &sizes, cap).unwrap();
+            proptest::prop_assert_eq!(bounds[0], 0);
+            proptest::prop_assert_eq!(*bounds.last().unwrap(), edges.len());
+            for w in bounds.windows(2) {
+                let chunk = &edges[w[0]..w[1]];
+                proptest::prop_assert!(!chunk.is_empty());
+                proptest::prop_assert!(chunk.len() == 1 || distinct_cost(chunk, &sizes) <= cap);
+                if w[1] < edges.len() {
+                    let more = &edges[w[0]..=w[1]];
+                    proptest::prop_assert!(distinct_cost(more, &sizes) > cap);
+                }
+            }
         }
     }
 

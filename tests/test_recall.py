@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import mmdedup
 import numpy as np
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from conftest import edit, random_doc
 from mmdedup import _core
 from mmdedup.cli import main
+from mmdedup.runs import shingle_sets
 from mmdedup.runs.shingle_sets import SetStore, set_writer, union_sets, write_parts
 from mmdedup.runs.workdir import WorkDir
 
@@ -103,7 +105,9 @@ def test_simhash_candidates_verified_on_exact_jaccard() -> None:
         mmdedup.find_clusters(sigs, cfg)
 
 
-def test_set_store_matches_in_memory_jaccard_in_small_chunks(tmp_path: Path) -> None:
+def test_set_store_matches_in_memory_jaccard_in_small_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(11)
     texts, _ = planted(rng, 40)
     texts += ["", "x"]
@@ -120,8 +124,66 @@ def test_set_store_matches_in_memory_jaccard_in_small_chunks(tmp_path: Path) -> 
     )
     want = _core.jaccard(pa.array(texts), edges)
     store = SetStore(tmp_path)
-    for memory in (1, 2**20, 2**30):  # one pair per chunk at the smallest budget
+    gathered: list[int] = []  # documents of each chunk
+    compare = _core.set_jaccard_parts
+
+    def counted(parts: Any, local: Any) -> Any:
+        gathered.append(sum(len(starts) for _, starts, _ in parts))
+        return compare(parts, local)
+
+    monkeypatch.setattr(_core, "set_jaccard_parts", counted)
+    for floor, memory in ((0, 1), (2000, 1), (1 << 14, 2**20), (1 << 14, 2**30)):
+        monkeypatch.setattr(shingle_sets, "_MIN_CHUNK", floor)
+        gathered.clear()
         np.testing.assert_array_equal(store.jaccard(edges, memory), want)
+        # One pair per chunk at a cap of 0; the 11,590 values in several chunks at 2,000, each
+        # chunk reading its documents once; in one chunk, each document once.
+        if floor == 0:
+            assert len(gathered) == len(edges)
+        elif floor == 2000:
+            assert 5 < len(gathered) < len(edges) and max(gathered) < len(texts)
+        else:
+            assert gathered == [len(np.unique(edges))]
+
+
+def test_set_jaccard_parts_compares_sets_where_they_lie() -> None:
+    rng = np.random.default_rng(5)
+    sets = [np.unique(rng.integers(0, 60, rng.integers(0, 30))).astype(np.uint64) for _ in range(9)]
+    sets[3] = sets[2].copy()  # equal sets
+    values = np.concatenate(sets)
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.uint64)
+    edges = np.array([[0, 1], [2, 3], [4, 8], [5, 5], [7, 0], [6, 2]], dtype=np.uint32)
+    want = _core.set_jaccard(values, offsets, edges)
+    # The same sets as three parts: two files' worth of values, one part with none, the sets
+    # of a part in any order (here: reversed), ranges of one array shared by two parts.
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    order = np.r_[0:4, 8:3:-1]
+    parts = [
+        (values, starts[:4], lengths[:4]),
+        (values[:0], starts[:0], lengths[:0]),
+        (values, starts[8:3:-1], lengths[8:3:-1]),
+    ]
+    at = np.argsort(order).astype(np.uint32)
+    np.testing.assert_array_equal(_core.set_jaccard_parts(parts, at[edges]), want)
+    assert want[1] == 1.0 or len(sets[2]) == 0
+    with pytest.raises(
+        mmdedup.ParameterError, match=r"part 0: values 0\.\.0\+\d+ pass its 5 values"
+    ):
+        _core.set_jaccard_parts([(values[:5], starts[:1], lengths[:1] + 98)], edges[:0])
+    with pytest.raises(mmdedup.ParameterError, match="one length per start"):
+        _core.set_jaccard_parts([(values, starts[:2], lengths[:1])], edges[:0])
+    with pytest.raises(mmdedup.ParameterError):
+        _core.set_jaccard_parts(parts[:1], edges)  # document 8 of 4
+
+
+def test_edge_chunks_bound_the_distinct_documents_of_each_chunk() -> None:
+    sizes = np.array([5, 1, 1, 1, 9], dtype=np.uint64)
+    edges = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [2, 4], [3, 4], [0, 1]], dtype=np.uint32)
+    assert _core.edge_chunks(edges, sizes, cap=8).tolist() == [0, 4, 5, 6, 7]
+    assert _core.edge_chunks(edges, sizes, cap=100).tolist() == [0, 7]
+    assert _core.edge_chunks(edges[:0], sizes, cap=8).tolist() == [0]
+    with pytest.raises(mmdedup.ParameterError, match="beyond the 5 sizes"):
+        _core.edge_chunks(np.array([[0, 5]], dtype=np.uint32), sizes, cap=8)
 
 
 def test_union_of_set_columns() -> None:

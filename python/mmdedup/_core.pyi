@@ -16,6 +16,7 @@ __all__ = [
     "_jpeg_reduced",
     "band_keys",
     "components",
+    "edge_chunks",
     "edge_documents",
     "exact_duplicate_edges",
     "exact_hash",
@@ -43,6 +44,7 @@ __all__ = [
     "read_u64_ranges",
     "region_pairs",
     "set_jaccard",
+    "set_jaccard_parts",
     "set_num_threads",
     "shingle_sets",
     "shingles",
@@ -242,14 +244,20 @@ def read_u64_ranges(
     lengths: npt.NDArray[np.uint64],
     *,
     header: int = 0,
-    out: npt.NDArray[np.uint64] | None = None,
 ) -> npt.NDArray[np.uint64]: ...
 def set_jaccard(
     values: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint64], edges: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.float64]: ...
+def set_jaccard_parts(
+    parts: Sequence[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]],
+    edges: npt.NDArray[np.uint32],
+) -> npt.NDArray[np.float64]: ...
 def edge_documents(
     edges: npt.NDArray[np.uint32],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def edge_chunks(
+    edges: npt.NDArray[np.uint32], sizes: npt.NDArray[np.uint64], *, cap: int
+) -> npt.NDArray[np.uint64]: ...
 def exact_duplicate_edges(
     hashes: npt.NDArray[np.uint8], skip: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.uint32]: ...

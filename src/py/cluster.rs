@@ -4,7 +4,7 @@
 //! indices.
 #![allow(clippy::type_complexity)] // PyO3 signatures return tuples of arrays.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyArray;
 
@@ -146,52 +146,52 @@ fn edge_documents<'py>(
     Ok((PyArray1::from_vec(py, docs), edges_out(py, local)?))
 }
 
-/// Little-endian u64 values of a file: for each `i`, `lengths[i]` values starting at value
-/// `starts[i]` after the first `header` bytes, concatenated, into `out` when given (its length
-/// the lengths' sum; it is returned) or a new array. Plain reads (no mapping), so a caller's
-/// resident memory holds what it asked for and nothing around it.
+/// Bounds of consecutive chunks of `edges` (positions in a list of documents with set sizes
+/// `sizes`) whose distinct documents hold at most `cap` values each (see `sets::edge_chunks`).
 #[pyfunction]
-#[pyo3(signature = (path, starts, lengths, *, header = 0, out = None))]
+#[pyo3(signature = (edges, sizes, *, cap))]
+fn edge_chunks<'py>(
+    py: Python<'py>,
+    edges: PyReadonlyArray2<'py, u32>,
+    sizes: PyReadonlyArray1<'py, u64>,
+    cap: u64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
+    let sizes = sizes.as_array().to_vec();
+    let bounds = run(py, || sets::edge_chunks(&edges, &sizes, cap))?;
+    Ok(PyArray1::from_vec(
+        py,
+        bounds.into_iter().map(|b| b as u64).collect(),
+    ))
+}
+
+/// Little-endian u64 values of a file: for each `i`, `lengths[i]` values starting at value
+/// `starts[i]` after the first `header` bytes, concatenated. Plain reads (no mapping), so a
+/// caller's resident memory holds what it asked for and nothing around it.
+#[pyfunction]
+#[pyo3(signature = (path, starts, lengths, *, header = 0))]
 fn read_u64_ranges<'py>(
     py: Python<'py>,
     path: std::path::PathBuf,
     starts: PyReadonlyArray1<'py, u64>,
     lengths: PyReadonlyArray1<'py, u64>,
     header: u64,
-    out: Option<Bound<'py, PyArray1<u64>>>,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let (starts, lengths) = (starts.as_array().to_vec(), lengths.as_array().to_vec());
-    let open = |path: &std::path::Path| {
-        std::fs::File::open(path)
-            .map_err(|e| Error::param("path", format!("{}: {e}", path.display())))
-    };
     let named = |e: Error| match e {
         Error::Param { name, reason } => {
             Error::param(name, format!("{}: {reason}", path.display()))
         }
         other => other,
     };
-    if let Some(out) = out {
-        {
-            let mut rw = out
-                .try_readwrite()
-                .map_err(|_| to_pyerr(py, Error::param("out", "is not writable")))?;
-            let dst = rw
-                .as_slice_mut()
-                .map_err(|_| to_pyerr(py, Error::param("out", "must be contiguous")))?;
-            run(py, || {
-                sets::read_ranges(&open(&path)?, header, &starts, &lengths, dst).map_err(named)
-            })?;
-        }
-        return Ok(out);
-    }
-    let total = lengths.iter().try_fold(0u64, |t, &n| t.checked_add(n));
     let values = run(py, || {
-        let file = open(&path)?;
+        let file = std::fs::File::open(&path)
+            .map_err(|e| Error::param("path", format!("{}: {e}", path.display())))?;
         // Each range lies in the file (checked before anything is read), but ranges may overlap
         // (pairs of offsets), so the sum may pass the file's size. An allocation that fails is
         // an error, not an abort.
         sets::check_ranges(&file, header, &starts, &lengths).map_err(named)?;
+        let total = lengths.iter().try_fold(0u64, |t, &n| t.checked_add(n));
         let total = usize::try_from(total.unwrap_or(u64::MAX))
             .map_err(|_| named(Error::param("lengths", "sum beyond memory")))?;
         let mut dst = Vec::new();
@@ -206,6 +206,55 @@ fn read_u64_ranges<'py>(
         Ok(dst)
     })?;
     Ok(PyArray1::from_vec(py, values))
+}
+
+/// Exact Jaccard of each edge's two sets, the sets given as ranges of value arrays (the set
+/// files of a run, mapped): `parts` holds `(values, starts, lengths)`, set `k` of a part being
+/// `values[starts[k]..starts[k] + lengths[k]]`; the sets of all parts are numbered one after
+/// another, and `edges` pairs those numbers. Nothing is copied: on mapped files, the pages the
+/// comparisons touch come straight from the page cache.
+#[pyfunction]
+fn set_jaccard_parts<'py>(
+    py: Python<'py>,
+    parts: Vec<(
+        PyReadonlyArray1<'py, u64>,
+        PyReadonlyArray1<'py, u64>,
+        PyReadonlyArray1<'py, u64>,
+    )>,
+    edges: PyReadonlyArray2<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let mut sets: Vec<&[u64]> = Vec::new();
+    for (i, (values, starts, lengths)) in parts.iter().enumerate() {
+        let values = values
+            .as_slice()
+            .map_err(|_| to_pyerr(py, Error::param("parts", "values must be contiguous")))?;
+        let (starts, lengths) = (starts.as_array(), lengths.as_array());
+        if starts.len() != lengths.len() {
+            let e = Error::param("parts", format!("part {i}: one length per start"));
+            return Err(to_pyerr(py, e));
+        }
+        for (&s, &n) in starts.iter().zip(lengths.iter()) {
+            match s.checked_add(n).filter(|&end| end <= values.len() as u64) {
+                Some(end) => sets.push(&values[s as usize..end as usize]),
+                None => {
+                    let e = Error::param(
+                        "parts",
+                        format!(
+                            "part {i}: values {s}..{s}+{n} pass its {} values",
+                            values.len()
+                        ),
+                    );
+                    return Err(to_pyerr(py, e));
+                }
+            }
+        }
+    }
+    let edges = edges_in(&edges).map_err(|e| to_pyerr(py, e))?;
+    let out = run(py, || {
+        check_edges(&edges, sets.len())?;
+        Ok(sets::pair_jaccard_of(&sets, &edges))
+    })?;
+    Ok(PyArray1::from_vec(py, out))
 }
 
 /// Edges joining rows with equal 128-bit hashes ((n, 16) uint8) to the first such row.
@@ -263,8 +312,10 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shingle_sets, m)?)?;
     m.add_function(wrap_pyfunction!(set_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(edge_documents, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_chunks, m)?)?;
     m.add_function(wrap_pyfunction!(token_sets, m)?)?;
     m.add_function(wrap_pyfunction!(read_u64_ranges, m)?)?;
+    m.add_function(wrap_pyfunction!(set_jaccard_parts, m)?)?;
     m.add_function(wrap_pyfunction!(exact_duplicate_edges, m)?)?;
     m.add_function(wrap_pyfunction!(components, m)?)?;
     Ok(())

@@ -5,11 +5,12 @@ The signatures stage writes each part's sets (a shard, the index, ...) as it has
 the same shingling pass as the MinHash: ``sets/TAG.u64`` holds the part's sorted, distinct
 xxh3-64 shingle hashes back to back, ``sets/TAG.offsets.npy`` the ``rows + 1`` offsets
 delimiting each document's (``_core.shingle_sets``' layout), and ``sets/parts.json`` the
-first global row of each part. Verification reads back only the sets of the documents of a
-chunk of pairs, the chunk sized so that its sets fit a quarter of the budget, by plain reads of
-their ranges (no mapping: the process holds what it reads, not the pages around it). The Jaccard of two hash sets is the
-Jaccard of the shingle sets (a collision of two 64-bit hashes has probability 2^-64), and the
-same one ``mmdedup.dedup`` computes in memory.
+first global row of each part. Verification compares the pairs a chunk at a time, the chunk
+sized so that its documents' sets fit a quarter of the budget, where the sets lie (a mapping of
+the files per chunk, dropped after it: the process holds the pages the chunk touched, and only
+while it runs). The Jaccard of two hash sets is the Jaccard of the shingle sets (a collision of
+two 64-bit hashes has probability 2^-64), and the same one ``mmdedup.dedup`` computes in
+memory.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ def copy_sets(src: Path, work: WorkDir, tag: str, rows: int) -> bool:
 # Documents copied at a time from an index's sets.
 _COPY_ROWS = 1 << 16
 
+# Values a chunk of verification may always hold, however small the budget.
+_MIN_CHUNK = 1 << 14
+
 
 class SetStore:
     """The set files of a work directory, read back by document."""
@@ -218,46 +222,39 @@ class SetStore:
         parts = self._ranges(docs)
         return np.concatenate([hi - lo for _, lo, hi in parts]) if parts else np.zeros(0, np.int64)
 
-    def gather(self, docs: npt.NDArray[np.int64]) -> SetColumn:
-        """The sets of ``docs`` (sorted, distinct) as a set column in that order, read with plain
-        reads: a mapping would bring the pages around each set into the process too."""
-        ranges = self._ranges(docs)
-        offsets = np.zeros(len(docs) + 1, dtype=np.uint64)
-        if ranges:
-            offsets[1:] = np.cumsum(np.concatenate([hi - lo for _, lo, hi in ranges]))
-        # One array, filled in place part by part (by the threads of the kernel).
-        flat = np.empty(int(offsets[-1]), dtype=np.uint64)
-        at = 0
-        for tag, lo, hi in ranges:
-            n = int((hi - lo).sum())
-            _core.read_u64_ranges(
-                self._file(f"{tag}.u64"),
-                lo.astype(np.uint64),
-                (hi - lo).astype(np.uint64),
-                out=flat[at : at + n],
-            )
-            at += n
-        return flat, offsets
-
     def jaccard(self, edges: npt.NDArray[np.uint32], memory: int) -> npt.NDArray[np.float64]:
-        """Exact Jaccard of each pair, in chunks whose sets fit a quarter of ``memory`` (a value
-        read, its copies and the allocator's slack: 32 bytes); a pair of sets larger than that
-        is one chunk."""
+        """Exact Jaccard of each pair, in chunks whose distinct documents' sets fit a quarter of
+        ``memory`` (a value read, its copies and the allocator's slack: 32 bytes); a pair of
+        sets larger than that is one chunk. A document's set is read once per chunk, however
+        many of the chunk's pairs it is in."""
         out = np.zeros(len(edges), dtype=np.float64)
         if len(edges) == 0:
             return out
         edges = np.ascontiguousarray(edges, dtype=np.uint32)
         # Distinct documents and the edges by position in them: sorted by the kernel's threads.
         docs, local = _core.edge_documents(edges)
-        cost = self.sizes(docs.astype(np.int64))[local].sum(axis=1)
-        cap = max(1 << 14, memory // 4 // 32)
-        group = (np.cumsum(cost) - 1) // cap
-        bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(edges)]
-        del cost, group
+        sizes = self.sizes(docs.astype(np.int64)).astype(np.uint64)
+        cap = max(_MIN_CHUNK, memory // 4 // 32)
+        bounds = _core.edge_chunks(local, sizes, cap=cap).tolist()
+        del sizes
         for s, e in itertools.pairwise(bounds):
             if (s, e) != (0, len(edges)):  # one chunk of several: its own documents
                 docs, local = _core.edge_documents(edges[s:e])
-            values, offsets = self.gather(docs.astype(np.int64))
-            out[s:e] = _core.set_jaccard(values, offsets, local)
-            del values, offsets, docs, local
+            out[s:e] = self._chunk_jaccard(docs.astype(np.int64), local)
+            del docs, local
         return out
+
+    def _chunk_jaccard(
+        self, docs: npt.NDArray[np.int64], local: npt.NDArray[np.uint32]
+    ) -> npt.NDArray[np.float64]:
+        """Exact Jaccard of edges ``local`` (positions in ``docs``, sorted and distinct) on
+        mappings of the set files made for this chunk: the sets are compared where they lie in
+        the page cache, not copied into fresh memory (which cost more than the comparisons), and
+        the pages the chunk touched leave the process with the mappings."""
+        parts = [
+            (self.values(tag), lo.astype(np.uint64), (hi - lo).astype(np.uint64))
+            for tag, lo, hi in self._ranges(docs)
+        ]
+        jac = _core.set_jaccard_parts(parts, local)
+        del parts
+        return jac
