@@ -352,3 +352,43 @@ def test_a_write_that_raises_leaves_no_file(where: str, tmp_path: Path) -> None:
     assert target.read_bytes() == b"whole"
     if where == "memory":
         fsspec.filesystem("memory").rm(target.parent_path(), recursive=True)
+
+
+def test_files_of_a_unit_are_made_durable_together_before_its_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside ``durable_together`` a unit's files are synced when the block ends, after every
+    one of them was written (none while it runs); a block that raises syncs nothing; outside
+    it, each write is synced before its rename, as before."""
+    from mmdedup import storage
+
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    (tmp_path / ".c.tmp").write_bytes(b"c")
+    (tmp_path / "d").write_bytes(b"d")
+    with storage.durable_together():
+        with storage.atomic_write(tmp_path / "a") as f:
+            f.write(b"a")
+        with storage.durable_together():  # joins the outer block
+            storage.durable_rename(tmp_path / ".c.tmp", tmp_path / "c")
+        storage.sync_file(tmp_path / "d")
+        with storage.atomic_write(tmp_path / "g") as f:  # a piece merged and removed
+            f.write(b"g")
+        (tmp_path / "g").unlink()
+        assert synced == []
+    assert synced == ["a", "c", "d"]
+    synced.clear()
+    with pytest.raises(RuntimeError), storage.durable_together():
+        with storage.atomic_write(tmp_path / "e") as f:
+            f.write(b"e")
+        raise RuntimeError("the unit failed")
+    assert synced == [] and (tmp_path / "e").read_bytes() == b"e"
+    with storage.atomic_write(tmp_path / "f") as f:
+        f.write(b"f")
+    assert len(synced) == 1 and synced[0].startswith(".f.")  # the temporary file, before rename
