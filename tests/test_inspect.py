@@ -4,6 +4,7 @@ estimate on constructed runs, and the report as headless Chromium renders it."""
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import json
 import random
@@ -410,3 +411,36 @@ def test_report_renders_in_chromium(runs: dict[str, Path], kind: str, tmp_path: 
     assert len(colours) > 50
     white = sum(c for c, rgb in colours if rgb == (255, 255, 255))
     assert white < 0.9 * im.size[0] * im.size[1]
+
+
+def test_a_runs_precision_from_its_kept_sets_equals_the_one_from_its_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run measures its sample on the shingle sets and signatures it kept (no shard is read
+    again); the estimate taken later from the texts, the work directory gone, is the same to
+    the last bit. Chains of edits make some removed members fall below the threshold."""
+    from mmdedup.runs import dedup_files
+
+    rng = random.Random(7)
+    texts: list[str] = []
+    for _ in range(40):
+        ws = words(rng, 150)
+        for _ in range(4):  # each link 2 words from the previous one
+            texts.append(" ".join(ws))
+            ws = edited(rng, ws, 2)
+    texts += [" ".join(words(rng, 150)) for _ in range(40)]
+    rng.shuffle(texts)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        pq.write_table(pa.table({"text": texts[i::2]}), src / f"p{i}.parquet")
+    work = tmp_path / "work"
+    summary = dedup_files([str(src)], tmp_path / "out", work_dir=work, keep_work_dir=True)
+    kept = summary["precision"]
+    assert kept["pairs"] > 50 and 0 < kept["below_threshold"] < kept["pairs"]
+    data = importlib.import_module("mmdedup.inspect.data")
+    with monkeypatch.context() as m:
+        m.setattr(data, "read_rows", lambda *a: pytest.fail("a shard was read"))
+        assert precision_estimate(tmp_path / "out", work_dir=work) == kept
+    shutil.rmtree(work)
+    assert precision_estimate(tmp_path / "out") == kept

@@ -7,6 +7,7 @@ shards. Every random choice comes from one ``numpy`` generator seeded with ``see
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow.parquet as pq
 
 from .. import _core
@@ -56,6 +58,43 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+class _KeptSets:
+    """Exact Jaccard and MinHash estimate of text pairs from what a MinHash run with exact
+    verification keeps in its work directory (the documents' shingle sets and signatures),
+    instead of reading and shingling their texts again: the same measures, since the sets are
+    the texts' shingle sets and the signatures their MinHash."""
+
+    def __init__(self, work: Path, offsets: dict[str, int]) -> None:
+        from ..runs.shingle_sets import SetStore
+
+        self.work, self.offsets, self.store = work, offsets, SetStore(work)
+
+    @classmethod
+    def of(cls, work: Path | None, cfg: DedupConfig, manifest: str) -> _KeptSets | None:
+        if work is None or cfg.method != "minhash" or cfg.verify != "jaccard":
+            return None
+        if not (work / "sets" / "parts.json").is_file() or not (work / "signatures.npy").is_file():
+            return None
+        shards = json.loads((work / manifest).read_text()).get("shards", [])
+        return cls(work, {str(s["name"]): int(s["offset"]) for s in shards})
+
+    def scores(
+        self, docs: Sequence[tuple[str, int]]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Jaccard and estimate of each pair of consecutive ``(shard, row)`` in ``docs``."""
+        rows = np.array([self.offsets[name] + r for name, r in docs], dtype=np.int64)
+        edges = rows.reshape(-1, 2)
+        jac = self.store.jaccard(edges.astype(np.uint32), _SCORE_MEMORY)
+        sigs = np.load(self.work / "signatures.npy", mmap_mode="r")
+        a, b = sigs[edges[:, 0]], sigs[edges[:, 1]]
+        del sigs
+        return jac, np.asarray((a == b).mean(axis=1), dtype=np.float64)
+
+
+# The memory the measures of a sample may take from kept sets (they are read a chunk at a time).
+_SCORE_MEMORY = 256 * 2**20
+
+
 class _Run:
     """What differs between the kinds of run: where content is, and how pairs are measured."""
 
@@ -71,6 +110,7 @@ class _Run:
         self.outdir, self.summary, self.kind, self.idx = outdir, summary, kind, idx
         self.notes: list[str] = []
         self.content: dict[int, Any] = {}  # idx index -> text / Doc / None
+        self.kept_sets: _KeptSets | None = None
         params = summary.get("parameters", {})
         self.params = params
         if kind == "images":
@@ -84,6 +124,7 @@ class _Run:
         self.shards, why = find_shards(summary, self.work, manifest, inputs)
         if why:
             self.notes.append(why)
+        self.kept_sets = _KeptSets.of(self.work, self.cfg, manifest) if kind == "text" else None
         if kind == "interleaved":
             self.measure, self.threshold = "jaccard", self.cfg.threshold
         elif self.cfg.method == "simhash":
@@ -161,9 +202,20 @@ class _Run:
                     continue
                 out.append(_Score(float(d), near or bool(by_regions.get(p)), distance=d))
             return out
+        scores: dict[tuple[int, int], _Score] = {}
+        if self.kept_sets is not None:
+            # What the run kept of the texts: no shard is read again.
+            idx = self.idx
+            where = [
+                (idx.shards[idx.shard[i]], int(idx.row[i])) for p in pairs for i in (p[1], p[0])
+            ]
+            kept_jac, kept_est = self.kept_sets.scores(where)
+            for j, p in enumerate(pairs):
+                v = float(kept_jac[j])
+                scores[p] = _Score(v, v >= self.threshold, v, float(kept_est[j]))
+            return [scores[p] for p in pairs]
         self.fetch([i for p in pairs for i in p])
         ok = [p for p in pairs if self._usable(p)]
-        scores: dict[tuple[int, int], _Score] = {}
         if self.kind == "interleaved":
             sets = [(self.content[k].tokens, self.content[m].tokens) for m, k in ok]
             jacs, ests = set_scores(sets, self.cfg)
@@ -377,7 +429,10 @@ def build(
         for j in sorted(rng.choice(len(rest), min(show, len(rest)), replace=False).tolist()):
             chosen.setdefault(int(sizes.labels[rest[j]]), []).append("random")
     shown = {label: _shown(idx, kept, label, None, members) for label in chosen}
-    run.fetch([i for p in pairs for i in p] + [i for v in shown.values() for i in v])
+    if run.kept_sets is None:
+        run.fetch([i for p in pairs for i in p] + [i for v in shown.values() for i in v])
+    else:
+        run.fetch([i for v in shown.values() for i in v])
     measured = [(p, s) for p, s in zip(pairs, run.score(pairs), strict=True) if s is not None]
     precision = _precision(run, len(population), take, measured, sample, seed)
     near_pairs = sorted(measured, key=lambda ps: (abs(ps[1].value - run.threshold), ps[0][0]))
