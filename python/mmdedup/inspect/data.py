@@ -8,6 +8,7 @@ shards. Every random choice comes from one ``numpy`` generator seeded with ``see
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,10 +65,11 @@ class _KeptSets:
     instead of reading and shingling their texts again: the same measures, since the sets are
     the texts' shingle sets and the signatures their MinHash."""
 
-    def __init__(self, work: Path, offsets: dict[str, int]) -> None:
+    def __init__(self, work: Path, offsets: dict[str, int], memory: int) -> None:
         from ..runs.shingle_sets import SetStore
 
-        self.work, self.offsets, self.store = work, offsets, SetStore(work)
+        self.work, self.offsets, self.memory = work, offsets, memory
+        self.store = SetStore(work)
 
     @classmethod
     def of(cls, work: Path | None, cfg: DedupConfig, manifest: str) -> _KeptSets | None:
@@ -75,24 +77,33 @@ class _KeptSets:
             return None
         if not (work / "sets" / "parts.json").is_file() or not (work / "signatures.npy").is_file():
             return None
-        shards = json.loads((work / manifest).read_text()).get("shards", [])
-        return cls(work, {str(s["name"]): int(s["offset"]) for s in shards})
+        plan = json.loads((work / manifest).read_text())
+        offsets = {str(s["name"]): int(s["offset"]) for s in plan.get("shards", [])}
+        return cls(work, offsets, int(plan.get("memory", 4 * 2**30)))
 
     def scores(
         self, docs: Sequence[tuple[str, int]]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Jaccard and estimate of each pair of consecutive ``(shard, row)`` in ``docs``."""
         rows = np.array([self.offsets[name] + r for name, r in docs], dtype=np.int64)
-        edges = rows.reshape(-1, 2)
-        jac = self.store.jaccard(edges.astype(np.uint32), _SCORE_MEMORY)
-        sigs = np.load(self.work / "signatures.npy", mmap_mode="r")
-        a, b = sigs[edges[:, 0]], sigs[edges[:, 1]]
-        del sigs
-        return jac, np.asarray((a == b).mean(axis=1), dtype=np.float64)
+        jac = self.store.jaccard(rows.reshape(-1, 2).astype(np.uint32), self.memory)
+        sigs = self._signatures(rows)
+        return jac, np.asarray((sigs[0::2] == sigs[1::2]).mean(axis=1), dtype=np.float64)
 
-
-# The memory the measures of a sample may take from kept sets (they are read a chunk at a time).
-_SCORE_MEMORY = 256 * 2**20
+    def _signatures(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """The signature rows ``rows``, read one by one: a mapping of the file would hold whole
+        blocks of it around each row."""
+        with open(self.work / "signatures.npy", "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (
+                np.lib.format.read_array_header_1_0(f)
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0(f)
+            )
+            start, width = f.tell(), int(np.prod(shape[1:], dtype=np.int64))
+            size = width * dtype.itemsize
+            raw = b"".join(os.pread(f.fileno(), size, start + int(r) * size) for r in rows)
+        return np.frombuffer(raw, dtype=dtype).reshape(len(rows), width)
 
 
 class _Run:

@@ -6,11 +6,10 @@ the same shingling pass as the MinHash: ``sets/TAG.u64`` holds the part's sorted
 xxh3-64 shingle hashes back to back, ``sets/TAG.offsets.npy`` the ``rows + 1`` offsets
 delimiting each document's (``_core.shingle_sets``' layout), and ``sets/parts.json`` the
 first global row of each part. Verification compares the pairs a chunk at a time, the chunk
-sized so that its documents' sets fit a quarter of the budget, where the sets lie (a mapping of
-the files per chunk, dropped after it: the process holds the pages the chunk touched, and only
-while it runs). The Jaccard of two hash sets is the Jaccard of the shingle sets (a collision of
-two 64-bit hashes has probability 2^-64), and the same one ``mmdedup.dedup`` computes in
-memory.
+sized so that its documents' sets fit a quarter of the budget: where the sets lie, in a mapping
+of a file the chunk needs most of, else read from it by plain reads. The Jaccard of two hash
+sets is the Jaccard of the shingle sets (a collision of two 64-bit hashes has probability
+2^-64), and the same one ``mmdedup.dedup`` computes in memory.
 """
 
 from __future__ import annotations
@@ -247,14 +246,24 @@ class SetStore:
     def _chunk_jaccard(
         self, docs: npt.NDArray[np.int64], local: npt.NDArray[np.uint32]
     ) -> npt.NDArray[np.float64]:
-        """Exact Jaccard of edges ``local`` (positions in ``docs``, sorted and distinct) on
-        mappings of the set files made for this chunk: the sets are compared where they lie in
-        the page cache, not copied into fresh memory (which cost more than the comparisons), and
-        the pages the chunk touched leave the process with the mappings."""
-        parts = [
-            (self.values(tag), lo.astype(np.uint64), (hi - lo).astype(np.uint64))
-            for tag, lo, hi in self._ranges(docs)
-        ]
+        """Exact Jaccard of edges ``local`` (positions in ``docs``, sorted and distinct). A part
+        file of which the chunk needs at least half is mapped for the chunk, and its sets are
+        compared where they lie in the page cache: copying them into fresh memory cost more
+        than the comparisons. Of any other part, only the chunk's sets are read (plain reads):
+        a mapping holds whole runs of pages around each set it touches (the page cache keeps a
+        file in large blocks), which for scattered sets is far more than the sets. Mappings
+        are dropped with the chunk."""
+        parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]]
+        parts = []
+        for tag, lo, hi in self._ranges(docs):
+            starts, lengths = lo.astype(np.uint64), (hi - lo).astype(np.uint64)
+            values = self.values(tag)
+            if 2 * int(lengths.sum()) < len(values):
+                del values
+                values = _core.read_u64_ranges(self._file(f"{tag}.u64"), starts, lengths)
+                starts = np.zeros(len(lengths), dtype=np.uint64)
+                starts[1:] = np.cumsum(lengths)[:-1]
+            parts.append((values, starts, lengths))
         jac = _core.set_jaccard_parts(parts, local)
         del parts
         return jac
