@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,17 +14,7 @@ from typing import IO, Any
 
 import pyarrow.fs as pafs
 
-__all__ = [
-    "Location",
-    "allocate",
-    "atomic_write",
-    "create_npy",
-    "durable_rename",
-    "durable_together",
-    "is_url",
-    "staged_write",
-    "sync_file",
-]
+__all__ = ["Location", "allocate", "atomic_write", "create_npy", "is_url", "staged_write"]
 
 
 def _umask() -> int:
@@ -46,95 +35,34 @@ def is_url(text: str) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
-# Files written by this thread inside `durable_together`, to sync when it ends (None outside).
-_deferred = threading.local()
-
-
-def _pending() -> dict[Path, None] | None:
-    pending: dict[Path, None] | None = getattr(_deferred, "files", None)
-    return pending
-
-
-@contextmanager
-def durable_together() -> Iterator[None]:
-    """Makes the files this thread writes inside the block (through :func:`atomic_write`,
-    :func:`sync_file` and :func:`durable_rename`) durable together when the block ends, rather
-    than one by one as each is written: a unit of work writes its files, they are synced back
-    to back (the disk's journal commits them in one or two flushes, where a sync per file waited
-    for a flush each), and only then is the unit's done-marker written, after the block. A block
-    that raises syncs nothing: its unit is not marked, and runs again. Nested blocks join the
-    outer one."""
-    if _pending() is not None:
-        yield
-        return
-    _deferred.files = {}
-    try:
-        yield
-        files = list(_deferred.files)
-    finally:
-        _deferred.files = None
-    for path in files:
-        _fsync(path, written_here=True)
-
-
-def _fsync(path: Path, written_here: bool = False) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        if written_here:
-            return  # a piece the block wrote, then merged and removed
-        raise
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Writes to a temporary file beside ``path`` and renames it into place on success, its
-    content durable first (or, inside :func:`durable_together`, when the block ends)."""
+    """Writes to a temporary file beside ``path`` and renames it into place on success."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    pending = _pending()
     try:
         # mkstemp creates the file 0600; a result gets the mode any other tool's would.
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
-            if pending is None:
-                os.fsync(f.fileno())
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if pending is not None:
-        pending[path] = None
 
 
 def sync_file(path: Path) -> None:
     """Makes what was written to ``path`` (also through a memory map) durable, like
-    :func:`atomic_write` does for its files (inside :func:`durable_together`, when the block
-    ends); the GIL is released while the disk catches up."""
-    pending = _pending()
-    if pending is not None:
-        pending[path] = None
-    else:
-        _fsync(path)
-
-
-def durable_rename(tmp: Path, path: Path) -> None:
-    """Renames the written file ``tmp`` to ``path``, its content durable first (or, inside
-    :func:`durable_together`, when the block ends)."""
-    pending = _pending()
-    if pending is None:
-        _fsync(tmp)
-    os.replace(tmp, path)
-    if pending is not None:
-        pending[path] = None
+    :func:`atomic_write` does for its files; the GIL is released while the disk catches up."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

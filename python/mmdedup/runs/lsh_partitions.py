@@ -4,6 +4,7 @@ the text and interleaved runs."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..dedup import DedupConfig
 from ..io import (
     atomic_write,
 )
-from ..storage import durable_rename, durable_together
+from ..storage import sync_file
 from .shingle_sets import SetStore
 from .workdir import WorkDir, load_signatures
 
@@ -56,7 +57,8 @@ class PartitionRows:
     def close(self) -> None:
         for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
             if used:
-                durable_rename(tmp, final)
+                sync_file(tmp)
+                os.replace(tmp, final)
 
 
 def write_partitions(
@@ -122,10 +124,9 @@ def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> No
     window = _WINDOW[str(cfg.verify)] if cfg.method == "minhash" else 8
     # The kernel reads the partition's row files side by side, straight into its sort.
     edges = _core.partition_pairs(files, window=window)
-    with durable_together():
-        with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
-            f.write(json.dumps({"candidates": len(edges)}).encode())
-        work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))
+    with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
+        f.write(json.dumps({"candidates": len(edges)}).encode())
+    work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))
     work.mark(unit)
 
 
