@@ -415,7 +415,10 @@ mod tests {
         assert_eq!(edge_chunks(&[], &sizes, 8).unwrap(), vec![0]);
         assert_eq!(edge_chunks(&[(3, 3)], &sizes, 0).unwrap(), vec![0, 1]);
         // A chunk holding nothing so far still ends before an edge that would pass the cap.
-        assert_eq!(edge_chunks(&[(1, 1), (0, 0)], &[2, 0], 0).unwrap(), vec![0, 1, 2]);
+        assert_eq!(
+            edge_chunks(&[(1, 1), (0, 0)], &[2, 0], 0).unwrap(),
+            vec![0, 1, 2]
+        );
         assert!(edge_chunks(&[(0, 5)], &sizes, 8).is_err());
     }
 
