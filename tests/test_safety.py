@@ -352,3 +352,110 @@ def test_a_write_that_raises_leaves_no_file(where: str, tmp_path: Path) -> None:
     assert target.read_bytes() == b"whole"
     if where == "memory":
         fsspec.filesystem("memory").rm(target.parent_path(), recursive=True)
+
+
+def test_files_of_a_unit_are_made_durable_together_before_its_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside ``durable_together`` a unit's files are synced when the block ends, after every
+    one of them was written (none while it runs); a block that raises syncs nothing; outside
+    it, each write is synced before its rename, as before."""
+    from mmdedup import storage
+
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    (tmp_path / ".c.tmp").write_bytes(b"c")
+    (tmp_path / "d").write_bytes(b"d")
+    with storage.durable_together():
+        with storage.atomic_write(tmp_path / "a") as f:
+            f.write(b"a")
+        with storage.durable_together():  # joins the outer block
+            storage.durable_rename(tmp_path / ".c.tmp", tmp_path / "c")
+        storage.sync_file(tmp_path / "d")
+        with storage.atomic_write(tmp_path / "g") as f:  # a piece merged and removed
+            f.write(b"g")
+        (tmp_path / "g").unlink()
+        assert synced == []
+    assert synced == ["a", "c", "d"]
+    synced.clear()
+    with pytest.raises(RuntimeError), storage.durable_together():
+        with storage.atomic_write(tmp_path / "e") as f:
+            f.write(b"e")
+        raise RuntimeError("the unit failed")
+    assert synced == [] and (tmp_path / "e").read_bytes() == b"e"
+    with storage.atomic_write(tmp_path / "f") as f:
+        f.write(b"f")
+    assert len(synced) == 1 and synced[0].startswith(".f.")  # the temporary file, before rename
+
+
+def test_units_hand_their_syncs_and_markers_to_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside ``background_syncs`` a unit's block ends at once; its files are synced, then its
+    marker written, on another thread, unit after unit in order; all is done when the block
+    ends, whose exit raises a failure of that thread. A nested unit's marker waits for the
+    outer unit's files."""
+    import threading
+
+    from mmdedup import storage
+
+    events: list[tuple[str, str]] = []
+    fsync = os.fsync
+
+    def record(fd: int) -> None:
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        events.append(("sync", name))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    here = threading.get_ident()
+    marked: list[bool] = []
+
+    def mark(unit: str) -> None:
+        marked.append(threading.get_ident() != here)
+        events.append(("mark", unit))
+
+    with storage.background_syncs():
+        for unit in ("u1", "u2"):
+            with storage.durable_together(then=lambda u=unit: mark(u)):
+                with storage.atomic_write(tmp_path / f"{unit}.a") as f:
+                    f.write(b"a")
+                with (
+                    storage.durable_together(then=lambda u=unit: mark(u + "-inner")),
+                    storage.atomic_write(tmp_path / f"{unit}.b") as f,
+                ):
+                    f.write(b"b")
+    assert events == [
+        ("sync", "u1.a"),
+        ("sync", "u1.b"),
+        ("mark", "u1-inner"),
+        ("mark", "u1"),
+        ("sync", "u2.a"),
+        ("sync", "u2.b"),
+        ("mark", "u2-inner"),
+        ("mark", "u2"),
+    ]
+    assert marked == [True] * 4  # on the syncing thread
+    # A marker that cannot be written: raised when the block ends; nothing after it is marked.
+    events.clear()
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"), storage.background_syncs():
+        with storage.durable_together(then=fail):
+            pass
+        with storage.durable_together(then=lambda: mark("late")):
+            pass
+    assert ("mark", "late") not in events
+    # Without background_syncs, the same block syncs and marks on its own thread.
+    marked.clear()
+    with storage.durable_together(then=lambda: mark("here")):
+        pass
+    assert marked == [False]

@@ -7,14 +7,27 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow.fs as pafs
 
-__all__ = ["Location", "allocate", "atomic_write", "create_npy", "is_url", "staged_write"]
+__all__ = [
+    "Location",
+    "allocate",
+    "atomic_write",
+    "background_syncs",
+    "create_npy",
+    "durable_rename",
+    "durable_together",
+    "is_url",
+    "staged_write",
+    "sync_file",
+]
 
 
 def _umask() -> int:
@@ -35,34 +48,167 @@ def is_url(text: str) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
+# Files written by this thread inside `durable_together`, to sync when it ends (None outside).
+_deferred = threading.local()
+
+
+def _pending() -> dict[Path, None] | None:
+    pending: dict[Path, None] | None = getattr(_deferred, "files", None)
+    return pending
+
+
+class _Syncer:
+    """One thread that makes units' files durable and then runs what follows (their
+    done-markers), in the order the units handed them over."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[list[Path], Callable[[], None]] | None]
+        self._queue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mmdedup-sync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # after a failure nothing more is marked
+            files, then = item
+            try:
+                for path in files:
+                    _fsync(path, written_here=True)
+                then()
+            except BaseException as e:  # re-raised by close() on the stage's thread
+                self._error = e
+
+    def submit(self, files: list[Path], then: Callable[[], None]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((files, then))
+
+    def close(self) -> None:
+        """Waits until everything handed over is durable and marked; raises the first error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+_syncer: _Syncer | None = None
+_syncer_lock = threading.Lock()
+
+
+@contextmanager
+def background_syncs() -> Iterator[None]:
+    """While the block runs, units that end a :func:`durable_together` block with a ``then``
+    hand their files' syncs and that ``then`` (their done-marker) to one thread and go on
+    with their next unit: the disk catches up while the cores work. The block ends once every
+    unit handed over is durable and marked (a failure to sync or mark is raised here); a unit
+    not yet marked when the process dies runs again on ``--resume``, as before."""
+    global _syncer
+    with _syncer_lock:
+        if _syncer is not None:  # nested: the outer block's thread serves
+            yield
+            return
+        _syncer = syncer = _Syncer()
+    try:
+        yield
+    finally:
+        with _syncer_lock:
+            _syncer = None
+        syncer.close()
+
+
+@contextmanager
+def durable_together(then: Callable[[], None] | None = None) -> Iterator[None]:
+    """Makes the files this thread writes inside the block (through :func:`atomic_write`,
+    :func:`sync_file` and :func:`durable_rename`) durable together when the block ends, then
+    runs ``then`` (a unit's done-marker): inside :func:`background_syncs`, on its thread, while
+    this one goes on; else here, file after file. A block that raises syncs nothing and does
+    not run ``then``: its unit is not marked, and runs again. Nested blocks join the outer
+    one."""
+    if _pending() is not None:
+        yield
+        if then is not None:
+            _deferred.then.append(then)  # after the outer block's files
+        return
+    _deferred.files, _deferred.then = {}, []
+    try:
+        yield
+        files, thens = list(_deferred.files), [*_deferred.then, *([then] if then else [])]
+    finally:
+        _deferred.files = _deferred.then = None
+
+    def after() -> None:
+        for t in thens:
+            t()
+
+    syncer = _syncer
+    if syncer is not None and thens:
+        syncer.submit(files, after)
+        return
+    for path in files:
+        _fsync(path, written_here=True)
+    after()
+
+
+def _fsync(path: Path, written_here: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        if written_here:
+            return  # a piece the block wrote, then merged and removed
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Writes to a temporary file beside ``path`` and renames it into place on success."""
+    """Writes to a temporary file beside ``path`` and renames it into place on success, its
+    content durable first (or, inside :func:`durable_together`, when the block ends)."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    pending = _pending()
     try:
         # mkstemp creates the file 0600; a result gets the mode any other tool's would.
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if pending is None:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if pending is not None:
+        pending[path] = None
 
 
 def sync_file(path: Path) -> None:
     """Makes what was written to ``path`` (also through a memory map) durable, like
-    :func:`atomic_write` does for its files; the GIL is released while the disk catches up."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    :func:`atomic_write` does for its files (inside :func:`durable_together`, when the block
+    ends); the GIL is released while the disk catches up."""
+    pending = _pending()
+    if pending is not None:
+        pending[path] = None
+    else:
+        _fsync(path)
+
+
+def durable_rename(tmp: Path, path: Path) -> None:
+    """Renames the written file ``tmp`` to ``path``, its content durable first (or, inside
+    :func:`durable_together`, when the block ends)."""
+    pending = _pending()
+    if pending is None:
+        _fsync(tmp)
+    os.replace(tmp, path)
+    if pending is not None:
+        pending[path] = None
 
 
 @contextmanager

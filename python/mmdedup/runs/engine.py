@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import MmdedupError
+from ..storage import background_syncs
 
 __all__ = [
     "Stages",
@@ -72,11 +73,14 @@ def engine_map_units(
 def map_local(
     name: str, fn: Callable[[int], None], count: int, done: Callable[[int], None] | None = None
 ) -> None:
-    """The local engine: the units in order, in this process."""
-    for u in range(count):
-        fn(u)
-        if done:
-            done(1)
+    """The local engine: the units in order, in this process (each unit's files made durable,
+    and the unit marked, on another thread while the next one runs: see
+    :func:`mmdedup.storage.background_syncs`)."""
+    with background_syncs():
+        for u in range(count):
+            fn(u)
+            if done:
+                done(1)
 
 
 def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
@@ -104,26 +108,29 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
             finally:
                 del running[u]
 
-        pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
-        try:
-            pending = {pool.submit(unit, u) for u in range(count)}
-            while pending:
-                # With a timeout, so that a signal is seen even if another thread took it.
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    f.result()  # the unit's error, if any, stops the stage
-                    if done:
-                        done(1)
-        except KeyboardInterrupt:
-            # Ctrl-C: the units in flight stop at their next Python step (after the kernel call
-            # they are in) rather than run to their end; unmarked, they run again on --resume.
-            for ident in list(running.values()):
-                _interrupt(ident)
-            raise
-        finally:
-            # Units not started are dropped; one running beside a failed one finishes (a unit
-            # is atomic: it is marked done, or it runs again on --resume).
-            pool.shutdown(wait=True, cancel_futures=True)
+        # Units' files made durable, and units marked, on one more thread (see map_local).
+        with background_syncs():
+            pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
+            try:
+                pending = {pool.submit(unit, u) for u in range(count)}
+                while pending:
+                    # With a timeout, so that a signal is seen even if another thread took it.
+                    finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        f.result()  # the unit's error, if any, stops the stage
+                        if done:
+                            done(1)
+            except KeyboardInterrupt:
+                # Ctrl-C: the units in flight stop at their next Python step (after the kernel
+                # call they are in) rather than run to their end; unmarked, they run again on
+                # --resume.
+                for ident in list(running.values()):
+                    _interrupt(ident)
+                raise
+            finally:
+                # Units not started are dropped; one running beside a failed one finishes (a
+                # unit is atomic: it is marked done, or it runs again on --resume).
+                pool.shutdown(wait=True, cancel_futures=True)
 
     return each
 

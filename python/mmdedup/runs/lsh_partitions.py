@@ -4,7 +4,6 @@ the text and interleaved runs."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from ..dedup import DedupConfig
 from ..io import (
     atomic_write,
 )
-from ..storage import sync_file
+from ..storage import durable_rename
 from .shingle_sets import SetStore
 from .workdir import WorkDir, load_signatures
 
@@ -57,8 +56,7 @@ class PartitionRows:
     def close(self) -> None:
         for tmp, final, used in zip(self.tmp, self.final, self.used, strict=True):
             if used:
-                sync_file(tmp)
-                os.replace(tmp, final)
+                durable_rename(tmp, final)
 
 
 def write_partitions(
@@ -124,10 +122,10 @@ def stage_candidates(work: WorkDir, cfg: DedupConfig, memory: int, p: int) -> No
     window = _WINDOW[str(cfg.verify)] if cfg.method == "minhash" else 8
     # The kernel reads the partition's row files side by side, straight into its sort.
     edges = _core.partition_pairs(files, window=window)
-    with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
-        f.write(json.dumps({"candidates": len(edges)}).encode())
-    work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))
-    work.mark(unit)
+    with work.unit(unit):
+        with atomic_write(work.path(f"edges/{p:05d}.json")) as f:
+            f.write(json.dumps({"candidates": len(edges)}).encode())
+        work.save(f"edges/{p:05d}.npy", _verify(work, cfg, edges, memory))
 
 
 def _verify(

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..io import (
     atomic_write,
 )
-from ..storage import Location, is_url
+from ..storage import Location, durable_together, is_url
 from .dirs import (
     claim_remote_work_dir,
     claim_work_dir,
@@ -193,6 +193,19 @@ class WorkDir:
         if unit not in self._done and self.fs.exists(url):
             self._done.add(unit)
         return unit in self._done
+
+    @contextmanager
+    def unit(self, name: str) -> Iterator[None]:
+        """The writing of unit ``name``, marked done when the block ends without error: its
+        files made durable first, all together (:func:`mmdedup.storage.durable_together`;
+        inside :func:`mmdedup.storage.background_syncs`, on that thread while this one goes
+        on). On a remote work directory the files are uploaded and the marker written here."""
+        if self.remote is not None:
+            yield
+            self.mark(name)
+            return
+        with durable_together(then=lambda: self.mark(name)):
+            yield
 
     def mark(self, unit: str) -> None:
         if self.remote is None:
