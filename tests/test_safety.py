@@ -397,10 +397,10 @@ def test_files_of_a_unit_are_made_durable_together_before_its_marker(
 def test_units_hand_their_syncs_and_markers_to_one_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Inside ``background_syncs`` a unit's block ends at once; its files are synced, then its
-    marker written, on another thread, unit after unit in order; all is done when the block
-    ends, whose exit raises a failure of that thread. A nested unit's marker waits for the
-    outer unit's files."""
+    """A unit run by ``background_syncs`` ends its block at once; its files are synced, then
+    its marker written, on another thread, unit after unit in order; all is done when the
+    block ends, whose exit raises a failure of that thread. A nested unit's marker waits for
+    the outer unit's files."""
     import threading
 
     from mmdedup import storage
@@ -421,16 +421,19 @@ def test_units_hand_their_syncs_and_markers_to_one_thread(
         marked.append(threading.get_ident() != here)
         events.append(("mark", unit))
 
-    with storage.background_syncs():
-        for unit in ("u1", "u2"):
-            with storage.durable_together(then=lambda u=unit: mark(u)):
-                with storage.atomic_write(tmp_path / f"{unit}.a") as f:
-                    f.write(b"a")
-                with (
-                    storage.durable_together(then=lambda u=unit: mark(u + "-inner")),
-                    storage.atomic_write(tmp_path / f"{unit}.b") as f,
-                ):
-                    f.write(b"b")
+    def unit(name: str) -> None:
+        with storage.durable_together(then=lambda: mark(name)):
+            with storage.atomic_write(tmp_path / f"{name}.a") as f:
+                f.write(b"a")
+            with (
+                storage.durable_together(then=lambda: mark(name + "-inner")),
+                storage.atomic_write(tmp_path / f"{name}.b") as f,
+            ):
+                f.write(b"b")
+
+    with storage.background_syncs() as within:
+        for name in ("u1", "u2"):
+            within(lambda n=name: unit(n))
     assert events == [
         ("sync", "u1.a"),
         ("sync", "u1.b"),
@@ -448,14 +451,22 @@ def test_units_hand_their_syncs_and_markers_to_one_thread(
     def fail() -> None:
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"), storage.background_syncs():
+    def failing() -> None:
         with storage.durable_together(then=fail):
             pass
+
+    def late() -> None:
         with storage.durable_together(then=lambda: mark("late")):
             pass
+
+    with pytest.raises(OSError, match="disk full"), storage.background_syncs() as within:
+        within(failing)
+        within(late)
     assert ("mark", "late") not in events
-    # Without background_syncs, the same block syncs and marks on its own thread.
+    # Outside a unit of background_syncs (even inside its block), a block syncs and marks on
+    # its own thread: another run's units in this process are not handed to this one's thread.
     marked.clear()
-    with storage.durable_together(then=lambda: mark("here")):
-        pass
-    assert marked == [False]
+    with storage.background_syncs():
+        with storage.durable_together(then=lambda: mark("here")):
+            pass
+        assert marked == [False]

@@ -48,7 +48,8 @@ def is_url(text: str) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
-# Files written by this thread inside `durable_together`, to sync when it ends (None outside).
+# Per thread: the files written inside `durable_together` and what follows their syncs (None
+# outside), and the syncing thread of the `background_syncs` running its unit (if any).
 _deferred = threading.local()
 
 
@@ -93,28 +94,27 @@ class _Syncer:
             raise self._error
 
 
-_syncer: _Syncer | None = None
-_syncer_lock = threading.Lock()
-
-
 @contextmanager
-def background_syncs() -> Iterator[None]:
-    """While the block runs, units that end a :func:`durable_together` block with a ``then``
-    hand their files' syncs and that ``then`` (their done-marker) to one thread and go on
-    with their next unit: the disk catches up while the cores work. The block ends once every
-    unit handed over is durable and marked (a failure to sync or mark is raised here); a unit
-    not yet marked when the process dies runs again on ``--resume``, as before."""
-    global _syncer
-    with _syncer_lock:
-        if _syncer is not None:  # nested: the outer block's thread serves
-            yield
-            return
-        _syncer = syncer = _Syncer()
+def background_syncs() -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Yields ``within(fn)``, which runs ``fn`` (a unit) on the calling thread with the syncs of
+    its :func:`durable_together` blocks that have a ``then`` handed to one thread of this block:
+    the unit's files are made durable there and then ``then`` (its done-marker) runs, while
+    the unit's thread goes on with its next unit and the disk catches up. The block ends once
+    every unit handed over is durable and marked (a failure to sync or mark is raised here); a
+    unit not yet marked when the process dies runs again on ``--resume``, as before."""
+    syncer = _Syncer()
+
+    def within(fn: Callable[[], None]) -> None:
+        outer = getattr(_deferred, "syncer", None)
+        _deferred.syncer = syncer
+        try:
+            fn()
+        finally:
+            _deferred.syncer = outer
+
     try:
-        yield
+        yield within
     finally:
-        with _syncer_lock:
-            _syncer = None
         syncer.close()
 
 
@@ -122,8 +122,8 @@ def background_syncs() -> Iterator[None]:
 def durable_together(then: Callable[[], None] | None = None) -> Iterator[None]:
     """Makes the files this thread writes inside the block (through :func:`atomic_write`,
     :func:`sync_file` and :func:`durable_rename`) durable together when the block ends, then
-    runs ``then`` (a unit's done-marker): inside :func:`background_syncs`, on its thread, while
-    this one goes on; else here, file after file. A block that raises syncs nothing and does
+    runs ``then`` (a unit's done-marker): in a unit run by :func:`background_syncs`, on its
+    thread, while this one goes on; else here, file after file. A block that raises syncs nothing and does
     not run ``then``: its unit is not marked, and runs again. Nested blocks join the outer
     one."""
     if _pending() is not None:
@@ -142,7 +142,7 @@ def durable_together(then: Callable[[], None] | None = None) -> Iterator[None]:
         for t in thens:
             t()
 
-    syncer = _syncer
+    syncer: _Syncer | None = getattr(_deferred, "syncer", None)
     if syncer is not None and thens:
         syncer.submit(files, after)
         return

@@ -9,6 +9,7 @@ files and their contents are those of the local engine, so results are identical
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -76,9 +77,9 @@ def map_local(
     """The local engine: the units in order, in this process (each unit's files made durable,
     and the unit marked, on another thread while the next one runs: see
     :func:`mmdedup.storage.background_syncs`)."""
-    with background_syncs():
+    with background_syncs() as within:
         for u in range(count):
-            fn(u)
+            within(functools.partial(fn, u))
             if done:
                 done(1)
 
@@ -101,15 +102,16 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
 
         running: dict[int, int] = {}  # unit -> the thread running it
 
-        def unit(u: int) -> None:
-            running[u] = threading.get_ident()
-            try:
-                fn(u)
-            finally:
-                del running[u]
-
         # Units' files made durable, and units marked, on one more thread (see map_local).
-        with background_syncs():
+        with background_syncs() as within:
+
+            def unit(u: int) -> None:
+                running[u] = threading.get_ident()
+                try:
+                    within(functools.partial(fn, u))
+                finally:
+                    del running[u]
+
             pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
             try:
                 pending = {pool.submit(unit, u) for u in range(count)}

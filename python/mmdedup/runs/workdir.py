@@ -197,9 +197,10 @@ class WorkDir:
     @contextmanager
     def unit(self, name: str) -> Iterator[None]:
         """The writing of unit ``name``, marked done when the block ends without error: its
-        files made durable first, all together (:func:`mmdedup.storage.durable_together`;
-        inside :func:`mmdedup.storage.background_syncs`, on that thread while this one goes
-        on). On a remote work directory the files are uploaded and the marker written here."""
+        files made durable first, all together (:func:`mmdedup.storage.durable_together`; in
+        a unit the local engine runs through :func:`mmdedup.storage.background_syncs`, on one
+        more thread while this one goes on). On a remote work directory the files are uploaded
+        and the marker written here."""
         if self.remote is not None:
             yield
             self.mark(name)
