@@ -181,8 +181,8 @@ pub fn edge_documents(edges: &[(u32, u32)]) -> (Vec<u32>, Vec<(u32, u32)>) {
 }
 
 /// Consecutive chunks of `edges` (given by position in a list of documents whose set sizes are
-/// `sizes`) such that the distinct documents of each chunk hold at most `cap` values: what one
-/// gather of their sets costs, however many edges share a document. Greedy, in order; an edge
+/// `sizes`) such that the distinct documents of each chunk hold at most `cap` values: what
+/// comparing the chunk holds, however many edges share a document. Greedy, in order; an edge
 /// whose two sets alone pass `cap` is a chunk of its own. Returns the bounds
 /// `[0, .., edges.len()]` (`[0]` for no edges).
 pub fn edge_chunks(edges: &[(u32, u32)], sizes: &[u64], cap: u64) -> Result<Vec<usize>> {
@@ -295,9 +295,10 @@ pub fn read_ranges(
             .zip(starts.par_iter())
             .with_min_len(16)
             .try_for_each(|(dst, &s)| {
-                let at = header + s * 8; // within the file: checked above
-                                         // Straight into `dst`, no buffer between: its bytes, then their byte order.
-                                         // SAFETY: a u64 slice is valid as bytes (align 1) and any bytes are a valid u64.
+                // Within the file: checked above.
+                let at = header + s * 8;
+                // Straight into `dst`, no buffer between: its bytes, then their byte order.
+                // SAFETY: a u64 slice is valid as bytes (align 1) and any bytes are a valid u64.
                 let bytes = unsafe {
                     std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len() * 8)
                 };

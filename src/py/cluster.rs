@@ -208,11 +208,11 @@ fn read_u64_ranges<'py>(
     Ok(PyArray1::from_vec(py, values))
 }
 
-/// Exact Jaccard of each edge's two sets, the sets given as ranges of value arrays (the set
-/// files of a run, mapped): `parts` holds `(values, starts, lengths)`, set `k` of a part being
-/// `values[starts[k]..starts[k] + lengths[k]]`; the sets of all parts are numbered one after
-/// another, and `edges` pairs those numbers. Nothing is copied: on mapped files, the pages the
-/// comparisons touch come straight from the page cache.
+/// Exact Jaccard of each edge's two sets, the sets given as ranges of value arrays (a run's
+/// set files, mapped, or the ranges read from them): `parts` holds `(values, starts, lengths)`,
+/// set `k` of a part being `values[starts[k]..starts[k] + lengths[k]]`; the sets of all parts
+/// are numbered one after another, and `edges` pairs those numbers. Nothing is copied: on a
+/// mapped file, the pages the comparisons touch come straight from the page cache.
 #[pyfunction]
 fn set_jaccard_parts<'py>(
     py: Python<'py>,

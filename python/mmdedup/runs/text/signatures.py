@@ -82,76 +82,80 @@ def stage_signatures(work: WorkDir, plan: Plan, i: int) -> None:
     unit = f"signatures-{i:06d}"
     if work.done(unit):
         return
+    with work.unit(unit):  # marked done once its files are durable
+        _signatures(work, plan, i)
+
+
+def _signatures(work: WorkDir, plan: Plan, i: int) -> None:
+    """The files of unit ``signatures`` of shard ``i`` (see :func:`stage_signatures`)."""
     cfg, shard, rule = dedup_config(plan), plan.shard(i), parse_keep(plan.keep)
     columns = [plan.column] + [c for c in (plan.id_column, rule[1]) if c and c != plan.column]
     off, rows, tag = plan.offset(i), int(plan.shards[i]["rows"]), f"{i:06d}"
     changed = InputError(
         "changed since the run was planned; start again without --resume", path=str(shard.path)
     )
-    # Marked done once its files are durable (see WorkDir.unit).
-    with work.unit(unit):
-        errors: dict[int, str] = {}
-        ids: list[Path] = []
-        parts = PartitionRows(work, plan.partitions, tag)
-        target, base = _signature_target(work, plan, i)
-        start = 0
-        with ExitStack() as stack:
-            out_empty = stack.enter_context(
-                npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
+    errors: dict[int, str] = {}
+    ids: list[Path] = []
+    parts = PartitionRows(work, plan.partitions, tag)
+    target, base = _signature_target(work, plan, i)
+    start = 0
+    with ExitStack() as stack:
+        out_empty = stack.enter_context(
+            npy_out(work.path(f"empty/{tag}.npy"), np.dtype(np.bool_), rows)
+        )
+        out_sets = None
+        if wants_sets(cfg):
+            out_sets = stack.enter_context(set_writer(work, tag, rows))
+        out_key = None
+        if rule[0] != "first":
+            out_key = stack.enter_context(
+                npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
             )
-            out_sets = None
-            if wants_sets(cfg):
-                out_sets = stack.enter_context(set_writer(work, tag, rows))
-            out_key = None
-            if rule[0] != "first":
-                out_key = stack.enter_context(
-                    npy_out(work.path(f"keys/{tag}.npy"), np.dtype(np.float64), rows)
-                )
-            # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error
-            # record, each piece's are recorded here, and its text read as null.
-            unreadable: dict[int, str] | None = {} if plan.on_error != "raise" else None
-            pieces = iter_columns(
-                shard, columns, piece_rows(plan, i), text=plan.column, problems=unreadable
-            )
-            for piece, table in enumerate(pieces):
-                n = table.num_rows
-                if start + n > rows:
-                    raise changed
-                texts, errs = text_column(table, plan.column, shard, plan.on_error, start)
-                if unreadable:
-                    errs.update({r - start: m for r, m in unreadable.items()})
-                    unreadable.clear()
-                if out_sets is not None:
-                    sigs = signatures_writing_sets(texts, cfg, out_sets, _set_slice(plan))
-                else:
-                    sigs = compute_signatures(texts, cfg)
-                # A fresh mapping per piece: its pages leave the process with it (and are written
-                # back by the kernel; the unit's one sync below makes them durable).
-                mm = np.lib.format.open_memmap(target, mode="r+")
-                mm[base + start : base + start + n] = sigs.data
-                del mm
-                out_empty(sigs.empty)
-                key = sort_key(rule, table, texts, shard)
-                if out_key is not None and key is not None:
-                    out_key(key)
-                if plan.id_column:
-                    ids.append(work.path(f"ids/{tag}-{piece:05d}.parquet"))
-                    write_table(pa.table({plan.id_column: table[plan.id_column]}), ids[-1])
-                del table, texts, key
-                skip = sigs.empty.copy()
-                skip[list(errs)] = True
-                errors.update({start + k: v for k, v in errs.items()})
-                add_partition_rows(parts, plan.partitions, cfg, sigs.data, skip, off + start)
-                start += n
-            if start != rows:
+        # JSON Lines rows whose text cannot be read (invalid UTF-8, ...): with --on-error record,
+        # each piece's are recorded here, and its text read as null.
+        unreadable: dict[int, str] | None = {} if plan.on_error != "raise" else None
+        pieces = iter_columns(
+            shard, columns, piece_rows(plan, i), text=plan.column, problems=unreadable
+        )
+        for piece, table in enumerate(pieces):
+            n = table.num_rows
+            if start + n > rows:
                 raise changed
-            parts.close()
-        sync_file(target)
-        if plan.id_column:
-            _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
-        if errors:
-            with atomic_write(work.path(f"errors/{tag}.json")) as f:
-                f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
+            texts, errs = text_column(table, plan.column, shard, plan.on_error, start)
+            if unreadable:
+                errs.update({r - start: m for r, m in unreadable.items()})
+                unreadable.clear()
+            if out_sets is not None:
+                sigs = signatures_writing_sets(texts, cfg, out_sets, _set_slice(plan))
+            else:
+                sigs = compute_signatures(texts, cfg)
+            # A fresh mapping per piece: its pages leave the process with it (and are written
+            # back by the kernel; the unit's one sync below makes them durable).
+            mm = np.lib.format.open_memmap(target, mode="r+")
+            mm[base + start : base + start + n] = sigs.data
+            del mm
+            out_empty(sigs.empty)
+            key = sort_key(rule, table, texts, shard)
+            if out_key is not None and key is not None:
+                out_key(key)
+            if plan.id_column:
+                ids.append(work.path(f"ids/{tag}-{piece:05d}.parquet"))
+                write_table(pa.table({plan.id_column: table[plan.id_column]}), ids[-1])
+            del table, texts, key
+            skip = sigs.empty.copy()
+            skip[list(errs)] = True
+            errors.update({start + k: v for k, v in errs.items()})
+            add_partition_rows(parts, plan.partitions, cfg, sigs.data, skip, off + start)
+            start += n
+        if start != rows:
+            raise changed
+        parts.close()
+    sync_file(target)
+    if plan.id_column:
+        _join_ids(ids, plan.id_column, work.path(f"ids/{tag}.parquet"))
+    if errors:
+        with atomic_write(work.path(f"errors/{tag}.json")) as f:
+            f.write(json.dumps({str(k): v for k, v in errors.items()}).encode())
 
 
 def _set_slice(plan: Plan) -> int:
