@@ -17,6 +17,16 @@ pub const PARALLEL_THRESHOLD: usize = 256;
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
+/// Set while the threads that run their kernels alone have fewer units left than threads (the
+/// end of a stage): their kernels go to the shared pool then, where idle workers take part.
+static SHARE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// The pool of one thread, this thread itself, of a thread that runs its kernels alone (see
+    /// [`kernels_on_this_thread`]).
+    static OWN: std::cell::RefCell<Option<Arc<ThreadPool>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// The most worker threads a pool may have: four per core the machine offers, and at least 256.
 /// Every kernel is CPU-bound, so more threads only cost memory (a stack each) and start-up time;
 /// a count like 100,000 would take minutes to spawn, or fail half-way.
@@ -48,6 +58,9 @@ fn build(n: usize) -> Result<Arc<ThreadPool>> {
 /// The pool kernels run in: the one [`set_num_threads`] chose, else one of the default size
 /// (one thread when even that cannot start; `None` when no thread can).
 fn pool() -> Option<Arc<ThreadPool>> {
+    if let Some(own) = own() {
+        return Some(own);
+    }
     if let Some(p) = POOL.read().expect("pool lock").as_ref() {
         return Some(p.clone());
     }
@@ -89,13 +102,64 @@ pub fn set_num_threads(n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Makes every kernel the calling thread runs from now on run on it, in order, and on no other
+/// thread: for a thread that is one of several each running a unit of work at once (as many as
+/// there are threads), where handing a kernel to the shared pool and waiting would only move the
+/// work to another core (one the scheduler may not yet have freed) while this one idles.
+///
+/// The thread becomes the one worker of a pool of its own, which lives as long as the thread
+/// (rayon keeps such a pool's registry for the life of the process: call this from long-lived
+/// threads only, once each; later calls do nothing).
+pub fn kernels_on_this_thread() -> Result<()> {
+    OWN.with(|o| {
+        let mut own = o.borrow_mut();
+        if own.is_none() {
+            let p = ThreadPoolBuilder::new()
+                .num_threads(1)
+                .use_current_thread()
+                .build()
+                .map_err(|e| Error::param("threads", format!("cannot run kernels here: {e}")))?;
+            *own = Some(Arc::new(p));
+        }
+        Ok(())
+    })
+}
+
+/// While `on`, threads that run their kernels alone ([`kernels_on_this_thread`]) hand them to
+/// the shared pool again: for the end of a stage, when fewer units are left than threads and
+/// the pool's workers would otherwise idle beside the last ones.
+pub fn share_kernels(on: bool) {
+    SHARE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This thread's own pool, unless it has none or kernels are shared now ([`share_kernels`]).
+fn own() -> Option<Arc<ThreadPool>> {
+    if SHARE.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    OWN.with(|o| o.borrow().clone())
+}
+
 /// The number of worker threads kernels use.
 pub fn num_threads() -> usize {
     pool().map_or(1, |p| p.current_num_threads())
 }
 
+/// The most items one leaf of a parallel loop over `n` items takes (at least `min`): about 64
+/// leaves per worker, so that a worker that runs out of work always finds some to steal.
+/// Rayon otherwise cuts a loop into a few leaves per worker and splits a leaf further only
+/// when it is stolen: with two callers sharing the pool (two units of a stage at once), each
+/// worker stays on its own caller's leaves, and the last leaf of one call (a quarter of it)
+/// runs alone while the other worker waits.
+pub fn leaf_len(n: usize, min: usize) -> usize {
+    (n / (num_threads() * 64)).max(min)
+}
+
 /// Runs `f` inside mmdedup's pool, or inline when there is too little work or one thread.
 pub fn install<R: Send>(items: usize, f: impl FnOnce() -> R + Send) -> R {
+    if let Some(own) = own() {
+        return own.install(f);
+    }
     match pool() {
         Some(p) if items >= PARALLEL_THRESHOLD && p.current_num_threads() > 1 => p.install(f),
         // Rayon's parallel iterators called outside any pool would use the global pool; a
@@ -229,6 +293,50 @@ fn single() -> Option<Arc<ThreadPool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rayon::prelude::*;
+
+    /// The threads a parallel loop of `n` items ran on, called from this thread.
+    fn threads_of_loop(n: usize) -> Vec<std::thread::ThreadId> {
+        install(n, || {
+            (0..n)
+                .into_par_iter()
+                .map(|_| std::thread::current().id())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_thread_runs_its_kernels_itself_until_they_are_shared() {
+        std::thread::spawn(|| {
+            let me = std::thread::current().id();
+            // Before: a loop this large is handed to a pool's workers.
+            assert!(threads_of_loop(10_000).iter().all(|&t| t != me));
+            kernels_on_this_thread().unwrap();
+            kernels_on_this_thread().unwrap(); // a second call changes nothing
+            assert_eq!(num_threads(), 1);
+            assert!(threads_of_loop(10_000).iter().all(|&t| t == me));
+            // Nested kernels too.
+            let nested = install(10_000, || threads_of_loop(10_000));
+            assert!(nested.iter().all(|&t| t == me));
+            share_kernels(true);
+            let shared = threads_of_loop(10_000);
+            share_kernels(false);
+            assert!(shared.iter().all(|&t| t != me));
+            assert!(threads_of_loop(10_000).iter().all(|&t| t == me));
+        })
+        .join()
+        .unwrap();
+        // Other threads are unchanged.
+        let me = std::thread::current().id();
+        assert!(threads_of_loop(10_000).iter().all(|&t| t != me));
+    }
+
+    #[test]
+    fn leaves_are_small_enough_to_steal() {
+        // About 64 leaves per worker, however many workers; never below the minimum.
+        assert!(1_000_000 / leaf_len(1_000_000, 16) >= 64);
+        assert_eq!(leaf_len(100, 16), 16);
+    }
 
     #[test]
     fn huge_thread_counts_are_refused_not_spawned() {

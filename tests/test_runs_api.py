@@ -236,3 +236,67 @@ def test_ctrl_c_stops_the_shards_in_flight() -> None:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - t < 10 and not finished
+
+
+def test_two_unit_threads_run_their_kernels_themselves_until_the_last_units() -> None:
+    """With two threads, each unit thread runs its kernels itself (one kernel thread each)
+    while another unit waits to start; once fewer units are left than threads, kernels go to
+    the shared pool again, which the last unit then uses."""
+    import threading
+    import time
+
+    from mmdedup import _core
+    from mmdedup.runs.engine import map_threads
+
+    threads = _core.get_num_threads()
+    _core.set_num_threads(2)
+    try:
+        each = map_threads(2, frozenset({"signatures"}))
+        seen: dict[int, tuple[int, int]] = {}
+        first_done = threading.Event()
+
+        def unit(u: int) -> None:
+            mine = _core.get_num_threads()
+            if u == 0:
+                first_done.set()
+            elif u == 1:
+                first_done.wait(10)
+            else:  # the last unit: kernels come back to the pool once unit 1 has ended
+                end = time.monotonic() + 10
+                while _core.get_num_threads() != 2 and time.monotonic() < end:
+                    time.sleep(0.01)
+            seen[u] = (mine, _core.get_num_threads())
+
+        each("signatures", unit, 3, None)
+        assert seen[0][0] == 1 and seen[1][0] == 1
+        assert seen[2][1] == 2
+        # Afterwards, the unit threads run their kernels themselves again.
+        each("signatures", lambda u: seen.__setitem__(u, (_core.get_num_threads(), 0)), 4, None)
+        assert seen[0][0] == 1
+        # The calling thread's kernels use the pool throughout.
+        assert _core.get_num_threads() == 2
+    finally:
+        _core.set_num_threads(threads)
+
+
+def test_a_forked_child_runs_units_on_threads_of_its_own(tmp_path: Path) -> None:
+    """The unit threads kept for the life of the process are the parent's: a child forked
+    after a two-thread run starts its own instead of waiting on threads it does not have."""
+    import multiprocessing
+
+    from mmdedup.runs.engine import map_threads
+
+    map_threads(2, frozenset({"write"}))("write", lambda u: None, 2, None)
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_units_in_a_child, args=(str(tmp_path / "done"),))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and (tmp_path / "done").read_text() == "[0, 1, 2]"
+
+
+def _units_in_a_child(done: str) -> None:
+    from mmdedup.runs.engine import map_threads
+
+    seen: list[int] = []
+    map_threads(2, frozenset({"write"}))("write", seen.append, 3, None)
+    Path(done).write_text(str(sorted(seen)))

@@ -31,6 +31,7 @@ __all__ = [
     "image_regions_files",
     "invalid_utf8_rows",
     "jaccard",
+    "kernels_on_this_thread",
     "lsh_candidates",
     "lsh_params",
     "lsh_recall_params",
@@ -46,6 +47,7 @@ __all__ = [
     "set_jaccard",
     "set_jaccard_parts",
     "set_num_threads",
+    "share_kernels",
     "shingle_sets",
     "shingles",
     "signature_agreement",
@@ -65,6 +67,8 @@ __version__: str
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def kernels_on_this_thread() -> None: ...
+def share_kernels(on: bool) -> None: ...
 
 # --- src/py/text.rs: normalization, word tokens, shingles, exact hashes
 

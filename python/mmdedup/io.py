@@ -383,9 +383,11 @@ def _check_keys(columns: Sequence[str], keys: dict[str, None], where: str) -> No
 
 
 def parquet_file(shard: Shard) -> pq.ParquetFile:
-    """The Parquet file of a shard (local or on a remote file system), opened for reading."""
+    """The Parquet file of a shard (local or on a remote file system), opened for reading.
+    A local file is read by the thread that reads it; object storage, with a row group's column
+    chunks fetched ahead at once (PyArrow's ``pre_buffer``, on its I/O threads)."""
     path, fs = shard.path.arrow()
-    return pq.ParquetFile(path, filesystem=fs)
+    return pq.ParquetFile(path, filesystem=fs, pre_buffer=fs is not None)
 
 
 def write_table(table: pa.Table, path: Path | Location, row_group_size: int | None = None) -> None:

@@ -302,6 +302,7 @@ pub fn signatures_and_sets(
             .zip(sets.par_iter_mut())
             .enumerate()
             .with_min_len(16)
+            .with_max_len(crate::parallel::leaf_len(n, 16))
             .for_each_init(
                 || (shingler.clone(), Vec::with_capacity(BLOCK)),
                 |(sh, hashes), (i, ((sig, count), set))| {

@@ -119,11 +119,27 @@ fn get_num_threads() -> usize {
     crate::parallel::num_threads()
 }
 
+/// Runs every kernel the calling thread calls from now on on that thread alone (for threads
+/// that each run a unit of a stage at once, as many as there are threads).
+#[pyfunction]
+fn kernels_on_this_thread(py: Python<'_>) -> PyResult<()> {
+    crate::parallel::kernels_on_this_thread().map_err(|e| to_pyerr(py, e))
+}
+
+/// While `on`, threads that run their kernels alone hand them to the shared pool again (the
+/// end of a stage, fewer units left than threads).
+#[pyfunction]
+fn share_kernels(on: bool) {
+    crate::parallel::share_kernels(on);
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_on_this_thread, m)?)?;
+    m.add_function(wrap_pyfunction!(share_kernels, m)?)?;
     text::register(m)?;
     minhash::register(m)?;
     simhash::register(m)?;

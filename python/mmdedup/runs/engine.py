@@ -10,11 +10,13 @@ files and their contents are those of the local engine, so results are identical
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import _core
 from ..errors import MmdedupError
 from ..storage import background_syncs
 
@@ -89,7 +91,14 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
     when it has ``threads`` ≥ 2 (the kernels release the GIL: one unit's reading, sorting and
     writing overlap the other's hashing), and every other stage's units in order. Each unit
     reads its shard a piece at a time, a piece sized to a quarter of the budget, so two at once
-    stay within it; what each unit writes does not depend on which runs beside it."""
+    stay within it; what each unit writes does not depend on which runs beside it.
+
+    With two threads, each unit thread runs its units' kernels itself
+    (:func:`mmdedup._core.kernels_on_this_thread`): handing a kernel to the pool and waiting
+    for it would move the work to another core (one the scheduler may not have freed yet) while
+    this one idles. Once fewer units are left than threads, kernels go to the pool again
+    (:func:`mmdedup._core.share_kernels`), so that the last unit has every core. With more
+    threads, the two units' kernels share the pool."""
     most = min(threads, 2)
 
     def each(
@@ -98,7 +107,7 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
         if most < 2 or count < 2 or name not in stages:
             map_local(name, fn, count, done)
             return
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         running: dict[int, int] = {}  # unit -> the thread running it
 
@@ -112,7 +121,9 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
                 finally:
                     del running[u]
 
-            pool = ThreadPoolExecutor(most, thread_name_prefix=f"mmdedup-{name}")
+            alone = most >= threads
+            pool = _unit_threads(most, alone)
+            pending: set[Any] = set()
             try:
                 pending = {pool.submit(unit, u) for u in range(count)}
                 while pending:
@@ -122,19 +133,67 @@ def map_threads(threads: int, stages: frozenset[str]) -> Callable[..., None]:
                         f.result()  # the unit's error, if any, stops the stage
                         if done:
                             done(1)
+                    if alone and len(pending) < most:
+                        _core.share_kernels(True)  # a unit thread has nothing left to run
             except KeyboardInterrupt:
                 # Ctrl-C: the units in flight stop at their next Python step (after the kernel
                 # call they are in) rather than run to their end; unmarked, they run again on
                 # --resume.
                 for ident in list(running.values()):
                     _interrupt(ident)
+                # A unit that ended meanwhile gets the interrupt in its thread's loop instead:
+                # these threads are not used again.
+                _drop_unit_threads(most, alone)
                 raise
             finally:
                 # Units not started are dropped; one running beside a failed one finishes (a
                 # unit is atomic: it is marked done, or it runs again on --resume).
-                pool.shutdown(wait=True, cancel_futures=True)
+                wait([f for f in pending if not f.cancel()])  # those running
+                if alone:
+                    _core.share_kernels(False)
 
     return each
+
+
+# The threads that run units two at once, kept for the life of the process (see map_threads).
+_UNIT_THREADS: dict[tuple[int, bool], Any] = {}
+_UNIT_LOCK = threading.Lock()
+
+
+def _unit_threads(width: int, alone: bool) -> Any:
+    """``width`` threads that run units; with ``alone``, each runs its units' kernels itself
+    (:func:`mmdedup._core.kernels_on_this_thread`). Kept for the life of the process: a thread
+    that runs its kernels alone holds a kernel pool of its own until the process ends."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _UNIT_LOCK:
+        pool = _UNIT_THREADS.get((width, alone))
+        if pool is None:
+            pool = ThreadPoolExecutor(
+                width,
+                thread_name_prefix="mmdedup-unit",
+                initializer=_core.kernels_on_this_thread if alone else None,
+            )
+            _UNIT_THREADS[(width, alone)] = pool
+        return pool
+
+
+def _drop_unit_threads(width: int, alone: bool) -> None:
+    with _UNIT_LOCK:
+        pool = _UNIT_THREADS.pop((width, alone), None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _after_fork() -> None:
+    """In a forked child, which has none of its parent's threads (nor a lock one of them held)."""
+    global _UNIT_LOCK
+    _UNIT_LOCK = threading.Lock()
+    _UNIT_THREADS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _interrupt(ident: int) -> None:
