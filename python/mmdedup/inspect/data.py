@@ -59,35 +59,67 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# The sets and signatures of the documents a run's precision estimate measures, kept in its
+# work directory when the run removes the store of all sets before it ends (see keep_sample).
+SAMPLE_SETS = "precision-sets.npz"
+
+
 class _KeptSets:
     """Exact Jaccard and MinHash estimate of text pairs from what a MinHash run with exact
     verification keeps in its work directory (the documents' shingle sets and signatures),
     instead of reading and shingling their texts again: the same measures, since the sets are
     the texts' shingle sets and the signatures their MinHash."""
 
-    def __init__(self, work: Path, offsets: dict[str, int], memory: int) -> None:
+    def __init__(
+        self, work: Path, offsets: dict[str, int], memory: int, sample: dict[str, Any] | None
+    ) -> None:
         from ..runs.shingle_sets import SetStore
 
-        self.work, self.offsets, self.memory = work, offsets, memory
-        self.store = SetStore(work)
+        self.work, self.offsets, self.memory, self.sample = work, offsets, memory, sample
+        self.store = SetStore(work) if (work / "sets" / "parts.json").is_file() else None
 
     @classmethod
     def of(cls, work: Path | None, cfg: DedupConfig, manifest: str) -> _KeptSets | None:
         if work is None or cfg.method != "minhash" or cfg.verify != "jaccard":
             return None
-        if not (work / "sets" / "parts.json").is_file() or not (work / "signatures.npy").is_file():
+        sample = None
+        if (work / SAMPLE_SETS).is_file():
+            with np.load(work / SAMPLE_SETS) as f:
+                sample = {k: f[k] for k in f.files}
+        elif (
+            not (work / "sets" / "parts.json").is_file() or not (work / "signatures.npy").is_file()
+        ):
             return None
         plan = json.loads((work / manifest).read_text())
         offsets = {str(s["name"]): int(s["offset"]) for s in plan.get("shards", [])}
-        return cls(work, offsets, int(plan.get("memory", 4 * 2**30)))
+        return cls(work, offsets, int(plan.get("memory", 4 * 2**30)), sample)
+
+    def _rows(self, docs: Sequence[tuple[str, int]]) -> npt.NDArray[np.int64]:
+        return np.array([self.offsets[name] + r for name, r in docs], dtype=np.int64)
+
+    def covers(self, docs: Sequence[tuple[str, int]]) -> bool:
+        """Whether the sets and signatures of ``docs`` are all kept: the whole store, or the
+        sets the run kept of its own sample when it removed the store early."""
+        if self.sample is None:
+            return True
+        rows = self._rows(docs)
+        return bool(np.isin(rows, self.sample["rows"]).all())
 
     def scores(
         self, docs: Sequence[tuple[str, int]]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Jaccard and estimate of each pair of consecutive ``(shard, row)`` in ``docs``."""
-        rows = np.array([self.offsets[name] + r for name, r in docs], dtype=np.int64)
-        jac = self.store.jaccard(rows.reshape(-1, 2).astype(np.uint32), self.memory)
-        sigs = self._signatures(rows)
+        rows = self._rows(docs)
+        if self.sample is not None:
+            at = np.searchsorted(self.sample["rows"], rows)
+            s = self.sample
+            parts = [(s["values"], s["starts"], s["lengths"])]
+            jac = _core.set_jaccard_parts(parts, at.reshape(-1, 2).astype(np.uint32))
+            sigs = s["signatures"][at]
+        else:
+            assert self.store is not None
+            jac = self.store.jaccard(rows.reshape(-1, 2).astype(np.uint32), self.memory)
+            sigs = self._signatures(rows)
         return jac, np.asarray((sigs[0::2] == sigs[1::2]).mean(axis=1), dtype=np.float64)
 
     def _signatures(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
@@ -104,6 +136,35 @@ class _KeptSets:
             size = width * dtype.itemsize
             raw = b"".join(os.pread(f.fileno(), size, start + int(r) * size) for r in rows)
         return np.frombuffer(raw, dtype=dtype).reshape(len(rows), width)
+
+
+def keep_sample(work: Path, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The shingle sets and signatures of documents ``rows`` (numbers in the run) in the work
+    directory ``work``, as arrays for :data:`SAMPLE_SETS`: what the precision estimate will
+    measure, read before the run removes the store of all sets."""
+    from ..runs.shingle_sets import SetStore
+
+    rows = np.unique(rows.astype(np.int64))
+    empty = np.zeros(0, np.uint64)
+    sample: dict[str, Any] = {"rows": rows, "values": empty, "starts": empty, "lengths": empty}
+    if len(rows) == 0:
+        return {**sample, "signatures": np.zeros((0, 1), np.uint32)}
+    store = SetStore(work)
+    values, starts, lengths = [], [], []
+    at = 0
+    for tag, lo, hi in store._ranges(rows):
+        n = (hi - lo).astype(np.uint64)
+        values.append(_core.read_u64_ranges(store._file(f"{tag}.u64"), lo.astype(np.uint64), n))
+        first = np.zeros(len(n), dtype=np.uint64)
+        first[1:] = np.cumsum(n)[:-1]
+        starts.append(first + np.uint64(at))
+        lengths.append(n)
+        at += int(n.sum())
+    sample["values"] = np.concatenate(values)
+    sample["starts"] = np.concatenate(starts)
+    sample["lengths"] = np.concatenate(lengths)
+    sample["signatures"] = _KeptSets(work, {}, 0, None)._signatures(rows)
+    return sample
 
 
 class _Run:
@@ -214,12 +275,10 @@ class _Run:
                 out.append(_Score(float(d), near or bool(by_regions.get(p)), distance=d))
             return out
         scores: dict[tuple[int, int], _Score] = {}
-        if self.kept_sets is not None:
+        idx = self.idx
+        where = [(idx.shards[idx.shard[i]], int(idx.row[i])) for p in pairs for i in (p[1], p[0])]
+        if self.kept_sets is not None and self.kept_sets.covers(where):
             # What the run kept of the texts: no shard is read again.
-            idx = self.idx
-            where = [
-                (idx.shards[idx.shard[i]], int(idx.row[i])) for p in pairs for i in (p[1], p[0])
-            ]
             kept_jac, kept_est = self.kept_sets.scores(where)
             for j, p in enumerate(pairs):
                 v = float(kept_jac[j])
@@ -392,6 +451,33 @@ def _precision(
     )
 
 
+def sample_pairs(
+    label: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    sample: int,
+    seed: int,
+    near: npt.NDArray[np.bool_] | None = None,
+) -> tuple[np.random.Generator, int, list[tuple[int, int]]]:
+    """The pairs the precision estimate measures: ``sample`` removed members (of those that
+    ``near`` allows) whose cluster's kept member is among the rows, drawn with ``seed``, each
+    with that kept member. ``label`` and ``keep``: the clustered rows of a run's results, in
+    their order. Returns the generator (to draw on from), the population's size and the pairs
+    (positions in the rows)."""
+    rng = np.random.default_rng(seed)
+    kept = LabelMap(label[keep], np.flatnonzero(keep).astype(np.int64))
+    removed = np.flatnonzero(~keep)
+    if near is not None:
+        removed = removed[near[removed]]
+    population = removed[np.isin(label[removed], label[keep])].astype(np.int64)
+    take = min(max(sample, 0), len(population))
+    picked: list[int] = (
+        sorted(population[rng.choice(len(population), take, replace=False)].tolist())
+        if take
+        else []
+    )
+    return rng, len(population), [(int(i), kept[int(label[i])]) for i in picked]
+
+
 def build(
     outdir: str | Path,
     *,
@@ -412,23 +498,17 @@ def build(
         images=kind == "images",
     )
     run = _Run(out, summary, kind, idx, Path(work) if work else None, inputs)
-    rng = np.random.default_rng(seed)
     kept = idx.kept_of()
     sizes = idx.sizes()
     # The sample: removed members whose kept member is in the results (interleaved: the
     # near-duplicate rule's removals; identical image sets are identical by construction).
-    removed = np.flatnonzero(~idx.keep)
+    near = None
     if kind == "interleaved":
-        near = idx.statuses.index("near_duplicate") if "near_duplicate" in idx.statuses else -1
-        removed = removed[idx.status[removed] == near]
-    population = removed[np.isin(idx.label[removed], idx.label[idx.keep])].astype(np.int64)
-    take = min(max(sample, 0), len(population))
-    picked: list[int] = (
-        sorted(population[rng.choice(len(population), take, replace=False)].tolist())
-        if take
-        else []
-    )
-    pairs = [(int(i), kept[int(idx.label[i])]) for i in picked]
+        near = idx.status == (
+            idx.statuses.index("near_duplicate") if "near_duplicate" in idx.statuses else -1
+        )
+    rng, population, pairs = sample_pairs(idx.label, idx.keep, sample, seed, near)
+    take = len(pairs)
     # The clusters shown: the largest, random ones, then those nearest the threshold.
     chosen: dict[int, list[str]] = {}
     # Largest first, ties by label (labels are sorted, the sort stable).
@@ -445,7 +525,7 @@ def build(
     else:
         run.fetch([i for v in shown.values() for i in v])
     measured = [(p, s) for p, s in zip(pairs, run.score(pairs), strict=True) if s is not None]
-    precision = _precision(run, len(population), take, measured, sample, seed)
+    precision = _precision(run, population, take, measured, sample, seed)
     near_pairs = sorted(measured, key=lambda ps: (abs(ps[1].value - run.threshold), ps[0][0]))
     count = 0
     for (m, _), _s in near_pairs:

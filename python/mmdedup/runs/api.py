@@ -104,6 +104,7 @@ def dedup_files(
     summary = _dedup(
         inputs,
         outdir,
+        removed_after=not keep_work_dir,
         config=config,
         layout=layout,
         column=column,
@@ -148,6 +149,7 @@ def _dedup(
     images: str | os.PathLike[str] | None,
     image_root: str | os.PathLike[str] | None,
     progress: bool | Progress,
+    removed_after: bool,
 ) -> dict[str, Any]:
     from .interleaved.config import MultimodalConfig, is_interleaved
 
@@ -210,6 +212,7 @@ def _dedup(
             progress=bars,
             map_units=map_units,
             index=Path(index) if index is not None else None,
+            removed_after=removed_after,
         )
     finally:
         bars.close()

@@ -64,6 +64,9 @@ __all__ = [
 
 MARKER = ".mmdedup-workdir"
 LOCK = ".mmdedup.lock"
+# In a work directory: the bytes of the files a run removed before it ended, counted in its
+# size (``{"bytes": n}``).
+EARLY = "removed-early.json"
 OUTPUTS = ".mmdedup-outputs.json"
 # The work directory's name inside OUTDIR when none is given. Work directories of versions before
 # the marker are recognised only there, by their manifest.
@@ -167,7 +170,8 @@ def finish_work_dir(
     be used again). A directory that mmdedup does not own is left alone. OUTDIR (``out``) is
     then marked finished, so that a ``--resume`` of it is refused instead of starting over."""
     files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
-    size = sum(p.stat().st_size for p in files if p.name not in (MARKER, LOCK))
+    size = sum(p.stat().st_size for p in files if p.name not in (MARKER, LOCK, EARLY))
+    size += _early_bytes(root)
     removed = not keep and root.is_dir() and (root / MARKER).exists()
     if removed:
         with lock(root, "the work directory"):
@@ -177,6 +181,14 @@ def finish_work_dir(
         if out is not None:
             _mark_finished(out)
     return {"path": str(root), "bytes": size, "kept": not removed}
+
+
+def _early_bytes(root: Path) -> int:
+    """Bytes of the files a run removed before it ended (see :data:`EARLY`)."""
+    try:
+        return int(json.loads((root / EARLY).read_text())["bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _mark_finished(out: Location) -> None:

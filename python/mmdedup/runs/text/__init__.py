@@ -38,7 +38,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ from ..workdir import (
 )
 from .clusters import components_plan, stage_clusters, stage_components
 from .plan import Plan, dedup_config, make_plan
+from .sample import keep_precision_sample, remove_early
 from .signatures import create_signature_file, stage_index, stage_signatures, stage_simhash
 from .write import merge_clusters, stage_write
 
@@ -85,6 +86,7 @@ def run(
     components: str = "auto",
     progress: Callable[[str, int], Any] | None = None,
     map_units: Callable[[str, Callable[[int], None], int], None] | None = None,
+    removed_after: bool = False,
 ) -> dict[str, Any]:
     """Runs every stage; returns the summary (also written to ``outdir/summary.json``).
 
@@ -104,6 +106,10 @@ def run(
         map_units: Runs ``fn(unit)`` for ``unit in range(count)`` of a stage; the local engine
             runs them in this process (two shards at once in the signatures and write stages
             when it has two threads or more), the Ray engine as tasks.
+        removed_after: The caller removes the (local) work directory when the run succeeds:
+            its largest files (sets, signatures, partitions, edges) then go before the write
+            stage, beside its units when the local engine has two threads or more, once the
+            sets and signatures the precision estimate measures are kept apart.
     """
     t0 = time.perf_counter()
     parse_keep(keep_rule)
@@ -143,11 +149,16 @@ def run(
         work = held.enter_context(
             open_work_dir(work_dir, out, resume=resume, manifest="manifest.json")
         )
+        early: str | None = None
+        if removed_after and remote is None:
+            early = "inline"
         if map_units is None:
             # On a remote work directory, units of one process share its upload list.
             threads = 1 if remote else _core.get_num_threads()
             map_units = map_threads(threads, frozenset({"signatures", "write"}))
-        return _run(work, plan, outputs, inputs, t0, resume, progress, map_units)
+            if early and threads >= 2:
+                early = "beside"
+        return _run(work, plan, outputs, inputs, t0, resume, progress, map_units, early)
 
 
 def _run(
@@ -159,6 +170,7 @@ def _run(
     resume: bool,
     progress: Callable[[str, int], Any] | None,
     each: MapUnits,
+    early: str | None = None,
 ) -> dict[str, Any]:
     out = outputs.out
     shards = [plan.shard(i) for i in range(len(plan.shards))]
@@ -167,7 +179,8 @@ def _run(
     stage = Stages(progress, each)
     seconds = stage.seconds
 
-    create_signature_file(work, plan)
+    if not work.done("removed-early"):  # (a resumed run needs them no more)
+        create_signature_file(work, plan)
     work.publish()
     if plan.index is not None:
         stage("index", 1, lambda _: stage_index(work, plan))
@@ -184,13 +197,27 @@ def _run(
     else:
         stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
     outputs.declare([s.name for s in shards] + ["clusters.parquet", "summary.json"])
-    stage("write", len(shards), lambda i: stage_write(work, plan, i, out), docs=docs)
+    removed: Callable[[], None] = _nothing
+    if early is not None:
+        keep_precision_sample(work, plan)
+        removed = remove_early(work, beside=early == "beside")
+    try:
+        stage("write", len(shards), lambda i: stage_write(work, plan, i, out), docs=docs)
+    except BaseException:
+        with suppress(Exception):
+            removed()  # the stage's error is the one to see
+        raise
+    removed()
     merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
     summary["precision"] = _precision(out, summary, None if work.remote else work.root)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
+
+
+def _nothing() -> None:
+    return None
 
 
 def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dict[str, Any] | None:
