@@ -107,7 +107,7 @@ def run(
             runs them in this process (two shards at once in the signatures and write stages
             when it has two threads or more), the Ray engine as tasks.
         removed_after: The caller removes the (local) work directory when the run succeeds:
-            its largest files (sets, signatures, partitions, edges) then go before the write
+            its largest files (sets, signatures, partitions) then go before the write
             stage, beside its units when the local engine has two threads or more, once the
             sets and signatures the precision estimate measures are kept apart.
     """
