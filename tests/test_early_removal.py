@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from mmdedup.inspect import precision_estimate
 from mmdedup.runs import dedup_files
-from test_inspect import edited, words
+from test_inspect import edit_chains
 from test_pipeline import cli, files
 
 
@@ -22,15 +22,7 @@ from test_pipeline import cli, files
 def chains(tmp_path: Path) -> Path:
     """Three shards of chains of edits (2 words per link): more removed members than the
     estimate samples (so that the draw matters), some of them below the threshold."""
-    rng = random.Random(11)
-    texts: list[str] = []
-    for _ in range(90):
-        ws = words(rng, 120)
-        for _ in range(4):
-            texts.append(" ".join(ws))
-            ws = edited(rng, ws, 2)
-    texts += [" ".join(words(rng, 120)) for _ in range(60)]
-    rng.shuffle(texts)
+    texts = edit_chains(random.Random(11), 90, 120, 60)
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):

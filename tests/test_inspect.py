@@ -39,6 +39,21 @@ def edited(rng: random.Random, ws: list[str], k: int) -> list[str]:
     return out
 
 
+def edit_chains(rng: random.Random, chains: int, n: int, singles: int) -> list[str]:
+    """``chains`` chains of 4 texts of ``n`` words, each link 2 words from the previous one, and
+    ``singles`` unrelated texts, shuffled: removed members some of which fall below the
+    threshold against their kept one."""
+    texts: list[str] = []
+    for _ in range(chains):
+        ws = words(rng, n)
+        for _ in range(4):
+            texts.append(" ".join(ws))
+            ws = edited(rng, ws, 2)
+    texts += [" ".join(words(rng, n)) for _ in range(singles)]
+    rng.shuffle(texts)
+    return texts
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     r = subprocess.run(
         [sys.executable, "-m", "mmdedup", *args], capture_output=True, text=True, timeout=300
@@ -421,15 +436,7 @@ def test_a_runs_precision_from_its_kept_sets_equals_the_one_from_its_texts(
     the last bit. Chains of edits make some removed members fall below the threshold."""
     from mmdedup.runs import dedup_files
 
-    rng = random.Random(7)
-    texts: list[str] = []
-    for _ in range(40):
-        ws = words(rng, 150)
-        for _ in range(4):  # each link 2 words from the previous one
-            texts.append(" ".join(ws))
-            ws = edited(rng, ws, 2)
-    texts += [" ".join(words(rng, 150)) for _ in range(40)]
-    rng.shuffle(texts)
+    texts = edit_chains(random.Random(7), 40, 150, 40)
     src = tmp_path / "in"
     src.mkdir()
     for i in range(2):
