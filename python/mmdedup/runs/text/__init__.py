@@ -62,7 +62,7 @@ from ..workdir import (
 )
 from .clusters import components_plan, stage_clusters, stage_components
 from .plan import Plan, dedup_config, make_plan
-from .sample import keep_precision_sample, remove_early
+from .sample import SAMPLE, SEED, keep_precision_sample, remove_early
 from .signatures import create_signature_file, stage_index, stage_signatures, stage_simhash
 from .write import merge_clusters, stage_write
 
@@ -227,7 +227,7 @@ def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dic
         return None
     from ...inspect import precision_estimate
 
-    return precision_estimate(out.local(), summary=summary, work_dir=work)
+    return precision_estimate(out.local(), sample=SAMPLE, seed=SEED, summary=summary, work_dir=work)
 
 
 def _summary(

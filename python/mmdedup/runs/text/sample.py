@@ -18,7 +18,8 @@ from ..dirs import EARLY
 from ..workdir import WorkDir
 from .plan import Plan, dedup_config
 
-# What the precision estimate samples (mmdedup.inspect.precision_estimate's defaults).
+# What the run's precision estimate samples (mmdedup.inspect.precision_estimate's defaults,
+# which `mmdedup inspect` draws again).
 SAMPLE, SEED = 200, 0
 
 # Files no stage after the clusters reads once the sample is kept, nor a resumed run: the
@@ -26,15 +27,13 @@ SAMPLE, SEED = 200, 0
 _DONE_WITH = ("sets", "signatures.npy", "partitions")
 
 
-def keep_precision_sample(work: WorkDir, plan: Plan) -> bool:
+def keep_precision_sample(work: WorkDir, plan: Plan) -> None:
     """Keeps the sets and signatures of the pairs the precision estimate will draw (the same
-    draw from the clusters' labels as from ``clusters.parquet``); False when the estimate
-    does not measure kept sets (another method or verification)."""
+    draw from the clusters' labels as from ``clusters.parquet``), where the estimate measures
+    kept sets (MinHash with exact verification; else it reads the texts)."""
     cfg = dedup_config(plan)
-    if cfg.method != "minhash" or cfg.verify != "jaccard":
-        return False
-    if work.done("precision-sets"):
-        return True
+    if cfg.method != "minhash" or cfg.verify != "jaccard" or work.done("precision-sets"):
+        return
     new = slice(plan.index_rows, None)
     labels = np.asarray(work.load("labels.npy", mmap=True)[new])
     keep = np.asarray(work.load("keep.npy", mmap=True)[new])
@@ -44,7 +43,6 @@ def keep_precision_sample(work: WorkDir, plan: Plan) -> bool:
     sample = keep_sample(work.root, rows)
     with work.unit("precision-sets"), atomic_write(work.path(SAMPLE_SETS)) as f:
         np.savez(f, **sample)
-    return True
 
 
 def remove_early(work: WorkDir, beside: bool) -> Callable[[], None]:
