@@ -119,23 +119,24 @@ class _KeptSets:
         else:
             assert self.store is not None
             jac = self.store.jaccard(rows.reshape(-1, 2).astype(np.uint32), self.memory)
-            sigs = self._signatures(rows)
+            sigs = _signature_rows(self.work, rows)
         return jac, np.asarray((sigs[0::2] == sigs[1::2]).mean(axis=1), dtype=np.float64)
 
-    def _signatures(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """The signature rows ``rows``, read one by one: a mapping of the file would hold whole
-        blocks of it around each row."""
-        with open(self.work / "signatures.npy", "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, _, dtype = (
-                np.lib.format.read_array_header_1_0(f)
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0(f)
-            )
-            start, width = f.tell(), int(np.prod(shape[1:], dtype=np.int64))
-            size = width * dtype.itemsize
-            raw = b"".join(os.pread(f.fileno(), size, start + int(r) * size) for r in rows)
-        return np.frombuffer(raw, dtype=dtype).reshape(len(rows), width)
+
+def _signature_rows(work: Path, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """The signature rows ``rows`` of the work directory ``work``, read one by one: a mapping
+    of the file would hold whole blocks of it around each row."""
+    with open(work / "signatures.npy", "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = (
+            np.lib.format.read_array_header_1_0(f)
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0(f)
+        )
+        start, width = f.tell(), int(np.prod(shape[1:], dtype=np.int64))
+        size = width * dtype.itemsize
+        raw = b"".join(os.pread(f.fileno(), size, start + int(r) * size) for r in rows)
+    return np.frombuffer(raw, dtype=dtype).reshape(len(rows), width)
 
 
 def keep_sample(work: Path, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
@@ -145,26 +146,14 @@ def keep_sample(work: Path, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
     from ..runs.shingle_sets import SetStore
 
     rows = np.unique(rows.astype(np.int64))
-    empty = np.zeros(0, np.uint64)
-    sample: dict[str, Any] = {"rows": rows, "values": empty, "starts": empty, "lengths": empty}
-    if len(rows) == 0:
-        return {**sample, "signatures": np.zeros((0, 1), np.uint32)}
-    store = SetStore(work)
-    values, starts, lengths = [], [], []
-    at = 0
-    for tag, lo, hi in store._ranges(rows):
-        n = (hi - lo).astype(np.uint64)
-        values.append(_core.read_u64_ranges(store._file(f"{tag}.u64"), lo.astype(np.uint64), n))
-        first = np.zeros(len(n), dtype=np.uint64)
-        first[1:] = np.cumsum(n)[:-1]
-        starts.append(first + np.uint64(at))
-        lengths.append(n)
-        at += int(n.sum())
-    sample["values"] = np.concatenate(values)
-    sample["starts"] = np.concatenate(starts)
-    sample["lengths"] = np.concatenate(lengths)
-    sample["signatures"] = _KeptSets(work, {}, 0, None)._signatures(rows)
-    return sample
+    values, starts, lengths = SetStore(work).read(rows)
+    return {
+        "rows": rows,
+        "values": values,
+        "starts": starts,
+        "lengths": lengths,
+        "signatures": _signature_rows(work, rows),
+    }
 
 
 class _Run:

@@ -216,6 +216,23 @@ class SetStore:
             out.append((tag, pairs[0::2], pairs[1::2]))
         return out
 
+    def read(
+        self, docs: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        """The sets of ``docs`` (sorted, distinct), read into one array: ``(values, starts,
+        lengths)``, a part as :func:`mmdedup._core.set_jaccard_parts` takes it."""
+        values, starts, lengths = ([np.zeros(0, np.uint64)] for _ in range(3))
+        at = 0
+        for tag, lo, hi in self._ranges(docs):
+            n = (hi - lo).astype(np.uint64)
+            values.append(_core.read_u64_ranges(self._file(f"{tag}.u64"), lo.astype(np.uint64), n))
+            first = np.zeros(len(n), dtype=np.uint64)
+            first[1:] = np.cumsum(n)[:-1]
+            starts.append(first + np.uint64(at))
+            lengths.append(n)
+            at += int(n.sum())
+        return np.concatenate(values), np.concatenate(starts), np.concatenate(lengths)
+
     def sizes(self, docs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Set sizes of ``docs`` (sorted, distinct)."""
         parts = self._ranges(docs)

@@ -38,10 +38,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ... import _core
 from ...dedup import DedupConfig, parse_keep
@@ -62,7 +62,7 @@ from ..workdir import (
 )
 from .clusters import components_plan, stage_clusters, stage_components
 from .plan import Plan, dedup_config, make_plan
-from .sample import SAMPLE, SEED, keep_precision_sample, remove_early
+from .sample import SAMPLE, SEED, early_removal
 from .signatures import create_signature_file, stage_index, stage_signatures, stage_simhash
 from .write import merge_clusters, stage_write
 
@@ -149,7 +149,7 @@ def run(
         work = held.enter_context(
             open_work_dir(work_dir, out, resume=resume, manifest="manifest.json")
         )
-        early: str | None = None
+        early: Literal["inline", "beside"] | None = None
         if removed_after and remote is None:
             early = "inline"
         if map_units is None:
@@ -170,7 +170,7 @@ def _run(
     resume: bool,
     progress: Callable[[str, int], Any] | None,
     each: MapUnits,
-    early: str | None = None,
+    early: Literal["inline", "beside"] | None = None,
 ) -> dict[str, Any]:
     out = outputs.out
     shards = [plan.shard(i) for i in range(len(plan.shards))]
@@ -197,27 +197,14 @@ def _run(
     else:
         stage_components(work, plan, parts, lambda n, fn, c: stage(n, c, fn, key="clusters"))
     outputs.declare([s.name for s in shards] + ["clusters.parquet", "summary.json"])
-    removed: Callable[[], None] = _nothing
-    if early is not None:
-        keep_precision_sample(work, plan)
-        removed = remove_early(work, beside=early == "beside")
-    try:
+    with early_removal(work, plan, early):  # beside the write stage, or before it
         stage("write", len(shards), lambda i: stage_write(work, plan, i, out), docs=docs)
-    except BaseException:
-        with suppress(Exception):
-            removed()  # the stage's error is the one to see
-        raise
-    removed()
     merge_clusters(work, plan, out / "clusters.parquet")
     summary = _summary(work, plan, inputs, seconds, time.perf_counter() - t0)
     summary["precision"] = _precision(out, summary, None if work.remote else work.root)
     with (out / "summary.json").write() as f:
         f.write(json.dumps(summary, indent=2).encode() + b"\n")
     return summary
-
-
-def _nothing() -> None:
-    return None
 
 
 def _precision(out: Location, summary: dict[str, Any], work: Path | None) -> dict[str, Any] | None:

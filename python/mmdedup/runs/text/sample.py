@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -63,24 +65,36 @@ def remove_early(work: WorkDir, beside: bool) -> Callable[[], None]:
 
     if not beside:
         remove()
-        return lambda: None
-    error: list[BaseException] = []
+        return _nothing
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mmdedup-remove")
+    removal = pool.submit(remove)
+    pool.shutdown(wait=False)
+    return removal.result
 
-    def run() -> None:
-        try:
-            remove()
-        except BaseException as e:
-            error.append(e)
 
-    thread = threading.Thread(target=run, name="mmdedup-remove", daemon=True)
-    thread.start()
+def _nothing() -> None:
+    return None
 
-    def wait() -> None:
-        thread.join()
-        if error:
-            raise error[0]
 
-    return wait
+@contextmanager
+def early_removal(
+    work: WorkDir, plan: Plan, early: Literal["inline", "beside"] | None
+) -> Iterator[None]:
+    """Around the write stage: with ``early``, the precision sample kept and the files no later
+    stage reads removed, before the block (``inline``) or beside it (``beside``), its end
+    waiting for the removal (whose error, if the block raised, gives way to the block's)."""
+    if early is None:
+        yield
+        return
+    keep_precision_sample(work, plan)
+    removed = remove_early(work, beside=early == "beside")
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):
+            removed()
+        raise
+    removed()
 
 
 def _bytes(path: Path) -> int:
